@@ -1,0 +1,7 @@
+//! The client-facing APIs: one module per API family, plus the gateway's own admin API.
+
+pub mod admin;
+mod family;
+pub mod openai;
+
+pub use family::ApiFamily;

@@ -1,0 +1,40 @@
+//! The OpenAI-shaped inference API: `/v1/…`, and the same under `/openai/…` and `/openai/v1/…`
+//! so that `base_url="http://localhost:30080/openai"` works as a drop-in.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::api::ApiFamily;
+use crate::providers::Endpoint;
+use crate::proxy;
+use crate::state::AppState;
+
+pub async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::ChatCompletions, parts.headers, body).await
+}
+
+pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Completions, parts.headers, body).await
+}
+
+pub async fn embeddings(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts.headers, body).await
+}
+
+/// The merged list of every provider's models, ids in `provider/model` form.
+pub async fn models(State(state): State<AppState>) -> Json<Value> {
+    state.ensure_catalog().await;
+    let catalog = state.catalog().snapshot();
+    let data: Vec<Value> = catalog
+        .qualified_ids()
+        .map(|(provider, model)| {
+            json!({ "id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider })
+        })
+        .collect();
+    Json(json!({ "object": "list", "data": data }))
+}

@@ -1,0 +1,298 @@
+//! Configuration: defaults, then the TOML file, then command-line flags. Unknown fields and bad
+//! values are rejected at start-up with the path of the offending field
+//! (`providers.openai.timeout_secs: invalid type …`).
+
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use secret::{KeyRef, Secret};
+
+use crate::providers::ProviderKind;
+
+pub const DEFAULT_PORT: u16 = 30080;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config file {path}: `{field}`: {message}")]
+    Invalid { path: PathBuf, field: String, message: String },
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub discovery: DiscoveryConfig,
+    /// Providers by name. The name is how a model is addressed: `name/model`.
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Extra names the gateway answers to in `Host` (besides localhost, 127.0.0.1 and [::1]).
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser origins allowed to call the gateway (e.g. `tauri://localhost`).
+    pub allowed_origins: Vec<String>,
+    /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: DEFAULT_PORT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Add each cloud provider whose key is in the environment (`OPENAI_API_KEY`, …).
+    pub from_env: bool,
+    /// Probe the usual local servers and add those that answer.
+    pub probe_local: bool,
+    /// The local servers to probe: vllm-mlx on 11434 (the seeds' convention), Ollama on 11434 or
+    /// 11435, LM Studio on 1234. What answers `/api/version` is Ollama.
+    pub local_urls: Vec<String>,
+    /// How often local servers are probed again and model lists refreshed, in seconds.
+    pub refresh_secs: u64,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            from_env: true,
+            probe_local: true,
+            local_urls: vec![
+                "http://127.0.0.1:11434".into(),
+                "http://127.0.0.1:11435".into(),
+                "http://127.0.0.1:1234".into(),
+            ],
+            refresh_secs: 300,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    /// What the provider is; defaults to the provider's name when that names a known kind.
+    pub kind: Option<ProviderKind>,
+    /// Base URL including the API version path (`https://api.openai.com/v1`); defaults per kind.
+    pub base_url: Option<String>,
+    /// Keys, used in turn: literals, `env.NAME` or `secret.NAME`.
+    pub keys: Vec<KeyRef>,
+    /// When set, only these models are listed and served.
+    pub models: Option<Vec<String>>,
+    /// Seconds to wait for a response (for streams: for the first byte).
+    pub timeout_secs: u64,
+    /// Seconds a stream may stay silent before it is cut with an error event.
+    pub stream_idle_timeout_secs: u64,
+    /// Ask the upstream for a usage chunk on streams the client did not ask it for (and strip it
+    /// before the client sees it), so every stream is accounted.
+    pub stream_usage: bool,
+    /// Extra headers sent upstream with every request.
+    pub headers: BTreeMap<String, String>,
+    pub enabled: bool,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            kind: None,
+            base_url: None,
+            keys: Vec::new(),
+            models: None,
+            timeout_secs: 600,
+            stream_idle_timeout_secs: 300,
+            stream_usage: true,
+            headers: BTreeMap::new(),
+            enabled: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML config.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|err| ConfigError::Syntax { path: path.to_owned(), message: err.to_string().trim().to_owned() })?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let field = err.path().to_string();
+            ConfigError::Invalid { path: path.to_owned(), field, message: err.into_inner().message().trim().to_owned() }
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// The file to read: `--config`, else `$SWITCHYARD_CONFIG`, else `config.toml` in the OS
+    /// config dir when it exists. `None`: run with defaults.
+    pub fn locate(explicit: Option<&Path>, env: &crate::secrets::EnvLookup) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_owned());
+        }
+        if let Some(path) = env("SWITCHYARD_CONFIG") {
+            return Some(PathBuf::from(path));
+        }
+        let default = default_config_dir()?.join("config.toml");
+        default.exists().then_some(default)
+    }
+
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_toml(&text, path)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: String| ConfigError::Invalid { path: path.to_owned(), field, message };
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes".into(), "must be at least 1024".into()));
+        }
+        for (name, provider) in &self.providers {
+            if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    format!("providers.{name}"),
+                    "a provider name must not be empty or contain `/` or spaces".into(),
+                ));
+            }
+            let kind = provider.kind.or_else(|| ProviderKind::from_name(name));
+            let Some(kind) = kind else {
+                return Err(invalid(
+                    format!("providers.{name}.kind"),
+                    format!(
+                        "`{name}` is not a known provider; set `kind` (one of {})",
+                        ProviderKind::names().join(", ")
+                    ),
+                ));
+            };
+            match (&provider.base_url, kind.default_base_url()) {
+                (None, None) => {
+                    return Err(invalid(
+                        format!("providers.{name}.base_url"),
+                        format!("a `{}` provider needs a base_url", kind.as_str()),
+                    ));
+                }
+                (Some(url), _) => {
+                    let parsed = reqwest::Url::parse(url).map_err(|err| {
+                        invalid(format!("providers.{name}.base_url"), format!("`{url}` is not a URL: {err}"))
+                    })?;
+                    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                        return Err(invalid(
+                            format!("providers.{name}.base_url"),
+                            format!("`{url}` must be an http or https URL"),
+                        ));
+                    }
+                }
+                (None, Some(_)) => {}
+            }
+            if provider.timeout_secs == 0 {
+                return Err(invalid(format!("providers.{name}.timeout_secs"), "must be at least 1".into()));
+            }
+            if provider.stream_idle_timeout_secs == 0 {
+                return Err(invalid(format!("providers.{name}.stream_idle_timeout_secs"), "must be at least 1".into()));
+            }
+            for header in provider.headers.keys() {
+                if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(invalid(
+                        format!("providers.{name}.headers.{header}"),
+                        "not a valid header name".into(),
+                    ));
+                }
+            }
+        }
+        for (i, url) in self.discovery.local_urls.iter().enumerate() {
+            if reqwest::Url::parse(url).is_err() {
+                return Err(invalid(format!("discovery.local_urls[{i}]"), format!("`{url}` is not a URL")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `~/Library/Application Support/Switchyard` on macOS, `$XDG_CONFIG_HOME/switchyard` on Linux.
+pub fn default_config_dir() -> Option<PathBuf> {
+    let app = if cfg!(target_os = "macos") { "Switchyard" } else { "switchyard" };
+    directories::BaseDirs::new().map(|dirs| dirs.config_dir().join(app))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.server.port, 30080);
+        assert_eq!(config.server.host.to_string(), "127.0.0.1");
+        assert_eq!(config.server.max_body_bytes, 32 * 1024 * 1024);
+        assert!(config.providers.is_empty());
+    }
+
+    #[test]
+    fn full_file() {
+        let config = parse(
+            r#"
+            [server]
+            port = 4000
+            allowed_hosts = ["mybox.local"]
+            [providers.openai]
+            keys = ["env.OPENAI_API_KEY", "sk-literal-123456"]
+            models = ["gpt-4o"]
+            [providers.vllm]
+            kind = "openai-compatible"
+            base_url = "http://10.0.0.5:8000/v1"
+            timeout_secs = 30
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.server.port, 4000);
+        assert_eq!(config.providers["openai"].keys[0], KeyRef::Env("OPENAI_API_KEY".into()));
+        assert_eq!(config.providers["vllm"].kind, Some(ProviderKind::OpenaiCompatible));
+        assert_eq!(config.providers["vllm"].timeout_secs, 30);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse("[providers.openai]\ntimeout_secs = \"soon\"\n").unwrap_err().to_string();
+        assert!(err.contains("providers.openai.timeout_secs"), "{err}");
+        let err = parse("[server]\nprot = 1\n").unwrap_err().to_string();
+        assert!(err.contains("server.prot") || err.contains("unknown field"), "{err}");
+        assert!(err.contains("prot"), "{err}");
+        let err = parse("[providers.mine]\nbase_url = \"http://x/v1\"\n").unwrap_err().to_string();
+        assert!(err.contains("providers.mine.kind"), "{err}");
+        let err = parse("[providers.x]\nkind = \"openai-compatible\"\n").unwrap_err().to_string();
+        assert!(err.contains("providers.x.base_url"), "{err}");
+        let err = parse("[providers.x]\nkind = \"openai-compatible\"\nbase_url = \"nope\"\n").unwrap_err().to_string();
+        assert!(err.contains("providers.x.base_url"), "{err}");
+        let err = parse("[providers.x]\nkind = \"martian\"\n").unwrap_err().to_string();
+        assert!(err.contains("providers.x.kind"), "{err}");
+        let err = parse("[server\n").unwrap_err().to_string();
+        assert!(err.contains("test.toml"), "{err}");
+    }
+}

@@ -1,0 +1,150 @@
+//! Zero-config start: cloud providers whose key is in the environment, and the local servers
+//! that answer on their usual ports (vllm-mlx on 11434 by the seeds' convention, Ollama on 11434
+//! or 11435, LM Studio on 1234). Probing runs in the background so start-up never waits for it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{Config, KeyRef, ProviderConfig};
+use crate::error::StartupError;
+use crate::providers::{Provider, ProviderKind, ProviderSet, ProviderSource};
+use crate::secrets::{EnvLookup, SecretStore};
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// The providers known before any probing: the config's, then the environment's.
+pub fn initial_providers(
+    config: &Config,
+    env: &EnvLookup,
+    store: &dyn SecretStore,
+) -> Result<ProviderSet, StartupError> {
+    let mut providers = Vec::new();
+    for (name, provider_config) in config.providers.iter().filter(|(_, p)| p.enabled) {
+        let provider =
+            Provider::from_config(name, provider_config, ProviderSource::Config, env, store).map_err(|err| {
+                StartupError::Config(crate::config::ConfigError::Invalid {
+                    path: "config".into(),
+                    field: format!("providers.{name}"),
+                    message: err.to_string(),
+                })
+            })?;
+        providers.push(provider);
+    }
+    if config.discovery.from_env {
+        for kind in ProviderKind::cloud_kinds() {
+            let (Some(var), name) = (kind.env_key(), kind.as_str()) else { continue };
+            if config.providers.contains_key(name) || env(var).is_none() {
+                continue;
+            }
+            let provider_config =
+                ProviderConfig { keys: vec![KeyRef::Env(var.to_owned())], ..ProviderConfig::default() };
+            if let Ok(provider) = Provider::from_config(name, &provider_config, ProviderSource::Environment, env, store)
+            {
+                tracing::info!(provider = name, "added from {var}");
+                providers.push(provider);
+            }
+        }
+    }
+    Ok(ProviderSet::new(providers))
+}
+
+/// A local server found by probing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundServer {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+}
+
+/// Probes the configured local URLs that no provider already covers.
+pub async fn probe_local(http: &reqwest::Client, urls: &[String], existing: &ProviderSet) -> Vec<FoundServer> {
+    let mut found: Vec<FoundServer> = Vec::new();
+    for url in urls {
+        let url = url.trim_end_matches('/');
+        if existing.iter().any(|p| p.base_url.starts_with(url)) {
+            continue;
+        }
+        let Some(kind) = identify(http, url).await else { continue };
+        let port = reqwest::Url::parse(url).ok().and_then(|u| u.port_or_known_default()).unwrap_or(0);
+        let preferred = match (kind, port) {
+            (ProviderKind::Ollama, _) => "ollama".to_owned(),
+            (_, 11434) => "mlx-local".to_owned(),
+            (_, 1234) => "lmstudio".to_owned(),
+            (_, port) => format!("local-{port}"),
+        };
+        let taken = |name: &str| existing.get(name).is_some() || found.iter().any(|f| f.name == name);
+        let name = if taken(&preferred) { format!("{preferred}-{port}") } else { preferred };
+        if taken(&name) {
+            continue;
+        }
+        let kind = if kind == ProviderKind::Ollama {
+            kind
+        } else if port == 1234 {
+            ProviderKind::Lmstudio
+        } else {
+            ProviderKind::MlxLocal
+        };
+        found.push(FoundServer { name, kind, base_url: format!("{url}/v1") });
+    }
+    found
+}
+
+/// What answers at `url`: Ollama answers `/api/version`; any OpenAI-compatible server answers
+/// `/v1/models`.
+async fn identify(http: &reqwest::Client, url: &str) -> Option<ProviderKind> {
+    #[derive(Deserialize)]
+    struct Version {
+        #[allow(dead_code)]
+        version: String,
+    }
+    let ollama = http.get(format!("{url}/api/version")).timeout(PROBE_TIMEOUT).send().await;
+    if let Ok(response) = ollama
+        && response.status().is_success()
+        && response.json::<Version>().await.is_ok()
+    {
+        return Some(ProviderKind::Ollama);
+    }
+    let models = http.get(format!("{url}/v1/models")).timeout(PROBE_TIMEOUT).send().await.ok()?;
+    models.status().is_success().then_some(ProviderKind::OpenaiCompatible)
+}
+
+impl FoundServer {
+    pub fn into_provider(self, env: &EnvLookup, store: &dyn SecretStore) -> Option<Provider> {
+        let config =
+            ProviderConfig { kind: Some(self.kind), base_url: Some(self.base_url), ..ProviderConfig::default() };
+        Provider::from_config(&self.name, &config, ProviderSource::Discovered, env, store).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemorySecretStore;
+
+    #[test]
+    fn cloud_providers_come_from_the_environment_unless_configured() {
+        let env = |name: &str| match name {
+            "OPENAI_API_KEY" => Some("sk-env-openai-1111".to_owned()),
+            "GROQ_API_KEY" => Some("gsk-env-2222".to_owned()),
+            _ => None,
+        };
+        let store = MemorySecretStore::default();
+        let set = initial_providers(&Config::default(), &env, &store).unwrap();
+        assert_eq!(set.names(), vec!["groq", "openai"]);
+        assert_eq!(set.get("openai").unwrap().source, ProviderSource::Environment);
+        assert_eq!(set.get("openai").unwrap().next_key().unwrap().expose(), "sk-env-openai-1111");
+
+        let config = Config::from_toml(
+            "[providers.openai]\nkeys = [\"sk-config-3333\"]\n[discovery]\nfrom_env = true\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let set = initial_providers(&config, &env, &store).unwrap();
+        assert_eq!(set.get("openai").unwrap().source, ProviderSource::Config);
+        assert_eq!(set.get("openai").unwrap().next_key().unwrap().expose(), "sk-config-3333");
+
+        let config = Config::from_toml("[discovery]\nfrom_env = false\n", std::path::Path::new("t.toml")).unwrap();
+        assert!(initial_providers(&config, &env, &store).unwrap().is_empty());
+    }
+}

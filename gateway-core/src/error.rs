@@ -1,0 +1,262 @@
+//! Errors split by lifecycle, as in Helicone's gateway: `StartupError` before the listener is up,
+//! `ApiError` per request. `ApiError::into_response_for` is the one place a request error becomes
+//! an HTTP response, in the caller's API shape; it does not log (the request span does).
+
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use crate::api::ApiFamily;
+use crate::config::ConfigError;
+
+/// Everything that can stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot build the upstream HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// A request that could not be served. Messages are written for the caller: they never contain a
+/// key, and internal details stay in the logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidRequest { message: String, param: Option<&'static str> },
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("request body exceeds the gateway's limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("{message}")]
+    ModelNotFound { message: String },
+    #[error("{message}")]
+    AmbiguousModel { message: String },
+    #[error("provider `{provider}` does not serve {endpoint}")]
+    UnsupportedEndpoint { provider: String, endpoint: &'static str },
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("Host `{host}` is not allowed: the gateway answers only to its own name (see server.allowed_hosts)")]
+    ForbiddenHost { host: String },
+    #[error(
+        "Origin `{origin}` is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
+    )]
+    ForbiddenOrigin { origin: String },
+    #[error("provider `{provider}` is unreachable: {detail}")]
+    UpstreamUnreachable { provider: String, detail: String },
+    #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
+    UpstreamTimeout { provider: String, after: Duration },
+    /// The upstream answered with an error status; boxed to keep `Result`s small.
+    #[error("{}", .0.message)]
+    Upstream(Box<UpstreamFailure>),
+    #[error("provider `{provider}` sent an invalid response: {detail}")]
+    UpstreamProtocol { provider: String, detail: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An upstream's own error answer: its status and message, passed on to the client.
+#[derive(Debug)]
+pub struct UpstreamFailure {
+    pub provider: String,
+    pub status: StatusCode,
+    pub message: String,
+    pub error_type: Option<String>,
+    pub code: Option<Value>,
+    pub retry_after: Option<HeaderValue>,
+}
+
+/// The payload-free twin of [`ApiError`], used as a metric and log label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    InvalidRequest,
+    BodyTooLarge,
+    ModelNotFound,
+    Forbidden,
+    RouteNotFound,
+    UpstreamUnreachable,
+    UpstreamTimeout,
+    UpstreamStatus,
+    UpstreamProtocol,
+    StreamInterrupted,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::ModelNotFound => "model_not_found",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::RouteNotFound => "route_not_found",
+            ErrorKind::UpstreamUnreachable => "upstream_unreachable",
+            ErrorKind::UpstreamTimeout => "upstream_timeout",
+            ErrorKind::UpstreamStatus => "upstream_status",
+            ErrorKind::UpstreamProtocol => "upstream_protocol",
+            ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::InvalidRequest { message: message.into(), param: None }
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. } | ApiError::MalformedJson(_) | ApiError::AmbiguousModel { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ModelNotFound { .. } | ApiError::RouteNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Upstream(failure) => failure.status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Whether another attempt (a retry, the next key, a fallback) may succeed where this failed:
+    /// connection errors, timeouts, 408, 429 and 5xx. Other 4xx say the request itself is wrong.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::UpstreamUnreachable { .. }
+            | ApiError::UpstreamTimeout { .. }
+            | ApiError::UpstreamProtocol { .. } => true,
+            ApiError::Upstream(failure) => {
+                let status = failure.status;
+                status == StatusCode::REQUEST_TIMEOUT
+                    || status == StatusCode::TOO_MANY_REQUESTS
+                    || status.is_server_error()
+            }
+            _ => false,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::InvalidRequest { .. } | ApiError::MalformedJson(_) | ApiError::AmbiguousModel { .. } => {
+                ErrorKind::InvalidRequest
+            }
+            ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
+            ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
+            ApiError::RouteNotFound { .. } => ErrorKind::RouteNotFound,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
+            ApiError::UpstreamUnreachable { .. } => ErrorKind::UpstreamUnreachable,
+            ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
+            ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
+            ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
+            ApiError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The `type` field of the error envelope.
+    pub fn error_type(&self) -> &str {
+        match self {
+            ApiError::Upstream(failure) => match &failure.error_type {
+                Some(t) => t,
+                None if failure.status.is_client_error() => "invalid_request_error",
+                None => "upstream_error",
+            },
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
+            ApiError::UpstreamTimeout { .. } => "timeout_error",
+            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => "upstream_error",
+            ApiError::Internal(_) => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The `code` field of the error envelope.
+    pub fn code(&self) -> Option<Value> {
+        let code = match self {
+            ApiError::Upstream(failure) => return failure.code.clone(),
+            ApiError::MalformedJson(_) => "invalid_json",
+            ApiError::BodyTooLarge { .. } => "request_too_large",
+            ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => "model_not_found",
+            ApiError::AmbiguousModel { .. } => "ambiguous_model",
+            ApiError::RouteNotFound { .. } => "unknown_url",
+            ApiError::ForbiddenHost { .. } => "forbidden_host",
+            ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
+            ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
+            ApiError::UpstreamTimeout { .. } => "upstream_timeout",
+            ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
+            ApiError::InvalidRequest { .. } | ApiError::Internal(_) => return None,
+        };
+        Some(Value::String(code.to_owned()))
+    }
+
+    pub fn body_for(&self, family: ApiFamily) -> Value {
+        let mut body =
+            family.error_body(self.status_code(), self.error_type(), &self.to_string(), self.code().as_ref());
+        if let (ApiError::InvalidRequest { param: Some(p), .. }, ApiFamily::OpenAi | ApiFamily::Admin) = (self, family)
+        {
+            body["error"]["param"] = Value::String((*p).to_owned());
+        }
+        body
+    }
+
+    pub fn into_response_for(self, family: ApiFamily) -> Response {
+        let status = self.status_code();
+        let body = self.body_for(family);
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::Upstream(failure) = self
+            && let Some(value) = failure.retry_after
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// An error with the family it must be rendered in; what handlers return.
+#[derive(Debug)]
+pub struct FamilyError(pub ApiFamily, pub ApiError);
+
+impl IntoResponse for FamilyError {
+    fn into_response(self) -> Response {
+        self.1.into_response_for(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        let upstream = |code: u16| {
+            ApiError::Upstream(Box::new(UpstreamFailure {
+                provider: "p".into(),
+                status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                message: "m".into(),
+                error_type: None,
+                code: None,
+                retry_after: None,
+            }))
+        };
+        assert!(upstream(429).is_retryable());
+        assert!(upstream(408).is_retryable());
+        assert!(upstream(503).is_retryable());
+        assert!(!upstream(400).is_retryable());
+        assert!(!upstream(401).is_retryable());
+        assert!(!ApiError::invalid("x").is_retryable());
+        assert_eq!(upstream(418).status_code().as_u16(), 418);
+    }
+
+    #[test]
+    fn envelope_has_code_and_type() {
+        let body = ApiError::BodyTooLarge { limit: 10 }.body_for(ApiFamily::OpenAi);
+        assert_eq!(body["error"]["code"], "request_too_large");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+    }
+}

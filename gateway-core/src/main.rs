@@ -1,0 +1,103 @@
+//! `switchyard-gateway`: the gateway without the menu-bar app.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gateway_core::{Config, GatewayOptions, build_state, start};
+use tracing_subscriber::EnvFilter;
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "switchyard-gateway", version, about = "Switchyard's LLM gateway, headless")]
+struct Args {
+    /// Config file (TOML). Default: $SWITCHYARD_CONFIG, else config.toml in the OS config dir.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    host: Option<IpAddr>,
+    /// Port to listen on.
+    #[arg(long, short)]
+    port: Option<u16>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,gateway_core=info")),
+        )
+        .with_target(false)
+        .init();
+
+    let path = Config::locate(args.config.as_deref(), &gateway_core::secrets::process_env);
+    let mut config = match Config::load(path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("switchyard-gateway: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(host) = args.host {
+        config.server.host = host;
+    }
+    if let Some(port) = args.port {
+        config.server.port = port;
+    }
+    if let Some(path) = &path {
+        tracing::info!(config = %path.display(), "config loaded");
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("switchyard-gateway: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let state = match build_state(config, GatewayOptions::default()) {
+            Ok(state) => state,
+            Err(err) => {
+                eprintln!("switchyard-gateway: {err}");
+                return ExitCode::from(2);
+            }
+        };
+        let running = match start(state).await {
+            Ok(running) => running,
+            Err(err) => {
+                eprintln!("switchyard-gateway: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        running.run_until(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,175 @@
+//! What the gateway learns about each request as it passes: usage, timings, outcome. Handlers
+//! fill a `RequestRecord`; when the request is over (even if the client went away) it goes to the
+//! `RequestObserver`, which the usage log and metrics implement. Nothing here blocks a request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+
+use crate::api::ApiFamily;
+use crate::error::ErrorKind;
+
+/// Token counts as reported by the upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Of the input tokens, those served from the provider's prompt cache.
+    pub cached_input_tokens: u64,
+    /// Of the output tokens, those spent reasoning.
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// Reads an OpenAI `usage` object (chat, completions, embeddings).
+    pub fn from_openai(value: &OpenAiUsage) -> Usage {
+        Usage {
+            input_tokens: value.prompt_tokens.unwrap_or(0),
+            output_tokens: value.completion_tokens.unwrap_or(0),
+            cached_input_tokens: value.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+            reasoning_tokens: value.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OpenAiUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptDetails>,
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompletionDetails {
+    reasoning_tokens: Option<u64>,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The gateway answered with an error (before or instead of an upstream answer).
+    Error(ErrorKind),
+    /// A stream that had started failed; the client got an error event.
+    StreamError(ErrorKind),
+    /// The client went away before the answer was complete.
+    ClientGone,
+}
+
+/// One request, as the usage log will store it.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    pub started_at: SystemTime,
+    pub family: ApiFamily,
+    pub endpoint: &'static str,
+    pub requested_model: Option<String>,
+    pub provider: Option<String>,
+    pub upstream_model: Option<String>,
+    pub stream: bool,
+    pub status: u16,
+    pub outcome: Outcome,
+    pub usage: Option<Usage>,
+    pub latency: Duration,
+    pub time_to_first_byte: Option<Duration>,
+    pub user_agent: Option<String>,
+}
+
+pub trait RequestObserver: Send + Sync {
+    /// Called once per request, off the response path; must not block.
+    fn record(&self, record: RequestRecord);
+}
+
+/// Logs each request at debug level; the default until the usage log is attached.
+pub struct TracingObserver;
+
+impl RequestObserver for TracingObserver {
+    fn record(&self, record: RequestRecord) {
+        tracing::debug!(
+            endpoint = record.endpoint,
+            provider = record.provider.as_deref().unwrap_or("-"),
+            model = record.upstream_model.as_deref().unwrap_or("-"),
+            status = record.status,
+            outcome = ?record.outcome,
+            latency_ms = record.latency.as_secs_f64() * 1000.0,
+            input_tokens = record.usage.map(|u| u.input_tokens),
+            output_tokens = record.usage.map(|u| u.output_tokens),
+            "request"
+        );
+    }
+}
+
+/// A record being filled in; finished exactly once, by `finish` or on drop.
+pub struct PendingRecord {
+    record: Option<RequestRecord>,
+    started: Instant,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl PendingRecord {
+    pub fn new(observer: Arc<dyn RequestObserver>, family: ApiFamily, endpoint: &'static str) -> PendingRecord {
+        PendingRecord {
+            record: Some(RequestRecord {
+                started_at: SystemTime::now(),
+                family,
+                endpoint,
+                requested_model: None,
+                provider: None,
+                upstream_model: None,
+                stream: false,
+                status: 0,
+                outcome: Outcome::ClientGone,
+                usage: None,
+                latency: Duration::ZERO,
+                time_to_first_byte: None,
+                user_agent: None,
+            }),
+            started: Instant::now(),
+            observer,
+        }
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Edits the record in place.
+    pub fn update(&mut self, edit: impl FnOnce(&mut RequestRecord)) {
+        if let Some(record) = self.record.as_mut() {
+            edit(record);
+        }
+    }
+
+    pub fn mark_first_byte(&mut self) {
+        let elapsed = self.started.elapsed();
+        self.update(|r| r.time_to_first_byte = Some(elapsed));
+    }
+
+    pub fn finish(mut self, status: u16, outcome: Outcome) {
+        self.complete(status, outcome);
+    }
+
+    fn complete(&mut self, status: u16, outcome: Outcome) {
+        if let Some(mut record) = self.record.take() {
+            record.status = status;
+            record.outcome = outcome;
+            record.latency = self.started.elapsed();
+            self.observer.record(record);
+        }
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        // Dropped unfinished: the client disconnected (the response body was dropped) before
+        // the answer was complete.
+        let status = self.record.as_ref().map_or(0, |r| r.status);
+        self.complete(if status == 0 { 499 } else { status }, Outcome::ClientGone);
+    }
+}

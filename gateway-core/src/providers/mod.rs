@@ -1,0 +1,308 @@
+//! Providers: where requests go. A `Provider` is one configured upstream (its URL, keys, limits);
+//! its `ProviderApi` knows the upstream's wire format. The OpenAI-compatible family shares one
+//! implementation (`openai_compat`); native Anthropic and Gemini implement the same trait.
+
+mod kind;
+pub mod openai_compat;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+
+pub use kind::ProviderKind;
+
+use crate::config::{KeyRef, ProviderConfig, Secret};
+use crate::secrets::{EnvLookup, SecretError, SecretStore};
+
+/// The shape of an upstream's API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WireFormat {
+    OpenAi,
+}
+
+/// The inference endpoints a client can call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    Models,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat completions",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+        }
+    }
+
+    /// Whether a streamed answer is SSE that ends with `data: [DONE]`.
+    pub fn streams(self) -> bool {
+        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions)
+    }
+}
+
+/// How one wire format builds requests: URL, auth, model-list parsing.
+pub trait ProviderApi: Send + Sync {
+    fn wire_format(&self) -> WireFormat;
+    /// The full URL of an endpoint, or `None` when the upstream has no such endpoint.
+    fn endpoint_url(&self, base_url: &str, endpoint: Endpoint) -> Option<String>;
+    /// Adds the key to an upstream request.
+    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder;
+    /// The model ids in a model-list response.
+    fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String>;
+}
+
+/// Where a provider came from, shown by the admin API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderSource {
+    Config,
+    Environment,
+    Discovered,
+}
+
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Without a trailing slash.
+    pub base_url: String,
+    /// Loopback upstreams are local; local-only mode allows nothing else.
+    pub is_local: bool,
+    pub source: ProviderSource,
+    pub api: Arc<dyn ProviderApi>,
+    keys: Vec<Secret>,
+    key_refs: Vec<KeyRef>,
+    next_key: AtomicUsize,
+    pub allowed_models: Option<HashSet<String>>,
+    pub timeout: Duration,
+    pub stream_idle_timeout: Duration,
+    pub stream_usage: bool,
+    pub extra_headers: HeaderMap,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("providers.{provider}.keys[{index}]: {source}")]
+    Key { provider: String, index: usize, source: SecretError },
+    #[error("providers.{provider}.headers.{header}: {message}")]
+    Header { provider: String, header: String, message: String },
+    #[error("providers.{provider}: {message}")]
+    Invalid { provider: String, message: String },
+}
+
+impl Provider {
+    pub fn from_config(
+        name: &str,
+        config: &ProviderConfig,
+        source: ProviderSource,
+        env: &EnvLookup,
+        store: &dyn SecretStore,
+    ) -> Result<Provider, ProviderError> {
+        let kind = config.kind.or_else(|| ProviderKind::from_name(name)).ok_or_else(|| ProviderError::Invalid {
+            provider: name.to_owned(),
+            message: "unknown provider kind".into(),
+        })?;
+        let base_url = config
+            .base_url
+            .as_deref()
+            .or(kind.default_base_url())
+            .ok_or_else(|| ProviderError::Invalid {
+                provider: name.to_owned(),
+                message: "base_url is required".into(),
+            })?
+            .trim_end_matches('/')
+            .to_owned();
+        let is_local = is_loopback_url(&base_url);
+        let mut keys = Vec::with_capacity(config.keys.len());
+        for (index, key) in config.keys.iter().enumerate() {
+            let secret = crate::secrets::resolve(key, env, store).map_err(|source| ProviderError::Key {
+                provider: name.to_owned(),
+                index,
+                source,
+            })?;
+            keys.push(secret);
+        }
+        let mut extra_headers = HeaderMap::new();
+        for (header, value) in &config.headers {
+            let invalid =
+                |message: String| ProviderError::Header { provider: name.to_owned(), header: header.clone(), message };
+            let header_name = HeaderName::from_bytes(header.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+            let header_value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
+            extra_headers.insert(header_name, header_value);
+        }
+        Ok(Provider {
+            name: name.to_owned(),
+            kind,
+            base_url,
+            is_local,
+            source,
+            api: openai_compat::api_for(kind),
+            keys,
+            key_refs: config.keys.clone(),
+            next_key: AtomicUsize::new(0),
+            allowed_models: config.models.as_ref().map(|models| models.iter().cloned().collect()),
+            timeout: Duration::from_secs(config.timeout_secs),
+            stream_idle_timeout: Duration::from_secs(config.stream_idle_timeout_secs),
+            stream_usage: config.stream_usage,
+            extra_headers,
+        })
+    }
+
+    /// The next key in turn, or `None` for a keyless (local) provider.
+    pub fn next_key(&self) -> Option<&Secret> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let index = self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len();
+        self.keys.get(index)
+    }
+
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.allowed_models.as_ref().is_none_or(|allowed| allowed.contains(model))
+    }
+
+    /// What the admin API shows: no key, only how each is referenced.
+    pub fn describe(&self) -> ProviderInfo {
+        ProviderInfo {
+            name: self.name.clone(),
+            kind: self.kind.as_str(),
+            base_url: self.base_url.clone(),
+            local: self.is_local,
+            source: self.source,
+            wire_format: self.api.wire_format(),
+            keys: self.key_refs.iter().map(KeyRef::describe).collect(),
+            models: self.allowed_models.as_ref().map(|m| {
+                let mut models: Vec<String> = m.iter().cloned().collect();
+                models.sort();
+                models
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub kind: &'static str,
+    pub base_url: String,
+    pub local: bool,
+    pub source: ProviderSource,
+    pub wire_format: WireFormat,
+    pub keys: Vec<String>,
+    pub models: Option<Vec<String>>,
+}
+
+/// All providers, by name; replaced whole when providers change, read without locks.
+#[derive(Debug, Default)]
+pub struct ProviderSet {
+    by_name: BTreeMap<String, Arc<Provider>>,
+}
+
+impl ProviderSet {
+    pub fn new(providers: impl IntoIterator<Item = Provider>) -> ProviderSet {
+        ProviderSet { by_name: providers.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect() }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.by_name.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Provider>> {
+        self.by_name.values()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.by_name.keys().map(String::as_str).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// A copy with one more provider (replacing one of the same name).
+    pub fn with(&self, provider: Arc<Provider>) -> ProviderSet {
+        let mut by_name = self.by_name.clone();
+        by_name.insert(provider.name.clone(), provider);
+        ProviderSet { by_name }
+    }
+}
+
+/// Whether a URL points at this machine.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else { return false };
+    match parsed.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemorySecretStore;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn provider_from_config_uses_presets_and_rotates_keys() {
+        let config = ProviderConfig {
+            keys: vec![KeyRef::parse("key-one-aaaa"), KeyRef::parse("key-two-bbbb")],
+            ..ProviderConfig::default()
+        };
+        let store = MemorySecretStore::default();
+        let provider = Provider::from_config("openrouter", &config, ProviderSource::Config, &no_env, &store).unwrap();
+        assert_eq!(provider.base_url, "https://openrouter.ai/api/v1");
+        assert!(!provider.is_local);
+        let first = provider.next_key().unwrap().expose().to_owned();
+        let second = provider.next_key().unwrap().expose().to_owned();
+        assert_ne!(first, second);
+        let info = provider.describe();
+        assert_eq!(info.keys, vec!["****aaaa", "****bbbb"]);
+        assert!(!format!("{provider:?}").contains("key-one"));
+    }
+
+    #[test]
+    fn missing_env_key_names_the_field() {
+        let config = ProviderConfig { keys: vec![KeyRef::parse("env.NOT_SET_ANYWHERE")], ..ProviderConfig::default() };
+        let store = MemorySecretStore::default();
+        let err = Provider::from_config("openai", &config, ProviderSource::Config, &no_env, &store).unwrap_err();
+        assert_eq!(err.to_string(), "providers.openai.keys[0]: environment variable NOT_SET_ANYWHERE is not set");
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_url("http://127.0.0.1:11434/v1"));
+        assert!(is_loopback_url("http://localhost:1234/v1"));
+        assert!(is_loopback_url("http://[::1]:8000"));
+        assert!(!is_loopback_url("https://api.openai.com/v1"));
+        assert!(!is_loopback_url("http://10.0.0.5:8000/v1"));
+    }
+}

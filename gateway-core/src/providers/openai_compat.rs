@@ -1,0 +1,77 @@
+//! The OpenAI-compatible family: OpenAI, OpenRouter, Groq, Mistral, DeepSeek, Ollama's `/v1`,
+//! vllm-mlx, LM Studio and any custom server. One implementation; kinds differ only in data.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{Endpoint, ProviderApi, ProviderKind, WireFormat};
+use crate::config::Secret;
+
+pub struct OpenAiCompatible {
+    /// OpenRouter attributes traffic to an app by these headers.
+    app_headers: &'static [(&'static str, &'static str)],
+}
+
+pub fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
+    let app_headers: &'static [(&'static str, &'static str)] = match kind {
+        ProviderKind::Openrouter => &[("x-title", "Switchyard"), ("http-referer", "https://switchyard.dev")],
+        _ => &[],
+    };
+    Arc::new(OpenAiCompatible { app_headers })
+}
+
+impl ProviderApi for OpenAiCompatible {
+    fn wire_format(&self) -> WireFormat {
+        WireFormat::OpenAi
+    }
+
+    fn endpoint_url(&self, base_url: &str, endpoint: Endpoint) -> Option<String> {
+        let path = match endpoint {
+            Endpoint::ChatCompletions => "/chat/completions",
+            Endpoint::Completions => "/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Models => "/models",
+        };
+        Some(format!("{base_url}{path}"))
+    }
+
+    fn authorize(&self, mut request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
+        for (name, value) in self.app_headers {
+            request = request.header(*name, *value);
+        }
+        request.bearer_auth(key.expose())
+    }
+
+    fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String> {
+        #[derive(Deserialize)]
+        struct ModelList {
+            data: Vec<ModelEntry>,
+        }
+        #[derive(Deserialize)]
+        struct ModelEntry {
+            id: String,
+        }
+        let list: ModelList =
+            serde_json::from_slice(body).map_err(|err| format!("model list is not OpenAI-shaped: {err}"))?;
+        Ok(list.data.into_iter().map(|m| m.id).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_model_lists() {
+        let api = api_for(ProviderKind::Openai);
+        assert_eq!(
+            api.endpoint_url("https://api.openai.com/v1", Endpoint::ChatCompletions).unwrap(),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        let ids =
+            api.parse_model_list(br#"{"object":"list","data":[{"id":"a","object":"model"},{"id":"b/c"}]}"#).unwrap();
+        assert_eq!(ids, vec!["a", "b/c"]);
+        assert!(api.parse_model_list(b"nope").is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! The fast path's view of a request body: the top-level members as raw JSON slices of the
+//! client's own bytes. Nested content is validated once by the parser and never re-parsed or
+//! re-serialized; rewriting `model` splices the new value into the original bytes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::ApiError;
+
+/// The top-level members of a JSON object body, in order, borrowing the body.
+pub struct TopLevel<'a> {
+    body: &'a [u8],
+    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+impl<'a> TopLevel<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<TopLevel<'a>, ApiError> {
+        let members = serde_json::from_slice::<Members<'a>>(body).map_err(|err| {
+            if err.is_data() {
+                ApiError::invalid("request body must be a JSON object")
+            } else {
+                ApiError::MalformedJson(err.to_string())
+            }
+        })?;
+        Ok(TopLevel { body, members: members.0 })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// A required string member, with a clear error in the caller's terms.
+    pub fn required_str(&self, key: &'static str) -> Result<Cow<'a, str>, ApiError> {
+        let raw = self
+            .get(key)
+            .ok_or(ApiError::InvalidRequest { message: format!("missing required field `{key}`"), param: Some(key) })?;
+        let value: Cow<'a, str> = serde_json::from_str(raw.get())
+            .map_err(|_| ApiError::InvalidRequest { message: format!("`{key}` must be a string"), param: Some(key) })?;
+        if value.is_empty() {
+            return Err(ApiError::InvalidRequest { message: format!("`{key}` must not be empty"), param: Some(key) });
+        }
+        Ok(value)
+    }
+
+    /// A boolean member; absent or `null` is `false`.
+    pub fn flag(&self, key: &'static str) -> Result<bool, ApiError> {
+        match self.get(key).map(RawValue::get) {
+            None | Some("null") => Ok(false),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => {
+                Err(ApiError::InvalidRequest { message: format!("`{key}` must be a boolean"), param: Some(key) })
+            }
+        }
+    }
+
+    /// Where a member's value sits in the body.
+    fn span_of(&self, raw: &RawValue) -> (usize, usize) {
+        let start = raw.get().as_ptr() as usize - self.body.as_ptr() as usize;
+        (start, start + raw.get().len())
+    }
+
+    /// Whether the client asked for a usage chunk on its stream.
+    pub fn asks_stream_usage(&self) -> bool {
+        #[derive(Deserialize)]
+        struct StreamOptions {
+            include_usage: Option<bool>,
+        }
+        self.get("stream_options")
+            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+            .and_then(|options| options.include_usage)
+            .unwrap_or(false)
+    }
+
+    /// The body with edits applied. Without edits this is the client's bytes, shared not copied.
+    pub fn rewrite(&self, original: &Bytes, edits: &BodyEdits<'_>) -> Bytes {
+        if edits.model.is_none() && !edits.force_stream_usage {
+            return original.clone();
+        }
+        // Splices, applied from the end so earlier offsets stay valid.
+        let mut splices: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(2);
+        if let Some(model) = edits.model
+            && let Some(raw) = self.get("model")
+        {
+            let (start, end) = self.span_of(raw);
+            splices.push((start, end, json_string(model)));
+        }
+        if edits.force_stream_usage {
+            match self.get("stream_options") {
+                Some(raw) => {
+                    let (start, end) = self.span_of(raw);
+                    let mut options: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(raw.get()).unwrap_or_default();
+                    options.insert("include_usage".into(), serde_json::Value::Bool(true));
+                    splices.push((start, end, serde_json::Value::Object(options).to_string().into_bytes()));
+                }
+                None => {
+                    // Insert as the first member, right after the opening brace: no need to find
+                    // the end of the object, and the object is known not to be empty.
+                    let open = self.body.iter().position(|b| *b == b'{').unwrap_or(0) + 1;
+                    splices.push((open, open, br#""stream_options":{"include_usage":true},"#.to_vec()));
+                }
+            }
+        }
+        splices.sort_by_key(|(start, _, _)| *start);
+        let extra: usize = splices.iter().map(|(_, _, bytes)| bytes.len()).sum();
+        let mut out = BytesMut::with_capacity(self.body.len() + extra);
+        let mut cursor = 0;
+        for (start, end, replacement) in &splices {
+            out.put_slice(&self.body[cursor..*start]);
+            out.put_slice(replacement);
+            cursor = *end;
+        }
+        out.put_slice(&self.body[cursor..]);
+        out.freeze()
+    }
+}
+
+/// What the gateway changes in a body before forwarding it.
+#[derive(Default)]
+pub struct BodyEdits<'m> {
+    /// The upstream's own model id, when it differs from what the client sent.
+    pub model: Option<&'m str>,
+    /// Ask upstream for `stream_options.include_usage`.
+    pub force_stream_usage: bool,
+}
+
+fn json_string(value: &str) -> Vec<u8> {
+    // Serializing a &str cannot fail.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"\"\"".to_vec())
+}
+
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    members.push((key, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_only_the_top_level() {
+        let body = br#"{ "model" : "openai/gpt-4o", "stream": true, "messages": [{"role":"user","content":"hi \"there\""}], "x_unknown": {"deep": [1,2,3]} }"#;
+        let top = TopLevel::parse(body).unwrap();
+        assert_eq!(top.required_str("model").unwrap(), "openai/gpt-4o");
+        assert!(top.flag("stream").unwrap());
+        assert!(!top.flag("absent").unwrap());
+        assert_eq!(top.get("x_unknown").unwrap().get(), r#"{"deep": [1,2,3]}"#);
+    }
+
+    #[test]
+    fn model_rewrite_keeps_every_other_byte() {
+        let body = Bytes::from_static(br#"{"messages":[],"model" :  "openai/gpt-4o" ,"weird":"\u00e9"}"#);
+        let top = TopLevel::parse(&body).unwrap();
+        let out = top.rewrite(&body, &BodyEdits { model: Some("gpt-4o"), ..Default::default() });
+        assert_eq!(&out[..], br#"{"messages":[],"model" :  "gpt-4o" ,"weird":"\u00e9"}"#);
+        let same = top.rewrite(&body, &BodyEdits::default());
+        assert_eq!(same.as_ptr(), body.as_ptr(), "no edits must not copy");
+    }
+
+    #[test]
+    fn stream_usage_is_injected_or_merged() {
+        let body = Bytes::from_static(br#" {"model":"m","stream":true}"#);
+        let top = TopLevel::parse(&body).unwrap();
+        assert!(!top.asks_stream_usage());
+        let out = top.rewrite(&body, &BodyEdits { model: Some("x"), force_stream_usage: true });
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["stream_options"]["include_usage"], true);
+        assert_eq!(value["model"], "x");
+
+        let body = Bytes::from_static(br#"{"model":"m","stream_options":{"include_usage":false,"other":1}}"#);
+        let top = TopLevel::parse(&body).unwrap();
+        let out = top.rewrite(&body, &BodyEdits { model: None, force_stream_usage: true });
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["stream_options"]["include_usage"], true);
+        assert_eq!(value["stream_options"]["other"], 1);
+    }
+
+    #[test]
+    fn bad_bodies() {
+        assert!(matches!(TopLevel::parse(b"{nope"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(TopLevel::parse(b"[1,2]"), Err(ApiError::InvalidRequest { .. })));
+        let top = TopLevel::parse(br#"{"model": 5, "stream": "yes"}"#).unwrap();
+        assert!(top.required_str("model").is_err());
+        assert!(top.flag("stream").is_err());
+        let top = TopLevel::parse(br#"{"messages": []}"#).unwrap();
+        let err = top.required_str("model").unwrap_err();
+        assert_eq!(err.to_string(), "missing required field `model`");
+    }
+}

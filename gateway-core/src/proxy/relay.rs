@@ -1,0 +1,159 @@
+//! The response body of a streamed passthrough: upstream chunks go to the client as they arrive,
+//! observed by the SSE scanner on the way. A stream that fails, stalls past the idle timeout or
+//! ends without `[DONE]` ends with an error event, never a clean finish. Dropping the relay (the
+//! client went away) drops the upstream response, which cancels the upstream request.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use tokio::time::{Instant, Sleep};
+
+use super::sse::SseScanner;
+use crate::api::ApiFamily;
+use crate::error::{ApiError, ErrorKind};
+use crate::observe::{Outcome, PendingRecord};
+
+pub struct SseRelay {
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    first: Option<Bytes>,
+    scanner: SseScanner,
+    idle_timeout: Duration,
+    idle: Pin<Box<Sleep>>,
+    family: ApiFamily,
+    provider: String,
+    record: Option<PendingRecord>,
+    finished: bool,
+}
+
+impl SseRelay {
+    pub fn new(
+        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        first: Bytes,
+        scanner: SseScanner,
+        idle_timeout: Duration,
+        family: ApiFamily,
+        provider: String,
+        record: PendingRecord,
+    ) -> SseRelay {
+        SseRelay {
+            upstream,
+            first: Some(first),
+            scanner,
+            idle_timeout,
+            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            family,
+            provider,
+            record: Some(record),
+            finished: false,
+        }
+    }
+
+    fn end(&mut self, outcome: Outcome) {
+        self.finished = true;
+        if let Some(mut record) = self.record.take() {
+            let usage = self.scanner.usage;
+            record.update(|r| r.usage = usage);
+            record.finish(200, outcome);
+        }
+    }
+
+    /// Ends the stream with an error event in the client's API shape.
+    fn fail(&mut self, held_back: Bytes, error: ApiError) -> Bytes {
+        let kind = match error.kind() {
+            ErrorKind::UpstreamTimeout => ErrorKind::UpstreamTimeout,
+            _ => ErrorKind::StreamInterrupted,
+        };
+        tracing::warn!(provider = %self.provider, error = %error, "stream failed after it started");
+        self.end(Outcome::StreamError(kind));
+        let mut out = BytesMut::from(&held_back[..]);
+        if !out.is_empty() && !out.ends_with(b"\n\n") {
+            out.put_slice(if out.ends_with(b"\n") { b"\n" } else { b"\n\n" });
+        }
+        out.put_slice(&sse_error_event(self.family, &error));
+        out.freeze()
+    }
+}
+
+/// An SSE event carrying an error, framed as the client's API frames errors mid-stream.
+pub fn sse_error_event(family: ApiFamily, error: &ApiError) -> Bytes {
+    let body = error.body_for(family).to_string();
+    let framed = match family {
+        ApiFamily::Anthropic => format!("event: error\ndata: {body}\n\n"),
+        _ => format!("data: {body}\n\n"),
+    };
+    Bytes::from(framed)
+}
+
+impl Stream for SseRelay {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            let out = this.scanner.feed(first);
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(out)));
+            }
+        }
+        loop {
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    let deadline = Instant::now() + this.idle_timeout;
+                    this.idle.as_mut().reset(deadline);
+                    let out = this.scanner.feed(chunk);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                Poll::Ready(Some(Err(err))) => {
+                    let tail = this.scanner.finish();
+                    let error = ApiError::UpstreamProtocol {
+                        provider: this.provider.clone(),
+                        detail: format!("the stream broke off: {}", super::upstream::describe(&err)),
+                    };
+                    return Poll::Ready(Some(Ok(this.fail(tail, error))));
+                }
+                Poll::Ready(None) => {
+                    let tail = this.scanner.finish();
+                    if !this.scanner.saw_done {
+                        let error = ApiError::UpstreamProtocol {
+                            provider: this.provider.clone(),
+                            detail: "the stream ended before it was complete (no [DONE])".into(),
+                        };
+                        return Poll::Ready(Some(Ok(this.fail(tail, error))));
+                    }
+                    this.end(Outcome::Success);
+                    return Poll::Ready(if tail.is_empty() { None } else { Some(Ok(tail)) });
+                }
+                Poll::Pending => {
+                    if this.idle.as_mut().poll(cx).is_ready() {
+                        let tail = this.scanner.finish();
+                        let error =
+                            ApiError::UpstreamTimeout { provider: this.provider.clone(), after: this.idle_timeout };
+                        return Poll::Ready(Some(Ok(this.fail(tail, error))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SseRelay {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            let usage = self.scanner.usage;
+            record.update(|r| r.usage = usage);
+            // Dropping an unfinished record marks the client as gone.
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Server-sent events on the passthrough path. Bytes are forwarded as they arrive; alongside, a
+//! line scanner (memchr) looks only at `data:` lines, and parses only those that carry a usage
+//! object, so accounting costs almost nothing per chunk.
+
+use bytes::{Bytes, BytesMut};
+use memchr::memmem;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::observe::{OpenAiUsage, Usage};
+
+/// A line longer than this is not scanned (it is still forwarded); bounds the scanner's buffer.
+const MAX_LINE: usize = 4 * 1024 * 1024;
+
+#[derive(Default)]
+pub struct SseScanner {
+    /// The incomplete last line of the bytes seen so far.
+    partial: BytesMut,
+    overflowed: bool,
+    /// Drop the usage-only chunk (`"choices":[]` with usage) because the gateway asked for it.
+    strip_usage_chunk: bool,
+    /// Set after a stripped event's data line, to drop the blank line that ends the event.
+    dropping_event: bool,
+    pub usage: Option<Usage>,
+    pub saw_done: bool,
+    pub events: u64,
+}
+
+impl SseScanner {
+    pub fn new(strip_usage_chunk: bool) -> SseScanner {
+        SseScanner { strip_usage_chunk, ..SseScanner::default() }
+    }
+
+    /// Scans a chunk. Returns what to forward: the chunk itself when nothing is stripped, else
+    /// the complete lines that remain (the incomplete tail is held back until its end arrives).
+    pub fn feed(&mut self, chunk: Bytes) -> Bytes {
+        if !self.strip_usage_chunk {
+            self.scan(&chunk, None);
+            return chunk;
+        }
+        let mut out = BytesMut::with_capacity(chunk.len() + self.partial.len());
+        self.scan(&chunk, Some(&mut out));
+        out.freeze()
+    }
+
+    /// What is held back at the end of the stream (a last line without a newline).
+    pub fn finish(&mut self) -> Bytes {
+        let rest = std::mem::take(&mut self.partial);
+        if !rest.is_empty() {
+            self.line(&rest.clone(), None);
+        }
+        if self.strip_usage_chunk { rest.freeze() } else { Bytes::new() }
+    }
+
+    fn scan(&mut self, chunk: &[u8], mut out: Option<&mut BytesMut>) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', chunk) {
+            let piece = &chunk[start..=newline];
+            start = newline + 1;
+            if self.partial.is_empty() {
+                self.line(piece, out.as_deref_mut());
+            } else {
+                self.partial.extend_from_slice(piece);
+                let line = std::mem::take(&mut self.partial);
+                self.line(&line, out.as_deref_mut());
+            }
+            self.overflowed = false;
+        }
+        let tail = &chunk[start..];
+        if !tail.is_empty() {
+            if self.partial.len() + tail.len() > MAX_LINE {
+                // Too long to scan: forward it without looking (strip mode flushes it now).
+                if let Some(out) = out {
+                    out.extend_from_slice(&self.partial);
+                    out.extend_from_slice(tail);
+                }
+                self.partial.clear();
+                self.overflowed = true;
+            } else if !self.overflowed {
+                self.partial.extend_from_slice(tail);
+            } else if let Some(out) = out {
+                out.extend_from_slice(tail);
+            }
+        }
+    }
+
+    /// One complete line, newline included.
+    fn line(&mut self, line: &[u8], out: Option<&mut BytesMut>) {
+        let trimmed = trim_line_end(line);
+        let mut keep = true;
+        if trimmed.is_empty() {
+            if self.dropping_event {
+                self.dropping_event = false;
+                keep = false;
+            }
+        } else if let Some(data) = trimmed.strip_prefix(b"data:") {
+            self.events += 1;
+            let data = data.strip_prefix(b" ").unwrap_or(data);
+            if data == b"[DONE]" {
+                self.saw_done = true;
+            } else if let Some(usage) = usage_in(data) {
+                self.usage = Some(usage.usage);
+                if self.strip_usage_chunk && usage.usage_only {
+                    keep = false;
+                    self.dropping_event = true;
+                }
+            }
+        }
+        if let (true, Some(out)) = (keep, out) {
+            out.extend_from_slice(line);
+        }
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+pub struct FoundUsage {
+    pub usage: Usage,
+    /// The chunk has no choices: it exists only to carry usage.
+    pub usage_only: bool,
+}
+
+/// The usage in one JSON event, if it has a non-null one. Only events that mention `"usage"`
+/// followed by an object are parsed.
+pub fn usage_in(data: &[u8]) -> Option<FoundUsage> {
+    let at = memmem::rfind(data, b"\"usage\"")?;
+    let after = &data[at + 7..];
+    let value_start = after.iter().position(|b| !matches!(b, b' ' | b':' | b'\t' | b'\r' | b'\n'))?;
+    if after[value_start] != b'{' {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Chunk {
+        usage: Option<OpenAiUsage>,
+        choices: Option<Vec<IgnoredAny>>,
+    }
+    let chunk: Chunk = serde_json::from_slice(data).ok()?;
+    let usage = chunk.usage?;
+    Some(FoundUsage { usage: Usage::from_openai(&usage), usage_only: chunk.choices.is_none_or(|c| c.is_empty()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USAGE_CHUNK: &str = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n";
+
+    fn stream() -> String {
+        format!(
+            "data: {{\"id\":\"c\",\"choices\":[{{\"delta\":{{\"content\":\"he\"}}}}],\"usage\":null}}\n\n\
+             data: {{\"id\":\"c\",\"choices\":[{{\"delta\":{{\"content\":\"llo\"}},\"finish_reason\":\"stop\"}}],\"usage\":null}}\n\n\
+             {USAGE_CHUNK}data: [DONE]\n\n"
+        )
+    }
+
+    #[test]
+    fn passthrough_forwards_chunks_untouched_and_finds_usage_across_splits() {
+        let text = stream();
+        for split in [1usize, 3, 7, 50, 1000] {
+            let mut scanner = SseScanner::new(false);
+            let mut out = Vec::new();
+            for piece in text.as_bytes().chunks(split) {
+                let forwarded = scanner.feed(Bytes::copy_from_slice(piece));
+                assert_eq!(&forwarded[..], piece);
+                out.extend_from_slice(&forwarded);
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(out, text.as_bytes());
+            assert!(scanner.saw_done);
+            let usage = scanner.usage.unwrap();
+            assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (12, 5, 4));
+        }
+    }
+
+    #[test]
+    fn strip_mode_removes_exactly_the_usage_event() {
+        let text = stream();
+        let expected = text.replace(USAGE_CHUNK, "");
+        for split in [1usize, 2, 5, 64, 4096] {
+            let mut scanner = SseScanner::new(true);
+            let mut out = Vec::new();
+            for piece in text.as_bytes().chunks(split) {
+                out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "split {split}");
+            assert_eq!(scanner.usage.unwrap().output_tokens, 5);
+        }
+    }
+
+    #[test]
+    fn null_usage_is_not_parsed() {
+        assert!(usage_in(br#"{"choices":[],"usage" : null}"#).is_none());
+        assert!(usage_in(br#"{"choices":[]}"#).is_none());
+        let found = usage_in(br#"{"choices":[{"x":1}],"usage": {"prompt_tokens":1,"completion_tokens":2}}"#).unwrap();
+        assert!(!found.usage_only);
+    }
+}

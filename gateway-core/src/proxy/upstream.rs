@@ -1,0 +1,110 @@
+//! Sending one attempt upstream and turning what comes back into either a live response or an
+//! `ApiError` with the upstream's own status and message.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use crate::error::{ApiError, UpstreamFailure};
+use crate::providers::Provider;
+
+/// Upstream error bodies are read up to this size; the rest is not needed for a message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub fn transport_error(provider: &Provider, err: &reqwest::Error, waited: Duration) -> ApiError {
+    if err.is_timeout() {
+        return ApiError::UpstreamTimeout { provider: provider.name.clone(), after: waited };
+    }
+    ApiError::UpstreamUnreachable { provider: provider.name.clone(), detail: describe(err) }
+}
+
+/// An upstream transport error with its causes. reqwest's Display can include the URL; it never
+/// includes headers, so no key leaks.
+pub fn describe(err: &reqwest::Error) -> String {
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        detail.push_str(": ");
+        detail.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    detail
+}
+
+/// Reads an upstream error response into an `ApiError` carrying its status and message.
+pub async fn error_from_response(provider: &Provider, response: reqwest::Response) -> ApiError {
+    let status = response.status();
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let body = read_capped(response, MAX_ERROR_BODY, Duration::from_secs(10)).await;
+    let (message, error_type, code) = parse_error_body(&body);
+    let message = match message {
+        Some(message) => format!("{} (from provider `{}`, HTTP {})", message, provider.name, status.as_u16()),
+        None => format!("provider `{}` answered HTTP {}", provider.name, status.as_u16()),
+    };
+    ApiError::Upstream(Box::new(UpstreamFailure {
+        provider: provider.name.clone(),
+        status: StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        message,
+        error_type,
+        code,
+        retry_after: retry_after.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()),
+    }))
+}
+
+/// Reads at most `cap` bytes of a body, giving up after `deadline`.
+async fn read_capped(response: reqwest::Response, cap: usize, deadline: Duration) -> Bytes {
+    let mut buf = Vec::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            let room = cap.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if buf.len() >= cap {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, read).await;
+    Bytes::from(buf)
+}
+
+/// Finds a message in the error shapes providers use: OpenAI `{"error":{"message","type","code"}}`,
+/// `{"error":"text"}`, Anthropic `{"type":"error","error":{…}}`, `{"message":…}`, or plain text.
+fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>, Option<Value>) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body).trim().chars().take(500).collect::<String>();
+        return (Some(text).filter(|t| !t.is_empty()), None, None);
+    };
+    let error = value.get("error").unwrap_or(&value);
+    let message = match error {
+        Value::String(text) => Some(text.clone()),
+        other => other.get("message").and_then(Value::as_str).map(str::to_owned),
+    };
+    let error_type = error.get("type").and_then(Value::as_str).map(str::to_owned);
+    let code = error.get("code").filter(|c| !c.is_null()).cloned();
+    (message, error_type, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_shapes() {
+        let (m, t, c) =
+            parse_error_body(br#"{"error":{"message":"Rate limited","type":"rate_limit_error","code":"rl"}}"#);
+        assert_eq!((m.as_deref(), t.as_deref()), (Some("Rate limited"), Some("rate_limit_error")));
+        assert_eq!(c, Some(Value::String("rl".into())));
+        let (m, _, _) = parse_error_body(br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#);
+        assert_eq!(m.as_deref(), Some("busy"));
+        let (m, _, _) = parse_error_body(br#"{"error":"model not loaded"}"#);
+        assert_eq!(m.as_deref(), Some("model not loaded"));
+        let (m, _, _) = parse_error_body(b"Bad Gateway");
+        assert_eq!(m.as_deref(), Some("Bad Gateway"));
+        let (m, _, _) = parse_error_body(b"");
+        assert!(m.is_none());
+    }
+}

@@ -1,0 +1,75 @@
+//! The HTTP surface. `router(state)` builds the whole app without a socket, so tests drive it
+//! with `oneshot`.
+//!
+//! A request's path, in order:
+//! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
+//!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
+//! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`);
+//! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model` and `stream` read
+//!    from the top level only, the model resolved to a provider (`routing`), one upstream
+//!    attempt, the answer streamed back as it arrives while usage is observed;
+//! 4. the `RequestObserver` gets one record per request, even when the client went away.
+//!
+//! Identification, governance (budgets, rate limits) and caching slot in as layers between 1
+//! and 2; fallbacks wrap the attempt in 3.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::api::{ApiFamily, admin, openai};
+use crate::error::ApiError;
+use crate::guard;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let openai_routes = || {
+        Router::new()
+            .route("/chat/completions", post(openai::chat_completions))
+            .route("/completions", post(openai::completions))
+            .route("/embeddings", post(openai::embeddings))
+            .route("/models", get(openai::models))
+    };
+    Router::new()
+        .route("/", get(root).head(|| async { StatusCode::OK }))
+        .route("/health", get(health))
+        .nest("/v1", openai_routes())
+        .nest("/openai/v1", openai_routes())
+        .nest("/openai", openai_routes())
+        .nest("/api", admin::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::enforce))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+}
+
+async fn root() -> Response {
+    axum::Json(json!({
+        "name": "Switchyard",
+        "version": env!("CARGO_PKG_VERSION"),
+        "openai_base_url": "/v1",
+        "health": "/health",
+    }))
+    .into_response()
+}
+
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    ApiError::RouteNotFound { method: request.method().to_string(), path: path.clone() }
+        .into_response_for(ApiFamily::from_path(&path))
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let family = ApiFamily::from_path(&path);
+    let message = format!("{} is not allowed on {path}", request.method());
+    let body = family.error_body(StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", &message, None);
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}

@@ -1,0 +1,90 @@
+//! The secret store: where provider keys live. Config files and SQLite hold references only.
+//! The OS-backed store (macOS Keychain, Linux Secret Service or kernel keyring) implements the
+//! same trait; environment references and an in-memory store serve start-up and tests.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use crate::config::{KeyRef, Secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set")]
+    EnvMissing(String),
+    #[error("secret `{0}` is not in the secret store")]
+    NotFound(String),
+    #[error("the secret store failed: {0}")]
+    Backend(String),
+}
+
+pub trait SecretStore: Send + Sync {
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError>;
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError>;
+    fn delete(&self, name: &str) -> Result<(), SecretError>;
+    /// A short label for logs and the admin API ("memory", "macOS Keychain", …).
+    fn backend_name(&self) -> &'static str;
+}
+
+/// Keys held in memory: tests, and a gateway run with no OS store.
+#[derive(Default)]
+pub struct MemorySecretStore {
+    entries: RwLock<HashMap<String, Secret>>,
+}
+
+impl SecretStore for MemorySecretStore {
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        let entries = self.entries.read().map_err(|_| SecretError::Backend("lock poisoned".into()))?;
+        Ok(entries.get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
+        let mut entries = self.entries.write().map_err(|_| SecretError::Backend("lock poisoned".into()))?;
+        entries.insert(name.to_owned(), value.clone());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        let mut entries = self.entries.write().map_err(|_| SecretError::Backend("lock poisoned".into()))?;
+        entries.remove(name);
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// Looks up environment variables; injectable so tests need not touch the process environment.
+pub type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Turns a reference into the key it names.
+pub fn resolve(key: &KeyRef, env: &EnvLookup, store: &dyn SecretStore) -> Result<Secret, SecretError> {
+    match key {
+        KeyRef::Literal(secret) => Ok(secret.clone()),
+        KeyRef::Env(name) => env(name).map(Secret::new).ok_or_else(|| SecretError::EnvMissing(name.clone())),
+        KeyRef::Store(name) => store.get(name)?.ok_or_else(|| SecretError::NotFound(name.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_each_kind() {
+        let store = MemorySecretStore::default();
+        store.set("openai", &Secret::new("from-store")).unwrap();
+        let env = |name: &str| (name == "K").then(|| "from-env".to_owned());
+        assert_eq!(resolve(&KeyRef::parse("env.K"), &env, &store).unwrap().expose(), "from-env");
+        assert_eq!(resolve(&KeyRef::parse("secret.openai"), &env, &store).unwrap().expose(), "from-store");
+        assert_eq!(resolve(&KeyRef::parse("lit"), &env, &store).unwrap().expose(), "lit");
+        assert!(matches!(resolve(&KeyRef::parse("env.NOPE"), &env, &store), Err(SecretError::EnvMissing(_))));
+        assert!(matches!(resolve(&KeyRef::parse("secret.nope"), &env, &store), Err(SecretError::NotFound(_))));
+        store.delete("openai").unwrap();
+        assert!(store.get("openai").unwrap().is_none());
+    }
+}

@@ -1,0 +1,158 @@
+//! Running the gateway: build the state, bind, serve with TCP_NODELAY, run the background
+//! refreshers, and shut down gracefully (stop accepting, let in-flight requests finish up to the
+//! grace period, then exit). The headless binary and the menu-bar app both use this.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::discovery;
+use crate::error::StartupError;
+use crate::guard::HostGuard;
+use crate::observe::{RequestObserver, TracingObserver};
+use crate::router::router;
+use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
+use crate::state::{AppState, GatewayInner};
+
+/// What the embedding program supplies; the defaults suit the headless binary.
+pub struct GatewayOptions {
+    pub env: Arc<EnvLookup>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub observer: Arc<dyn RequestObserver>,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            env: Arc::new(process_env),
+            secrets: Arc::new(MemorySecretStore::default()),
+            observer: Arc::new(TracingObserver),
+        }
+    }
+}
+
+pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, StartupError> {
+    let providers = discovery::initial_providers(&config, options.env.as_ref(), options.secrets.as_ref())?;
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(512)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| StartupError::HttpClient(err.to_string()))?;
+    let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
+    Ok(AppState::new(GatewayInner {
+        config,
+        guard,
+        providers: ArcSwap::from_pointee(providers),
+        catalog: Catalog::default(),
+        http,
+        observer: options.observer,
+        secrets: options.secrets,
+        env: options.env,
+    }))
+}
+
+/// A gateway that is serving.
+pub struct RunningGateway {
+    addr: SocketAddr,
+    state: AppState,
+    cancel: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    background: JoinHandle<()>,
+}
+
+/// Binds the configured address and serves.
+pub async fn start(state: AppState) -> Result<RunningGateway, StartupError> {
+    let server = &state.inner().config.server;
+    let addr = SocketAddr::new(server.host, server.port);
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?;
+    start_on(state, listener)
+}
+
+/// Serves on a listener the caller bound (tests bind port 0).
+pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway, StartupError> {
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: "listener".into(), source })?;
+    state.guard().set_port(addr.port());
+    let cancel = CancellationToken::new();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server =
+        tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned()).into_future());
+    let background = tokio::spawn(refresh_loop(state.clone(), cancel.clone()));
+    tracing::info!(%addr, "Switchyard gateway listening");
+    Ok(RunningGateway { addr, state, cancel, server, background })
+}
+
+impl RunningGateway {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish up to the grace period, then returns.
+    pub async fn shutdown(self) {
+        let grace = self.state.shutdown_grace();
+        self.cancel.cancel();
+        self.background.abort();
+        let mut server = self.server;
+        if tokio::time::timeout(grace, &mut server).await.is_err() {
+            tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
+            server.abort();
+        }
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+/// Probes local servers and refreshes model lists, until cancelled.
+async fn refresh_loop(state: AppState, cancel: CancellationToken) {
+    let discovery_config = state.inner().config.discovery.clone();
+    let probe_every = Duration::from_secs(discovery_config.refresh_secs.clamp(5, 30));
+    let refresh_every = Duration::from_secs(discovery_config.refresh_secs.max(5));
+    let mut last_refresh: Option<tokio::time::Instant> = None;
+    loop {
+        let mut changed = false;
+        if discovery_config.probe_local {
+            let found = discovery::probe_local(state.http(), &discovery_config.local_urls, &state.providers()).await;
+            for server in found {
+                let inner = state.inner();
+                if let Some(provider) = server.into_provider(inner.env.as_ref(), inner.secrets.as_ref()) {
+                    tracing::info!(provider = %provider.name, url = %provider.base_url, "found a local server");
+                    let provider = Arc::new(provider);
+                    inner.providers.rcu(|set| set.with(provider.clone()));
+                    changed = true;
+                }
+            }
+        }
+        if changed || last_refresh.is_none_or(|at| at.elapsed() >= refresh_every) {
+            state.refresh_catalog().await;
+            last_refresh = Some(tokio::time::Instant::now());
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(probe_every) => {}
+        }
+    }
+}

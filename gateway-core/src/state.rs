@@ -1,0 +1,77 @@
+//! The gateway's shared state. Requests read snapshots (`ArcSwap`) and never take a lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::guard::HostGuard;
+use crate::observe::RequestObserver;
+use crate::providers::ProviderSet;
+use crate::secrets::{EnvLookup, SecretStore};
+
+#[derive(Clone)]
+pub struct AppState(Arc<GatewayInner>);
+
+pub struct GatewayInner {
+    pub config: Config,
+    pub guard: HostGuard,
+    pub providers: ArcSwap<ProviderSet>,
+    pub catalog: Catalog,
+    /// One pooled client for every upstream.
+    pub http: reqwest::Client,
+    pub observer: Arc<dyn RequestObserver>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub env: Arc<EnvLookup>,
+}
+
+impl AppState {
+    pub fn new(inner: GatewayInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+
+    pub fn inner(&self) -> &GatewayInner {
+        &self.0
+    }
+
+    pub fn guard(&self) -> &HostGuard {
+        &self.0.guard
+    }
+
+    pub fn providers(&self) -> Arc<ProviderSet> {
+        self.0.providers.load_full()
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.0.catalog
+    }
+
+    pub fn observer(&self) -> Arc<dyn RequestObserver> {
+        self.0.observer.clone()
+    }
+
+    pub fn max_body_bytes(&self) -> usize {
+        self.0.config.server.max_body_bytes
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.0.config.server.shutdown_grace_secs)
+    }
+
+    /// Waits briefly for the first model lists, for requests that need them.
+    pub async fn ensure_catalog(&self) {
+        let providers = self.providers();
+        self.0.catalog.ensure_loaded(&self.0.http, &providers, Duration::from_secs(5)).await;
+    }
+
+    pub async fn refresh_catalog(&self) {
+        let providers = self.providers();
+        self.0.catalog.refresh(&self.0.http, &providers).await;
+    }
+}
