@@ -34,14 +34,18 @@ pub fn initial_providers(
     if config.discovery.from_env {
         for kind in ProviderKind::cloud_kinds() {
             let (Some(var), name) = (kind.env_key(), kind.as_str()) else { continue };
-            if config.providers.contains_key(name) || env(var).is_none() {
+            if config.providers.contains_key(name) {
                 continue;
             }
-            let provider_config =
-                ProviderConfig { keys: vec![KeyRef::Env(var.to_owned())], ..ProviderConfig::default() };
-            if let Ok(provider) = Provider::from_config(name, &provider_config, ProviderSource::Environment, env, store)
-            {
-                tracing::info!(provider = name, "added from {var}");
+            // A key saved through the admin API (in the OS secret store) wins over the environment.
+            let (key, source) = match store.get(name) {
+                Ok(Some(_)) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
+                _ if env(var).is_some() => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
+                _ => continue,
+            };
+            let provider_config = ProviderConfig { keys: vec![key], ..ProviderConfig::default() };
+            if let Ok(provider) = Provider::from_config(name, &provider_config, source, env, store) {
+                tracing::info!(provider = name, source = ?source, "added a cloud provider");
                 providers.push(provider);
             }
         }

@@ -38,6 +38,8 @@ pub enum ApiError {
     AmbiguousModel { message: String },
     #[error("provider `{provider}` does not serve {endpoint}")]
     UnsupportedEndpoint { provider: String, endpoint: &'static str },
+    #[error("{message}")]
+    NotFound { message: String },
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("Host `{host}` is not allowed: the gateway answers only to its own name (see server.allowed_hosts)")]
@@ -115,9 +117,10 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ModelNotFound { .. } | ApiError::RouteNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::ModelNotFound { .. }
+            | ApiError::RouteNotFound { .. }
+            | ApiError::UnsupportedEndpoint { .. }
+            | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -150,7 +153,7 @@ impl ApiError {
             }
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
-            ApiError::RouteNotFound { .. } => ErrorKind::RouteNotFound,
+            ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
             ApiError::UpstreamUnreachable { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
@@ -185,6 +188,7 @@ impl ApiError {
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => "model_not_found",
             ApiError::AmbiguousModel { .. } => "ambiguous_model",
             ApiError::RouteNotFound { .. } => "unknown_url",
+            ApiError::NotFound { .. } => "not_found",
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",

@@ -8,7 +8,7 @@ use clap::Parser;
 use gateway_core::{Config, GatewayOptions, build_state, start};
 use tracing_subscriber::EnvFilter;
 
-#[cfg(not(target_env = "msvc"))]
+#[cfg(target_os = "linux")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let state = match build_state(config, GatewayOptions::default()) {
+        let state = match build_state(config, gateway_options()) {
             Ok(state) => state,
             Err(err) => {
                 eprintln!("switchyard-gateway: {err}");
@@ -78,6 +78,21 @@ fn main() -> ExitCode {
         running.run_until(shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Keys set through the admin API live in the OS secret store (the Keychain on macOS).
+fn gateway_options() -> GatewayOptions {
+    #[cfg(any(target_os = "macos", target_os = "linux"))]
+    {
+        GatewayOptions {
+            secrets: std::sync::Arc::new(gateway_core::secrets::OsSecretStore::default()),
+            ..GatewayOptions::default()
+        }
+    }
+    #[cfg(not(any(target_os = "macos", target_os = "linux")))]
+    {
+        GatewayOptions::default()
+    }
 }
 
 /// SIGINT or SIGTERM.

@@ -67,6 +67,9 @@ pub trait ProviderApi: Send + Sync {
 pub enum ProviderSource {
     Config,
     Environment,
+    /// A key saved through the admin API, found in the OS secret store at start.
+    #[serde(rename = "secret-store")]
+    SecretStore,
     Discovered,
 }
 
@@ -87,6 +90,8 @@ pub struct Provider {
     pub stream_idle_timeout: Duration,
     pub stream_usage: bool,
     pub extra_headers: HeaderMap,
+    /// What the provider was built from, to rebuild it when its keys change.
+    pub config: ProviderConfig,
 }
 
 impl std::fmt::Debug for Provider {
@@ -165,6 +170,7 @@ impl Provider {
             stream_idle_timeout: Duration::from_secs(config.stream_idle_timeout_secs),
             stream_usage: config.stream_usage,
             extra_headers,
+            config: config.clone(),
         })
     }
 

@@ -176,11 +176,12 @@ impl App {
         match behavior.outcome {
             Outcome::Answer => None,
             Outcome::Hang => match std::future::pending::<Infallible>().await {},
-            Outcome::Status(status) => Some(error_response(
-                family,
-                status,
-                &format!("switchyard-mock: status {} requested by the model name", status.as_u16()),
-            )),
+            Outcome::Status(status) => {
+                let message = format!("switchyard-mock: status {} requested by the model name", status.as_u16());
+                let mut response = error_response(family, status, &message);
+                crate::stream::insert_request_id(response.headers_mut(), seq);
+                Some(response)
+            }
             Outcome::BadJson => Some(crate::stream::not_json(seq)),
         }
     }

@@ -124,7 +124,8 @@ pub(crate) fn not_json(seq: u64) -> Response {
     response
 }
 
-fn insert_request_id(headers: &mut http::HeaderMap, seq: u64) {
+/// `x-request-id: req_mock_<seq>`, as real providers send.
+pub(crate) fn insert_request_id(headers: &mut http::HeaderMap, seq: u64) {
     if let Ok(value) = HeaderValue::from_str(&format!("req_mock_{seq}")) {
         headers.insert("x-request-id", value);
     }

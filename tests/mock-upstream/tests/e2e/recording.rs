@@ -80,3 +80,13 @@ async fn recording_can_be_disabled() {
     assert_eq!(body["choices"][0]["message"]["content"], "echo: x");
     assert_eq!(mock.request_count(), 0);
 }
+
+#[tokio::test]
+async fn large_bodies_are_accepted_and_recorded_whole() {
+    let mock = MockUpstream::start().await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": big}]});
+    let response = post(&mock.base_url(), "/v1/chat/completions", &request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(mock.requests()[0].body.len(), request.to_string().len());
+}

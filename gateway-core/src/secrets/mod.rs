@@ -2,6 +2,9 @@
 //! The OS-backed store (macOS Keychain, Linux Secret Service or kernel keyring) implements the
 //! same trait; environment references and an in-memory store serve start-up and tests.
 
+#[cfg(any(target_os = "macos", target_os = "linux"))]
+mod os;
+
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -24,6 +27,9 @@ pub trait SecretStore: Send + Sync {
     /// A short label for logs and the admin API ("memory", "macOS Keychain", …).
     fn backend_name(&self) -> &'static str;
 }
+
+#[cfg(any(target_os = "macos", target_os = "linux"))]
+pub use os::{OsSecretStore, SERVICE};
 
 /// Keys held in memory: tests, and a gateway run with no OS store.
 #[derive(Default)]
