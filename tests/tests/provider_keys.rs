@@ -23,7 +23,13 @@ async fn a_key_put_through_the_api_is_stored_used_and_masked() {
     gw.post_json("/v1/chat/completions", &chat).await;
     assert_eq!(posts(&mock)[0].header("authorization"), None, "no key yet");
 
-    let response = gw.client.put(gw.url("/api/providers/mock/key")).json(&json!({"key": "sk-from-dashboard-7777"})).send().await.unwrap();
+    let response = gw
+        .client
+        .put(gw.url("/api/providers/mock/key"))
+        .json(&json!({"key": "sk-from-dashboard-7777"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(!text.contains("sk-from-dashboard"), "{text}");

@@ -89,7 +89,12 @@ async fn delete_key(State(state): State<AppState>, Path(name): Path<String>) -> 
     Ok(Json(json!({ "provider": name, "keys": config.keys.iter().map(KeyRef::describe).collect::<Vec<_>>() })))
 }
 
-fn replace_provider(state: &AppState, name: &str, config: &ProviderConfig, source: ProviderSource) -> Result<(), FamilyError> {
+fn replace_provider(
+    state: &AppState,
+    name: &str,
+    config: &ProviderConfig,
+    source: ProviderSource,
+) -> Result<(), FamilyError> {
     let inner = state.inner();
     let provider = Provider::from_config(name, config, source, inner.env.as_ref(), inner.secrets.as_ref())
         .map_err(|err| admin(ApiError::invalid(err.to_string())))?;

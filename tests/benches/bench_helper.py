@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench (standard library only; all traffic on 127.0.0.1).
+
+  bench_helper.py free-port
+  bench_helper.py wait PORT [TIMEOUT_S]             poll GET /health (or /v1/models) until 200
+  bench_helper.py startup --port P --runs N --cpu C -- CMD...
+                                                    spawn CMD pinned to CPU C, time to first
+                                                    GET /health 200, N times; JSON on stdout
+  bench_helper.py ttft --port P --path PATH --model M --n N
+                                                    N sequential streaming chat requests on one
+                                                    keep-alive connection; time to the first
+                                                    `data:` chunk; JSON on stdout
+  bench_helper.py rss PID                           VmRSS in KiB
+  bench_helper.py cpu PID                           utime+stime in seconds (/proc/PID/stat)
+  bench_helper.py oha FILE                          summary of an oha JSON file
+  bench_helper.py paced --url U --body B --rate R --seconds S
+                                                    fixed-rate client (the wrk fallback)
+  bench_helper.py wrk FILE SECONDS                  summary of wrk_post.lua's output
+  bench_helper.py report DIR OUT_JSON               the markdown table, and the JSON file
+"""
+import http.client
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health_once(port, path="/health"):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+            head = s.recv(64)
+            return head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+
+
+def wait(port, timeout=30.0, path="/health"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if health_once(port, path):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def startup(port, runs, cpu, cmd):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        )
+        ok = False
+        try:
+            deadline = t0 + 10
+            while time.perf_counter() < deadline:
+                if health_once(port):
+                    ok = True
+                    break
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.0005)
+            t1 = time.perf_counter()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if not ok:
+            raise SystemExit(f"bench_helper: {cmd[0]} did not answer GET /health within 10 s")
+        times.append((t1 - t0) * 1000)
+        time.sleep(0.2)  # let the port be reusable
+    return {"runs_ms": times, "median_ms": statistics.median(times)}
+
+
+def pct(values, p):
+    values = sorted(values)
+    if not values:
+        return None
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def ttft(port, path, model, n):
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True})
+    headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    firsts, totals, errors = [], [], 0
+    for i in range(n + 5):  # the first 5 warm up the connection
+        try:
+            t0 = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            buf = b""
+            t1 = None
+            while True:
+                piece = resp.read1(65536)
+                if not piece:
+                    break
+                buf += piece
+                if t1 is None and b"data:" in buf:
+                    t1 = time.perf_counter()
+            t2 = time.perf_counter()
+            if resp.status != 200 or t1 is None or b"[DONE]" not in buf:
+                errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            continue
+        if i >= 5:
+            firsts.append((t1 - t0) * 1000)
+            totals.append((t2 - t0) * 1000)
+    conn.close()
+    return {
+        "n": len(firsts),
+        "errors": errors,
+        "p50_ms": pct(firsts, 0.5),
+        "p99_ms": pct(firsts, 0.99),
+        "mean_ms": statistics.fmean(firsts) if firsts else None,
+        "whole_stream_p50_ms": pct(totals, 0.5),
+    }
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime is field 14, stime field 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def oha_summary(path):
+    with open(path) as f:
+        data = json.load(f)
+    summary = data.get("summary", {})
+    lat = data.get("latencyPercentiles", {})
+    codes = data.get("statusCodeDistribution", {}) or {}
+    errors = data.get("errorDistribution", {}) or {}
+    ok = int(codes.get("200", 0))
+    total = sum(int(v) for v in codes.values()) + sum(int(v) for v in errors.values())
+    return {
+        "requests": total,
+        "ok": ok,
+        "non_200": total - ok,
+        "errors": errors,
+        "rps": summary.get("requestsPerSec"),
+        "p50_ms": lat.get("p50") * 1000 if lat.get("p50") is not None else None,
+        "p99_ms": lat.get("p99") * 1000 if lat.get("p99") is not None else None,
+        "mean_ms": summary.get("average") * 1000 if summary.get("average") is not None else None,
+    }
+
+
+def paced(url, body, rate, seconds):
+    """A fixed rate without oha: one request every 1/rate s on one keep-alive connection; the
+    latency counts from the scheduled send time, so a late answer also delays the next ones."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    headers = {"content-type": "application/json", "host": parts.netloc}
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    lat, non_200, n = [], 0, int(rate * seconds)
+    start = time.perf_counter() + 0.05
+    for k in range(n):
+        due = start + k / rate
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        try:
+            conn.request("POST", parts.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                non_200 += 1
+        except (OSError, http.client.HTTPException):
+            non_200 += 1
+            conn.close()
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            continue
+        lat.append((time.perf_counter() - due) * 1000)
+    conn.close()
+    return {"requests": n, "ok": n - non_200, "non_200": non_200, "rps": n / seconds,
+            "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "mean_ms": statistics.fmean(lat) if lat else None}
+
+
+def wrk_summary(path, seconds):
+    with open(path) as f:
+        line = [l for l in f.read().splitlines() if l.startswith("{")][-1]
+    d = json.loads(line)
+    bad = d["non_200"] + d["socket_errors"]
+    return {"requests": d["requests"], "ok": d["requests"] - d["non_200"], "non_200": bad,
+            "rps": d["requests"] / (d["duration_us"] / 1e6), "p50_ms": d["p50_us"] / 1000, "p99_ms": d["p99_us"] / 1000}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def report(dirname, out_json):
+    def load(name):
+        path = os.path.join(dirname, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    meta = load("meta.json") or {}
+    fr_gw, fr_direct = load("fixed_gateway.json"), load("fixed_direct.json")
+    cl_gw, cl_direct = load("closed_gateway.json"), load("closed_direct.json")
+    tt_gw, tt_direct = load("ttft_gateway.json"), load("ttft_direct.json")
+    rss = load("rss.json") or {}
+    start = load("startup.json") or {}
+    cpu = load("cpu.json") or {}
+
+    def g(d, k):
+        return None if d is None else d.get(k)
+
+    def ratio(a, b):
+        return None if a is None or b in (None, 0) else a / b
+
+    added_p50 = None
+    if g(fr_gw, "p50_ms") is not None and g(fr_direct, "p50_ms") is not None:
+        added_p50 = fr_gw["p50_ms"] - fr_direct["p50_ms"]
+    cpu_gw_us = cpu.get("gateway_us_per_request")
+    cpu_mock_us = cpu.get("mock_us_per_request")
+    mib = lambda kib: None if kib is None else kib / 1024
+    rows = [
+        # figure, switchyard, direct, ratio, target
+        ("p50 latency at 50 rps (ms)", g(fr_gw, "p50_ms"), g(fr_direct, "p50_ms"), None, None),
+        ("p99 latency at 50 rps (ms)", g(fr_gw, "p99_ms"), g(fr_direct, "p99_ms"), None, None),
+        ("added p50 at 50 rps (ms)", added_p50, None, None, "≤ 0.1"),
+        (f"closed loop rps ({meta.get('connections', '?')} conns)", g(cl_gw, "rps"), g(cl_direct, "rps"), None, "≥ 15,000"),
+        ("closed loop p50 (ms)", g(cl_gw, "p50_ms"), g(cl_direct, "p50_ms"), None, None),
+        ("CPU per request (µs)", cpu_gw_us, cpu_mock_us, None, "≤ 50"),
+        ("stream time to first token p50 (ms)", g(tt_gw, "p50_ms"), g(tt_direct, "p50_ms"), None, "≤ 0.2"),
+        ("stream time to first token p99 (ms)", g(tt_gw, "p99_ms"), g(tt_direct, "p99_ms"), None, None),
+        ("whole stream p50 (ms)", g(tt_gw, "whole_stream_p50_ms"), g(tt_direct, "whole_stream_p50_ms"), None, None),
+        ("RSS idle (MiB)", mib(rss.get("gateway_idle_kib")), mib(rss.get("mock_idle_kib")), None, "≤ 15"),
+        ("RSS after load (MiB)", mib(rss.get("gateway_after_kib")), mib(rss.get("mock_after_kib")), None, None),
+        ("start to first /health 200 (ms, median of %d)" % len(start.get("runs_ms", [])), start.get("median_ms"), None, None, "≤ 50"),
+    ]
+    lines = [
+        f"Switchyard benchmark, {meta.get('date', '?')}, {meta.get('cpu_model', '?')}, nproc {meta.get('nproc', '?')}"
+        f"{' (--quick)' if meta.get('quick') else ''}; gateway on CPU0, mock and load generator on CPU1 ({meta.get('load_generator', '?')}).",
+        "",
+        "| figure | Switchyard | direct/mock | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    table = []
+    for name, sw, direct, r, target in rows:
+        r = ratio(sw, direct) if r is None else r
+        lines.append(f"| {name} | {fmt(sw)} | {fmt(direct)} | {fmt(r) + '×' if r is not None else '—'} | {target or ''} |")
+        table.append({"figure": name, "switchyard": sw, "direct": direct, "ratio": r, "target": target})
+    errs = []
+    for label, d in [("fixed rate via gateway", fr_gw), ("fixed rate direct", fr_direct), ("closed loop via gateway", cl_gw),
+                     ("closed loop direct", cl_direct), ("streams via gateway", tt_gw), ("streams direct", tt_direct)]:
+        if d is None:
+            continue
+        bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
+        if bad:
+            errs.append(f"{label}: {bad} failed of {d.get('requests', d.get('n'))}")
+    lines.append("")
+    lines.append("Errors: " + ("; ".join(errs) if errs else "none (every request answered 200)."))
+    lines.append("Direct CPU per request is the mock's own; the direct closed loop shares CPU1 with the load generator.")
+    print("\n".join(lines))
+    result = {
+        "date": meta.get("date"),
+        "nproc": meta.get("nproc"),
+        "cpu_model": meta.get("cpu_model"),
+        "meta": meta,
+        "table": table,
+        "raw": {
+            "fixed_rate": {"gateway": fr_gw, "direct": fr_direct},
+            "closed_loop": {"gateway": cl_gw, "direct": cl_direct},
+            "ttft": {"gateway": tt_gw, "direct": tt_direct},
+            "cpu": cpu,
+            "rss": rss,
+            "startup": start,
+        },
+        "errors": errs,
+    }
+    os.makedirs(os.path.dirname(out_json), exist_ok=True)
+    with open(out_json, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+
+def main(argv):
+    if not argv:
+        print(__doc__)
+        return 2
+    cmd, args = argv[0], argv[1:]
+    if cmd == "free-port":
+        print(free_port())
+    elif cmd == "wait":
+        port = int(args[0])
+        timeout = float(args[1]) if len(args) > 1 else 30.0
+        path = args[2] if len(args) > 2 else "/health"
+        return 0 if wait(port, timeout, path) else 1
+    elif cmd == "startup":
+        sep = args.index("--")
+        opts = dict(zip(args[:sep:2], args[1:sep:2]))
+        print(json.dumps(startup(int(opts["--port"]), int(opts["--runs"]), int(opts["--cpu"]), args[sep + 1 :])))
+    elif cmd == "ttft":
+        opts = dict(zip(args[::2], args[1::2]))
+        print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]))))
+    elif cmd == "rss":
+        print(rss_kib(int(args[0])))
+    elif cmd == "cpu":
+        print(f"{cpu_seconds(int(args[0])):.4f}")
+    elif cmd == "oha":
+        print(json.dumps(oha_summary(args[0])))
+    elif cmd == "paced":
+        opts = dict(zip(args[::2], args[1::2]))
+        print(json.dumps(paced(opts["--url"], opts["--body"], float(opts["--rate"]), float(opts["--seconds"]))))
+    elif cmd == "wrk":
+        print(json.dumps(wrk_summary(args[0], float(args[1]))))
+    elif cmd == "cpu-model":
+        print(cpu_model())
+    elif cmd == "report":
+        report(args[0], args[1])
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

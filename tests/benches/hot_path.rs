@@ -1,0 +1,137 @@
+//! Micro-benchmarks of the gateway's hot path, through gateway-core's public API:
+//! - the model rewrite of a ~100 KiB chat body (`TopLevel::parse` + `rewrite`);
+//! - the SSE scan of a realistic 20-chunk OpenAI stream ending with a usage chunk, in
+//!   passthrough mode (`SseScanner::new(false)`) and strip mode (`SseScanner::new(true)`);
+//! - `usage_in` on a content chunk (`"usage":null`) and on the usage-only chunk.
+//!
+//! ```sh
+//! cargo bench -p switchyard-tests --bench hot_path            # full run
+//! cargo bench -p switchyard-tests --bench hot_path -- --quick # a few seconds
+//! ```
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gateway_core::proxy::body::{BodyEdits, TopLevel};
+use gateway_core::proxy::sse::{SseScanner, usage_in};
+
+/// A chat body of about 100 KiB in the order the OpenAI Python SDK sends it (`messages` first,
+/// `model` after it), with a system prompt, a conversation, tools and a few scalar options.
+fn chat_body() -> Bytes {
+    let paragraph = "The quick brown fox jumps over the lazy dog; \\\"quoted\\\" text, unicode \\u00e9\\u00e8, \
+                     and a newline\\n in the middle of a long line of ordinary prose. ";
+    let mut messages = Vec::new();
+    messages.push(format!(r#"{{"role":"system","content":"{}"}}"#, paragraph.repeat(40)));
+    let mut turn = 0;
+    while messages.iter().map(String::len).sum::<usize>() < 100 * 1024 {
+        let (role, repeat) = if turn % 2 == 0 { ("user", 12) } else { ("assistant", 20) };
+        messages.push(format!(r#"{{"role":"{role}","content":"{}"}}"#, paragraph.repeat(repeat)));
+        turn += 1;
+    }
+    let tools = r#"[{"type":"function","function":{"name":"get_weather","description":"Weather in a city","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["c","f"]}},"required":["city"]}}}]"#;
+    let body = format!(
+        r#"{{"messages":[{}],"model":"mock/gpt-4o-mini","temperature":0.2,"max_tokens":1024,"tools":{tools},"tool_choice":"auto","user":"bench"}}"#,
+        messages.join(",")
+    );
+    Bytes::from(body)
+}
+
+/// A realistic OpenAI stream asked with `stream_options.include_usage`: a role chunk, 18 content
+/// chunks, a finish chunk (each with `"usage":null`), the usage-only chunk and `[DONE]`. One
+/// `Bytes` per event, as they usually arrive from the network.
+fn openai_stream() -> Vec<Bytes> {
+    let head = r#"{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_06737a9306","choices":"#;
+    let mut events = Vec::new();
+    let mut push = |choices: String, usage: &str| {
+        events.push(Bytes::from(format!("data: {head}{choices},\"usage\":{usage}}}\n\n")));
+    };
+    push(r#"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]"#.into(), "null");
+    let words = [
+        "Hello",
+        "!",
+        " How",
+        " can",
+        " I",
+        " assist",
+        " you",
+        " today",
+        "?",
+        " I",
+        " can",
+        " answer",
+        " questions",
+        ",",
+        " write",
+        " code",
+        " and",
+        " more",
+    ];
+    for word in words {
+        push(format!(r#"[{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":null}}]"#), "null");
+    }
+    push(r#"[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]"#.into(), "null");
+    push(
+        "[]".into(),
+        r#"{"prompt_tokens":19,"completion_tokens":18,"total_tokens":37,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"#,
+    );
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    assert_eq!(events.len(), 22, "role + 18 content + finish + usage + [DONE]");
+    events
+}
+
+fn body_rewrite(c: &mut Criterion) {
+    let body = chat_body();
+    let mut group = c.benchmark_group("body");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function(format!("parse+rewrite model ({} KiB)", body.len() / 1024), |b| {
+        b.iter(|| {
+            let top = TopLevel::parse(black_box(&body)).expect("valid body");
+            let edits = BodyEdits { model: Some("gpt-4o-mini"), ..Default::default() };
+            black_box(top.rewrite(&body, &edits))
+        })
+    });
+    group.bench_function("parse only", |b| b.iter(|| black_box(TopLevel::parse(black_box(&body)).is_ok())));
+    group.finish();
+}
+
+fn sse_scan(c: &mut Criterion) {
+    let events = openai_stream();
+    let total: usize = events.iter().map(Bytes::len).sum();
+    let mut group = c.benchmark_group("sse");
+    group.throughput(Throughput::Bytes(total as u64));
+    for (name, strip) in [("scan 22 events passthrough", false), ("scan 22 events strip usage", true)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut scanner = SseScanner::new(strip);
+                let mut forwarded = 0;
+                for event in &events {
+                    forwarded += scanner.feed(event.clone()).len();
+                }
+                forwarded += scanner.finish().len();
+                assert!(scanner.saw_done && scanner.usage.is_some());
+                black_box(forwarded)
+            })
+        });
+    }
+    group.finish();
+
+    let content = &events[5];
+    let content = content.strip_prefix(b"data: ").unwrap_or(content);
+    let usage_chunk = &events[events.len() - 2];
+    let usage_chunk = usage_chunk.strip_prefix(b"data: ").unwrap_or(usage_chunk);
+    assert!(usage_in(content).is_none() && usage_in(usage_chunk).is_some_and(|u| u.usage_only));
+    let mut group = c.benchmark_group("usage_in");
+    group
+        .bench_function("content chunk (usage null)", |b| b.iter(|| black_box(usage_in(black_box(content)).is_some())));
+    group.bench_function("usage-only chunk", |b| b.iter(|| black_box(usage_in(black_box(usage_chunk)).is_some())));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    targets = body_rewrite, sse_scan
+}
+criterion_main!(benches);
