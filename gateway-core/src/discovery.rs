@@ -113,6 +113,25 @@ async fn identify(http: &reqwest::Client, url: &str) -> Option<ProviderKind> {
     models.status().is_success().then_some(ProviderKind::OpenaiCompatible)
 }
 
+/// Probes for local servers and adds those found as providers; whether any was added.
+pub async fn add_local_servers(state: &crate::state::AppState) -> bool {
+    let inner = state.inner();
+    if !inner.config.discovery.probe_local {
+        return false;
+    }
+    let found = probe_local(state.http(), &inner.config.discovery.local_urls, &state.providers()).await;
+    let mut added = false;
+    for server in found {
+        if let Some(provider) = server.into_provider(inner.env.as_ref(), inner.secrets.as_ref()) {
+            tracing::info!(provider = %provider.name, url = %provider.base_url, "found a local server");
+            let provider = std::sync::Arc::new(provider);
+            inner.providers.rcu(|set| set.with(provider.clone()));
+            added = true;
+        }
+    }
+    added
+}
+
 impl FoundServer {
     pub fn into_provider(self, env: &EnvLookup, store: &dyn SecretStore) -> Option<Provider> {
         let config =

@@ -57,6 +57,9 @@ pub enum ApiError {
     Upstream(Box<UpstreamFailure>),
     #[error("provider `{provider}` sent an invalid response: {detail}")]
     UpstreamProtocol { provider: String, detail: String },
+    /// A local model server could not be managed (launchagent's error, in its words).
+    #[error("{message}")]
+    LocalServer { status: StatusCode, code: &'static str, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -125,6 +128,7 @@ impl ApiError {
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
+            ApiError::LocalServer { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,7 +163,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
             ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
-            ApiError::Internal(_) => ErrorKind::Internal,
+            ApiError::LocalServer { .. } | ApiError::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -175,6 +179,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "timeout_error",
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => "upstream_error",
             ApiError::Internal(_) => "server_error",
+            ApiError::LocalServer { status, .. } if status.is_server_error() => "server_error",
             _ => "invalid_request_error",
         }
     }
@@ -194,6 +199,7 @@ impl ApiError {
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
+            ApiError::LocalServer { code, .. } => code,
             ApiError::InvalidRequest { .. } | ApiError::Internal(_) => return None,
         };
         Some(Value::String(code.to_owned()))

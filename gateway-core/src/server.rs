@@ -28,6 +28,9 @@ pub struct GatewayOptions {
     pub env: Arc<EnvLookup>,
     pub secrets: Arc<dyn SecretStore>,
     pub observer: Arc<dyn RequestObserver>,
+    /// Local server management; `None` builds it from `[local_servers]` with the OS's service
+    /// manager (launchd on macOS, systemd user units on Linux).
+    pub local_servers: Option<Arc<launchagent::LocalServers>>,
 }
 
 impl Default for GatewayOptions {
@@ -36,6 +39,7 @@ impl Default for GatewayOptions {
             env: Arc::new(process_env),
             secrets: Arc::new(MemorySecretStore::default()),
             observer: Arc::new(TracingObserver),
+            local_servers: None,
         }
     }
 }
@@ -51,6 +55,10 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         .build()
         .map_err(|err| StartupError::HttpClient(err.to_string()))?;
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
+    let local_servers = match options.local_servers {
+        Some(servers) => Ok(servers),
+        None => launchagent::LocalServers::new(config.local_servers.clone()).map(Arc::new).map_err(|e| e.to_string()),
+    };
     Ok(AppState::new(GatewayInner {
         config,
         guard,
@@ -60,6 +68,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         observer: options.observer,
         secrets: options.secrets,
         env: options.env,
+        local_servers,
     }))
 }
 
@@ -133,19 +142,7 @@ async fn refresh_loop(state: AppState, cancel: CancellationToken) {
     let refresh_every = Duration::from_secs(discovery_config.refresh_secs.max(5));
     let mut last_refresh: Option<tokio::time::Instant> = None;
     loop {
-        let mut changed = false;
-        if discovery_config.probe_local {
-            let found = discovery::probe_local(state.http(), &discovery_config.local_urls, &state.providers()).await;
-            for server in found {
-                let inner = state.inner();
-                if let Some(provider) = server.into_provider(inner.env.as_ref(), inner.secrets.as_ref()) {
-                    tracing::info!(provider = %provider.name, url = %provider.base_url, "found a local server");
-                    let provider = Arc::new(provider);
-                    inner.providers.rcu(|set| set.with(provider.clone()));
-                    changed = true;
-                }
-            }
-        }
+        let changed = discovery::add_local_servers(&state).await;
         if changed || last_refresh.is_none_or(|at| at.elapsed() >= refresh_every) {
             state.refresh_catalog().await;
             last_refresh = Some(tokio::time::Instant::now());

@@ -25,6 +25,8 @@ pub struct GatewayInner {
     pub observer: Arc<dyn RequestObserver>,
     pub secrets: Arc<dyn SecretStore>,
     pub env: Arc<EnvLookup>,
+    /// The local model servers, or why they cannot be managed on this machine.
+    pub local_servers: Result<Arc<launchagent::LocalServers>, String>,
 }
 
 impl AppState {

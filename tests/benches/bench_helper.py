@@ -58,6 +58,8 @@ def wait(port, timeout=30.0, path="/health"):
 
 
 def startup(port, runs, cpu, cmd):
+    # Stopped by scripts/bench's cleanup: still stop the gateway being timed (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -168,6 +170,8 @@ def oha_summary(path):
     lat = data.get("latencyPercentiles", {})
     codes = data.get("statusCodeDistribution", {}) or {}
     errors = data.get("errorDistribution", {}) or {}
+    # oha cancels the requests in flight when the duration ends: not failures, not served.
+    aborted = int(errors.pop("aborted due to deadline", 0))
     ok = int(codes.get("200", 0))
     total = sum(int(v) for v in codes.values()) + sum(int(v) for v in errors.values())
     return {
@@ -175,6 +179,7 @@ def oha_summary(path):
         "ok": ok,
         "non_200": total - ok,
         "errors": errors,
+        "aborted_at_deadline": aborted,
         "rps": summary.get("requestsPerSec"),
         "p50_ms": lat.get("p50") * 1000 if lat.get("p50") is not None else None,
         "p99_ms": lat.get("p99") * 1000 if lat.get("p99") is not None else None,

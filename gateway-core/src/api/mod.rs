@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod family;
+pub mod local_servers;
 pub mod openai;
 
 pub use family::ApiFamily;

@@ -34,6 +34,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// Providers by name. The name is how a model is addressed: `name/model`.
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// The local model servers Switchyard runs as services (vllm-mlx, Ollama).
+    pub local_servers: launchagent::LocalServersConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
