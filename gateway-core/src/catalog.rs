@@ -72,15 +72,22 @@ impl Catalog {
         self.snapshot.load_full()
     }
 
-    /// Fetches every provider's list concurrently and publishes a new snapshot.
-    pub async fn refresh(&self, http: &reqwest::Client, providers: &ProviderSet) {
+    /// Fetches every provider's list concurrently and publishes a new snapshot. With
+    /// `local_only`, cloud providers are not asked: their last lists are kept as they were.
+    pub async fn refresh(&self, http: &reqwest::Client, providers: &ProviderSet, local_only: bool) {
         let _guard = self.refreshing.lock().await;
         let previous = self.snapshot.load_full();
-        let fetches = providers.iter().map(|provider| async move {
+        let mut lists = BTreeMap::new();
+        if local_only {
+            for provider in providers.iter().filter(|p| !p.is_local) {
+                let kept = previous.providers.get(&provider.name).cloned().unwrap_or_default();
+                lists.insert(provider.name.clone(), kept);
+            }
+        }
+        let fetches = providers.iter().filter(|p| p.is_local || !local_only).map(|provider| async move {
             let result = fetch_models(http, provider).await;
             (provider.clone(), result)
         });
-        let mut lists = BTreeMap::new();
         for (provider, result) in join_all(fetches).await {
             let entry = match result {
                 Ok(mut models) => {
@@ -113,13 +120,19 @@ impl Catalog {
     }
 
     /// Waits (at most `wait`) for a first refresh when none has completed yet.
-    pub async fn ensure_loaded(&self, http: &reqwest::Client, providers: &ProviderSet, wait: Duration) {
+    pub async fn ensure_loaded(
+        &self,
+        http: &reqwest::Client,
+        providers: &ProviderSet,
+        local_only: bool,
+        wait: Duration,
+    ) {
         if self.snapshot.load().loaded {
             return;
         }
         let _ = tokio::time::timeout(wait, async {
             if !self.snapshot.load().loaded {
-                self.refresh(http, providers).await;
+                self.refresh(http, providers, local_only).await;
             }
         })
         .await;

@@ -57,6 +57,12 @@ pub enum ApiError {
     Upstream(Box<UpstreamFailure>),
     #[error("provider `{provider}` sent an invalid response: {detail}")]
     UpstreamProtocol { provider: String, detail: String },
+    /// Local-only mode is on and the request cannot be served locally.
+    #[error("{message}")]
+    LocalOnly { message: String },
+    /// A task class resolves to no model right now.
+    #[error("{message}")]
+    NoModelForClass { message: String },
     /// A local model server could not be managed (launchagent's error, in its words).
     #[error("{message}")]
     LocalServer { status: StatusCode, code: &'static str, message: String },
@@ -88,6 +94,7 @@ pub enum ErrorKind {
     UpstreamStatus,
     UpstreamProtocol,
     StreamInterrupted,
+    LocalOnly,
     Internal,
 }
 
@@ -104,6 +111,7 @@ impl ErrorKind {
             ErrorKind::UpstreamStatus => "upstream_status",
             ErrorKind::UpstreamProtocol => "upstream_protocol",
             ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::LocalOnly => "local_only",
             ErrorKind::Internal => "internal",
         }
     }
@@ -129,6 +137,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
             ApiError::LocalServer { status, .. } => *status,
+            ApiError::LocalOnly { .. } | ApiError::NoModelForClass { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,6 +172,8 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
             ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
+            ApiError::LocalOnly { .. } => ErrorKind::LocalOnly,
+            ApiError::NoModelForClass { .. } => ErrorKind::ModelNotFound,
             ApiError::LocalServer { .. } | ApiError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -200,6 +211,8 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
             ApiError::LocalServer { code, .. } => code,
+            ApiError::LocalOnly { .. } => "local_only",
+            ApiError::NoModelForClass { .. } => "no_model_for_class",
             ApiError::InvalidRequest { .. } | ApiError::Internal(_) => return None,
         };
         Some(Value::String(code.to_owned()))

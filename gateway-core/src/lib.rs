@@ -2,7 +2,9 @@
 //! provider, speaking each client's API. See `router` for a request's path through it.
 
 pub mod api;
+pub mod breaker;
 pub mod catalog;
+pub mod classes;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -12,6 +14,7 @@ pub mod providers;
 pub mod proxy;
 pub mod router;
 pub mod routing;
+pub mod routing_state;
 pub mod secrets;
 pub mod server;
 pub mod state;

@@ -24,6 +24,9 @@ struct Args {
     /// Port to listen on.
     #[arg(long, short)]
     port: Option<u16>,
+    /// Start in local-only mode: every request is served by local models, none leaves the machine.
+    #[arg(long)]
+    local: bool,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,12 @@ fn main() -> ExitCode {
     }
     if let Some(port) = args.port {
         config.server.port = port;
+    }
+    if args.local {
+        config.routing.local_only = true;
+    }
+    if config.routing.state_file.is_none() {
+        config.routing.state_file = gateway_core::config::default_config_dir().map(|dir| dir.join("state.json"));
     }
     if let Some(path) = &path {
         tracing::info!(config = %path.display(), "config loaded");

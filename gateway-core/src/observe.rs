@@ -70,6 +70,10 @@ pub struct RequestRecord {
     pub family: ApiFamily,
     pub endpoint: &'static str,
     pub requested_model: Option<String>,
+    /// The task class the request asked for, if any.
+    pub class: Option<String>,
+    /// Upstream attempts made (retries and fallbacks included).
+    pub attempts: u32,
     pub provider: Option<String>,
     pub upstream_model: Option<String>,
     pub stream: bool,
@@ -120,6 +124,8 @@ impl PendingRecord {
                 family,
                 endpoint,
                 requested_model: None,
+                class: None,
+                attempts: 0,
                 provider: None,
                 upstream_model: None,
                 stream: false,

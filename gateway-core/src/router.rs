@@ -5,13 +5,19 @@
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`);
-//! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model` and `stream` read
-//!    from the top level only, the model resolved to a provider (`routing`), one upstream
-//!    attempt, the answer streamed back as it arrives while usage is observed;
-//! 4. the `RequestObserver` gets one record per request, even when the client went away.
+//! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model`, `stream` and
+//!    `fallbacks` read from the top level only;
+//! 4. `routing::plan`: a task class (`model: "coding"`, `x-switchyard-task`) becomes its
+//!    resolved chain (`classes`, cached in `routing_state`), a concrete model becomes one target
+//!    plus the body's fallbacks; local-only mode keeps local targets only;
+//! 5. the attempt loop: per target, retries (next key, backoff, `Retry-After`) while the
+//!    circuit breaker allows, then the next target; a stream falls back only before its first
+//!    chunk; `attempt_once` refuses any cloud destination while local-only is on;
+//! 6. the answer streams back as it arrives while usage is observed; the `RequestObserver` gets
+//!    one record per request, even when the client went away.
 //!
 //! Identification, governance (budgets, rate limits) and caching slot in as layers between 1
-//! and 2; fallbacks wrap the attempt in 3.
+//! and 2.
 
 use axum::Router;
 use axum::extract::Request;

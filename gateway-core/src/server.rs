@@ -59,7 +59,9 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         Some(servers) => Ok(servers),
         None => launchagent::LocalServers::new(config.local_servers.clone()).map(Arc::new).map_err(|e| e.to_string()),
     };
+    let routing = crate::routing_state::RoutingState::new(&config);
     Ok(AppState::new(GatewayInner {
+        routing,
         config,
         guard,
         providers: ArcSwap::from_pointee(providers),

@@ -25,6 +25,8 @@ pub struct GatewayInner {
     pub observer: Arc<dyn RequestObserver>,
     pub secrets: Arc<dyn SecretStore>,
     pub env: Arc<EnvLookup>,
+    /// Task classes and local-only mode.
+    pub routing: crate::routing_state::RoutingState,
     /// The local model servers, or why they cannot be managed on this machine.
     pub local_servers: Result<Arc<launchagent::LocalServers>, String>,
 }
@@ -68,12 +70,27 @@ impl AppState {
 
     /// Waits briefly for the first model lists, for requests that need them.
     pub async fn ensure_catalog(&self) {
+        if self.0.catalog.snapshot().loaded {
+            return;
+        }
         let providers = self.providers();
-        self.0.catalog.ensure_loaded(&self.0.http, &providers, Duration::from_secs(5)).await;
+        let local_only = self.0.routing.local_only();
+        self.0.catalog.ensure_loaded(&self.0.http, &providers, local_only, Duration::from_secs(5)).await;
+        self.reresolve_classes();
     }
 
     pub async fn refresh_catalog(&self) {
         let providers = self.providers();
-        self.0.catalog.refresh(&self.0.http, &providers).await;
+        self.0.catalog.refresh(&self.0.http, &providers, self.0.routing.local_only()).await;
+        self.reresolve_classes();
+    }
+
+    pub fn routing(&self) -> &crate::routing_state::RoutingState {
+        &self.0.routing
+    }
+
+    /// Resolves every task class against the current catalog.
+    pub fn reresolve_classes(&self) {
+        self.0.routing.reresolve(&self.providers(), &self.0.catalog.snapshot());
     }
 }

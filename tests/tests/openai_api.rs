@@ -233,8 +233,16 @@ async fn sdk_prefixes_embeddings_completions_and_models() {
         assert_eq!(response.status(), 200, "{prefix}");
         let models: Value =
             gw.client.get(gw.url(&format!("{prefix}/models"))).send().await.unwrap().json().await.unwrap();
-        let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["owned_by"] != "switchyard")
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec!["local/m1", "local/org/m2"], "{prefix}");
+        let classes = models["data"].as_array().unwrap().iter().filter(|m| m["owned_by"] == "switchyard").count();
+        assert_eq!(classes, 4, "the built-in task classes are listed as models");
     }
     let response = gw.post_json("/v1/embeddings", &json!({"model": "local/m1", "input": ["a", "b"]})).await;
     assert_eq!(response.status(), 200);

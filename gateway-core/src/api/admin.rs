@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/models", get(models))
         .route("/models/refresh", post(refresh_models))
         .merge(super::local_servers::router())
+        .merge(super::routing::router())
 }
 
 /// Every provider, with keys shown only as references or masked.

@@ -4,5 +4,6 @@ pub mod admin;
 mod family;
 pub mod local_servers;
 pub mod openai;
+pub mod routing;
 
 pub use family::ApiFamily;

@@ -30,11 +30,20 @@ pub async fn embeddings(State(state): State<AppState>, request: Request) -> Resp
 pub async fn models(State(state): State<AppState>) -> Json<Value> {
     state.ensure_catalog().await;
     let catalog = state.catalog().snapshot();
-    let data: Vec<Value> = catalog
+    let mut data: Vec<Value> = catalog
         .qualified_ids()
         .map(|(provider, model)| {
             json!({ "id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider })
         })
         .collect();
+    // Task classes are models too: a tool configured with `coding` follows the class.
+    data.extend(
+        state
+            .routing()
+            .resolved()
+            .classes
+            .keys()
+            .map(|class| json!({ "id": class, "object": "model", "created": 0, "owned_by": "switchyard" })),
+    );
     Json(json!({ "object": "list", "data": data }))
 }

@@ -36,6 +36,27 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// The local model servers Switchyard runs as services (vllm-mlx, Ollama).
     pub local_servers: launchagent::LocalServersConfig,
+    pub routing: RoutingConfig,
+    /// Task classes by name; these override the built-in ones of the same name.
+    pub task_classes: BTreeMap<String, crate::classes::TaskClassConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Serve every request from local providers only; no byte leaves the machine.
+    pub local_only: bool,
+    /// The class whose local chain serves a request that names a cloud model in local-only mode.
+    pub default_class: String,
+    /// Where changes made through the admin API (classes, local-only) are kept; default
+    /// `state.json` in the config dir.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig { local_only: false, default_class: "coding".into(), state_file: None }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,6 +137,15 @@ pub struct ProviderConfig {
     /// Extra headers sent upstream with every request.
     pub headers: BTreeMap<String, String>,
     pub enabled: bool,
+    /// Whether the provider counts as local (allowed in local-only mode). Default: its base URL
+    /// is on loopback. Set `false` for a loopback tunnel or proxy that leads to the cloud.
+    pub local: Option<bool>,
+    /// Seconds to wait for the first byte of an answer before trying the next target
+    /// (default: `timeout_secs`). The fallback trigger for slow streams.
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Further attempts on this provider after a retryable failure (connect error, timeout, 408,
+    /// 429, 5xx), with exponential backoff and jitter; `Retry-After` is honoured.
+    pub max_retries: u32,
 }
 
 impl Default for ProviderConfig {
@@ -130,6 +160,9 @@ impl Default for ProviderConfig {
             stream_usage: true,
             headers: BTreeMap::new(),
             enabled: true,
+            local: None,
+            first_byte_timeout_secs: None,
+            max_retries: 1,
         }
     }
 }
@@ -220,6 +253,25 @@ impl Config {
                     return Err(invalid(
                         format!("providers.{name}.headers.{header}"),
                         "not a valid header name".into(),
+                    ));
+                }
+            }
+        }
+        for (name, class) in &self.task_classes {
+            if name.is_empty() || name.contains('/') || name.contains(':') {
+                return Err(invalid(
+                    format!("task_classes.{name}"),
+                    "a class name must not be empty or contain `/` or `:`".into(),
+                ));
+            }
+            for (i, entry) in class.chain.iter().chain(&class.local).enumerate() {
+                if !entry.pattern().contains('/') {
+                    return Err(invalid(
+                        format!("task_classes.{name}.chain[{i}]"),
+                        format!(
+                            "`{}` must be `provider/model` (globs allowed: `openrouter/qwen/*coder*`)",
+                            entry.pattern()
+                        ),
                     ));
                 }
             }

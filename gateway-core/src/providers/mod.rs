@@ -87,7 +87,11 @@ pub struct Provider {
     next_key: AtomicUsize,
     pub allowed_models: Option<HashSet<String>>,
     pub timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub max_retries: u32,
     pub stream_idle_timeout: Duration,
+    /// Takes the provider out of rotation after repeated failures.
+    pub breaker: crate::breaker::CircuitBreaker,
     pub stream_usage: bool,
     pub extra_headers: HeaderMap,
     /// What the provider was built from, to rebuild it when its keys change.
@@ -137,7 +141,7 @@ impl Provider {
             })?
             .trim_end_matches('/')
             .to_owned();
-        let is_local = is_loopback_url(&base_url);
+        let is_local = config.local.unwrap_or_else(|| is_loopback_url(&base_url));
         let mut keys = Vec::with_capacity(config.keys.len());
         for (index, key) in config.keys.iter().enumerate() {
             let secret = crate::secrets::resolve(key, env, store).map_err(|source| ProviderError::Key {
@@ -167,11 +171,20 @@ impl Provider {
             next_key: AtomicUsize::new(0),
             allowed_models: config.models.as_ref().map(|models| models.iter().cloned().collect()),
             timeout: Duration::from_secs(config.timeout_secs),
+            first_byte_timeout: Duration::from_secs(
+                config.first_byte_timeout_secs.unwrap_or(config.timeout_secs).max(1),
+            ),
+            max_retries: config.max_retries.min(10),
+            breaker: crate::breaker::CircuitBreaker::default(),
             stream_idle_timeout: Duration::from_secs(config.stream_idle_timeout_secs),
             stream_usage: config.stream_usage,
             extra_headers,
             config: config.clone(),
         })
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// The next key in turn, or `None` for a keyless (local) provider.

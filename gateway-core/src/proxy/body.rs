@@ -79,7 +79,7 @@ impl<'a> TopLevel<'a> {
 
     /// The body with edits applied. Without edits this is the client's bytes, shared not copied.
     pub fn rewrite(&self, original: &Bytes, edits: &BodyEdits<'_>) -> Bytes {
-        if edits.model.is_none() && !edits.force_stream_usage {
+        if edits.model.is_none() && !edits.force_stream_usage && edits.remove.is_empty() {
             return original.clone();
         }
         // Splices, applied from the end so earlier offsets stay valid.
@@ -107,6 +107,11 @@ impl<'a> TopLevel<'a> {
                 }
             }
         }
+        for key in edits.remove {
+            if let Some(span) = self.member_span(key) {
+                splices.push((span.0, span.1, Vec::new()));
+            }
+        }
         splices.sort_by_key(|(start, _, _)| *start);
         let extra: usize = splices.iter().map(|(_, _, bytes)| bytes.len()).sum();
         let mut out = BytesMut::with_capacity(self.body.len() + extra);
@@ -121,9 +126,40 @@ impl<'a> TopLevel<'a> {
     }
 }
 
+impl TopLevel<'_> {
+    /// The span of a whole member (`"key": value`) with one adjacent comma, for removal. `None`
+    /// when the key is absent or was written with escapes (then it is left in place).
+    fn member_span(&self, key: &str) -> Option<(usize, usize)> {
+        let (name, raw) = self.members.iter().find(|(k, _)| k == key)?;
+        let Cow::Borrowed(name) = name else { return None };
+        let key_start = (name.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?.checked_sub(1)?;
+        let (_, value_end) = self.span_of(raw);
+        let after = self.body[value_end..].iter().position(|b| !b.is_ascii_whitespace()).map(|i| value_end + i);
+        if let Some(comma) = after.filter(|i| self.body[*i] == b',') {
+            return Some((key_start, comma + 1));
+        }
+        // The last member: take the comma before it.
+        let before = self.body[..key_start].iter().rposition(|b| !b.is_ascii_whitespace())?;
+        if self.body[before] == b',' { Some((before, value_end)) } else { Some((key_start, value_end)) }
+    }
+
+    /// A member that must be an array of strings (`fallbacks`); absent is empty.
+    pub fn string_list(&self, key: &'static str) -> Result<Vec<String>, ApiError> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(raw) => serde_json::from_str(raw.get()).map_err(|_| ApiError::InvalidRequest {
+                message: format!("`{key}` must be an array of model names"),
+                param: Some(key),
+            }),
+        }
+    }
+}
+
 /// What the gateway changes in a body before forwarding it.
 #[derive(Default)]
 pub struct BodyEdits<'m> {
+    /// Top-level members the gateway consumes and the upstream must not see (`fallbacks`).
+    pub remove: &'m [&'m str],
     /// The upstream's own model id, when it differs from what the client sent.
     pub model: Option<&'m str>,
     /// Ask upstream for `stream_options.include_usage`.
@@ -147,7 +183,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     let value: &'de RawValue = map.next_value()?;
                     members.push((key, value));
                 }
@@ -155,6 +191,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             }
         }
         deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A member name, borrowed from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies); the borrow tells where the member starts.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(value)))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(value.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(value)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
     }
 }
 
@@ -187,17 +249,38 @@ mod tests {
         let body = Bytes::from_static(br#" {"model":"m","stream":true}"#);
         let top = TopLevel::parse(&body).unwrap();
         assert!(!top.asks_stream_usage());
-        let out = top.rewrite(&body, &BodyEdits { model: Some("x"), force_stream_usage: true });
+        let out = top.rewrite(&body, &BodyEdits { model: Some("x"), force_stream_usage: true, ..Default::default() });
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["stream_options"]["include_usage"], true);
         assert_eq!(value["model"], "x");
 
         let body = Bytes::from_static(br#"{"model":"m","stream_options":{"include_usage":false,"other":1}}"#);
         let top = TopLevel::parse(&body).unwrap();
-        let out = top.rewrite(&body, &BodyEdits { model: None, force_stream_usage: true });
+        let out = top.rewrite(&body, &BodyEdits { model: None, force_stream_usage: true, ..Default::default() });
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["stream_options"]["include_usage"], true);
         assert_eq!(value["stream_options"]["other"], 1);
+    }
+
+    #[test]
+    fn members_are_removed_with_their_comma() {
+        let cases = [
+            (r#"{"model":"m","fallbacks":["a","b"],"x":1}"#, r#"{"model":"m","x":1}"#),
+            (r#"{"model":"m", "x":1 , "fallbacks" : ["a"] }"#, r#"{"model":"m", "x":1  }"#),
+            (r#"{"fallbacks":[],"model":"m"}"#, r#"{"model":"m"}"#),
+        ];
+        for (input, expected) in cases {
+            let body = Bytes::copy_from_slice(input.as_bytes());
+            let top = TopLevel::parse(&body).unwrap();
+            let out = top.rewrite(&body, &BodyEdits { remove: &["fallbacks"], ..Default::default() });
+            assert_eq!(std::str::from_utf8(&out).unwrap(), expected);
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap();
+        }
+        let body = Bytes::from_static(br#"{"model":"m","fallbacks":["a/b","c"]}"#);
+        let top = TopLevel::parse(&body).unwrap();
+        assert_eq!(top.string_list("fallbacks").unwrap(), vec!["a/b", "c"]);
+        let top = TopLevel::parse(br#"{"fallbacks":"a"}"#).unwrap();
+        assert!(top.string_list("fallbacks").is_err());
     }
 
     #[test]

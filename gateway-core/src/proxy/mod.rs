@@ -9,6 +9,8 @@ pub mod upstream;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -34,6 +36,9 @@ const FORWARDED_HEADERS: [&str; 4] = ["x-request-id", "openai-processing-ms", "o
 
 pub static PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
 pub static MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");
+pub static ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+/// Picks a task class for a request that names a concrete model (or none).
+pub static TASK_HEADER: HeaderName = HeaderName::from_static("x-switchyard-task");
 
 /// Serves one inference request on the passthrough path.
 pub async fn forward(
@@ -89,6 +94,9 @@ enum Answer {
     },
 }
 
+/// Reads the request, plans its attempts and tries them in order: retries on the same provider
+/// (next key, backoff, `Retry-After`), then the next target. A failure falls back only before
+/// anything reached the client: a stream is handed over only once its first chunk arrived.
 async fn attempt(
     state: &AppState,
     endpoint: Endpoint,
@@ -100,22 +108,120 @@ async fn attempt(
     let top = TopLevel::parse(&bytes)?;
     let requested = top.required_str("model")?;
     let stream = endpoint.streams() && top.flag("stream")?;
+    let fallbacks = top.string_list("fallbacks")?;
+    let class_header = client_headers.get(&TASK_HEADER).and_then(|v| v.to_str().ok());
     record.update(|r| {
         r.requested_model = Some(requested.to_string());
         r.stream = stream;
     });
 
     let providers = state.providers();
-    let needs_catalog = requested.split_once('/').is_none_or(|(prefix, _)| providers.get(prefix).is_none());
-    if needs_catalog {
+    let explicit = requested.split_once('/').is_some_and(|(prefix, _)| providers.get(prefix).is_some());
+    if !explicit || !fallbacks.is_empty() {
         state.ensure_catalog().await;
     }
-    let target = routing::resolve(&requested, &providers, &state.catalog().snapshot())?;
+    let ask = routing::Ask { model: &requested, class_header, fallbacks: &fallbacks };
+    let plan = routing::plan(&ask, &providers, &state.catalog().snapshot(), state.routing())?;
+    record.update(|r| r.class = plan.class.clone());
+
+    let mut attempts = 0u32;
+    let mut last_error = None;
+    let total_targets = plan.targets.len();
+    for (position, target) in plan.targets.into_iter().enumerate() {
+        let provider = target.provider.clone();
+        // An open breaker skips the provider, unless it is the last hope.
+        if !provider.breaker.allows() && position + 1 < total_targets {
+            tracing::debug!(provider = %provider.name, "circuit open; skipping");
+            continue;
+        }
+        let mut key_changes_left = provider.key_count().saturating_sub(1);
+        let mut retries_left = provider.max_retries;
+        loop {
+            attempts += 1;
+            record.update(|r| {
+                r.provider = Some(provider.name.clone());
+                r.upstream_model = Some(target.model.clone());
+                r.attempts = attempts;
+            });
+            match attempt_once(state, endpoint, &bytes, &top, &requested, stream, &target, record).await {
+                Ok(mut answer) => {
+                    provider.breaker.record_success();
+                    answer.set_attempts(attempts);
+                    return Ok(answer);
+                }
+                Err(error) => {
+                    let status = error.status_code();
+                    let key_problem =
+                        matches!(status.as_u16(), 401 | 403 | 429) && matches!(error, ApiError::Upstream(_));
+                    if error.is_retryable() {
+                        provider.breaker.record_failure();
+                    }
+                    if !error.is_retryable() && !key_problem {
+                        return Err(error);
+                    }
+                    let wait = backoff(&error, provider.max_retries - retries_left);
+                    last_error = Some(error);
+                    if key_problem && key_changes_left > 0 {
+                        // The next call of `next_key` gives the provider's next key.
+                        key_changes_left -= 1;
+                        continue;
+                    }
+                    if !matches!(status.as_u16(), 401 | 403) && retries_left > 0 && wait.is_some() {
+                        retries_left -= 1;
+                        if let Some(wait) = wait {
+                            tokio::time::sleep(wait).await;
+                        }
+                        continue;
+                    }
+                    if matches!(status.as_u16(), 401 | 403) {
+                        // A key the provider refuses is not a reason to try another provider.
+                        return Err(last_error.unwrap_or(ApiError::Internal("no attempt was made".into())));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| ApiError::NoModelForClass { message: "every target is unavailable".into() }))
+}
+
+/// How long to wait before retrying after `error`: `Retry-After` when the upstream sent one (up to
+/// `MAX_RETRY_WAIT`; longer means "try elsewhere", `None`), else exponential backoff with jitter.
+fn backoff(error: &ApiError, retry: u32) -> Option<Duration> {
+    if let ApiError::Upstream(failure) = error
+        && let Some(value) = &failure.retry_after
+    {
+        let seconds = value.to_str().ok().and_then(|v| v.trim().parse::<f64>().ok())?;
+        let wait = Duration::from_secs_f64(seconds.max(0.0));
+        return (wait <= MAX_RETRY_WAIT).then_some(wait);
+    }
+    let base = 100u64.saturating_mul(1 << retry.min(6));
+    let jitter = rand::random_range(0..=base / 2);
+    Some(Duration::from_millis(base + jitter))
+}
+
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// One request to one target.
+#[allow(clippy::too_many_arguments)]
+async fn attempt_once(
+    state: &AppState,
+    endpoint: Endpoint,
+    bytes: &Bytes,
+    top: &TopLevel<'_>,
+    requested: &str,
+    stream: bool,
+    target: &Target,
+    record: &mut PendingRecord,
+) -> Result<Answer, ApiError> {
     let provider = &target.provider;
-    record.update(|r| {
-        r.provider = Some(provider.name.clone());
-        r.upstream_model = Some(target.model.clone());
-    });
+    // The last line of local-only mode: whatever routing decided, nothing goes to the cloud.
+    if state.routing().local_only() && !provider.is_local {
+        state.routing().note_cloud_attempt();
+        return Err(ApiError::LocalOnly {
+            message: format!("local-only mode is on; provider `{}` is not local", provider.name),
+        });
+    }
     let url = provider.api.endpoint_url(&provider.base_url, endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
         provider: provider.name.clone(),
         endpoint: endpoint.as_str(),
@@ -123,11 +229,11 @@ async fn attempt(
 
     let strip_usage = stream && provider.stream_usage && !top.asks_stream_usage();
     let edits = BodyEdits {
-        model: (target.model != *requested).then_some(target.model.as_str()),
+        model: (target.model != requested).then_some(target.model.as_str()),
         force_stream_usage: strip_usage,
+        remove: if top.get("fallbacks").is_some() { &["fallbacks"] } else { &[] },
     };
-    let upstream_body = top.rewrite(&bytes, &edits);
-    drop(top);
+    let upstream_body = top.rewrite(bytes, &edits);
 
     let mut request = state
         .http()
@@ -140,9 +246,15 @@ async fn attempt(
         request = provider.api.authorize(request, key);
     }
 
+    let first_byte_deadline = Instant::now() + provider.first_byte_timeout;
     let deadline = Instant::now() + provider.timeout;
-    let response = match tokio::time::timeout_at(deadline, request.send()).await {
-        Err(_) => return Err(ApiError::UpstreamTimeout { provider: provider.name.clone(), after: provider.timeout }),
+    let response = match tokio::time::timeout_at(first_byte_deadline, request.send()).await {
+        Err(_) => {
+            return Err(ApiError::UpstreamTimeout {
+                provider: provider.name.clone(),
+                after: provider.first_byte_timeout,
+            });
+        }
         Ok(Err(err)) => return Err(upstream::transport_error(provider, &err, provider.timeout)),
         Ok(Ok(response)) => response,
     };
@@ -150,7 +262,7 @@ async fn attempt(
         return Err(upstream::error_from_response(provider, response).await);
     }
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
-    let headers = response_headers(response.headers(), &target);
+    let headers = response_headers(response.headers(), target);
     let is_sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -160,10 +272,13 @@ async fn attempt(
     if stream && is_sse {
         let mut upstream = response.bytes_stream().boxed();
         // Wait for the first chunk before answering: until then a failure is still a plain
-        // error response (and, with routing, a reason to fall back).
-        let first = match tokio::time::timeout_at(deadline, upstream.next()).await {
+        // error response, and a reason to fall back.
+        let first = match tokio::time::timeout_at(first_byte_deadline, upstream.next()).await {
             Err(_) => {
-                return Err(ApiError::UpstreamTimeout { provider: provider.name.clone(), after: provider.timeout });
+                return Err(ApiError::UpstreamTimeout {
+                    provider: provider.name.clone(),
+                    after: provider.first_byte_timeout,
+                });
             }
             Ok(None) => {
                 return Err(ApiError::UpstreamProtocol {
@@ -180,7 +295,14 @@ async fn attempt(
             Ok(Some(Ok(first))) => first,
         };
         record.mark_first_byte();
-        return Ok(Answer::Stream { status, headers, upstream, first, scanner: SseScanner::new(strip_usage), target });
+        return Ok(Answer::Stream {
+            status,
+            headers,
+            upstream,
+            first,
+            scanner: SseScanner::new(strip_usage),
+            target: target.clone(),
+        });
     }
 
     let body = match tokio::time::timeout_at(deadline, read_response(response)).await {
@@ -196,6 +318,15 @@ async fn attempt(
         whole_usage(&body).map_err(|detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail })?
     };
     Ok(Answer::Whole { status, headers, body, usage })
+}
+
+impl Answer {
+    fn set_attempts(&mut self, attempts: u32) {
+        let headers = match self {
+            Answer::Whole { headers, .. } | Answer::Stream { headers, .. } => headers,
+        };
+        headers.insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(attempts));
+    }
 }
 
 /// Reads the client's body, refusing more than `limit` bytes (413).

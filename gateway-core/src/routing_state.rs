@@ -1,0 +1,153 @@
+//! The routing state that changes at run time: task classes and local-only mode. The admin API
+//! (and the tray) change it; requests read snapshots. Changes are kept in a small JSON state file
+//! so they survive a restart; the user's config file is never rewritten.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::CatalogSnapshot;
+use crate::classes::{self, ResolvedClasses, TaskClassConfig};
+use crate::config::Config;
+use crate::providers::ProviderSet;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct StateFile {
+    /// Classes set through the admin API, over the config's and the built-in ones.
+    task_classes: BTreeMap<String, TaskClassConfig>,
+    local_only: Option<bool>,
+}
+
+pub struct RoutingState {
+    /// Every class's definition: built-ins, then config, then the state file.
+    classes: ArcSwap<BTreeMap<String, TaskClassConfig>>,
+    /// What the state file adds, to write it back.
+    overrides: std::sync::Mutex<StateFile>,
+    resolved: ArcSwap<ResolvedClasses>,
+    local_only: AtomicBool,
+    /// Cloud requests refused while local-only was on. It must stay 0 (nothing reaches the cloud);
+    /// a non-zero value means some path asked, and was stopped.
+    cloud_attempts_while_local: AtomicU64,
+    state_file: Option<PathBuf>,
+    pub default_class: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot write the state file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl RoutingState {
+    pub fn new(config: &Config) -> RoutingState {
+        // Only the binaries choose the default location (`state.json` in the config dir), so an
+        // embedded or test gateway never reads or writes a user's state.
+        let state_file = config.routing.state_file.clone();
+        let saved = state_file.as_deref().and_then(read_state_file).unwrap_or_default();
+        let mut all = classes::built_in_defaults();
+        all.extend(config.task_classes.clone());
+        all.extend(saved.task_classes.clone());
+        let local_only = saved.local_only.unwrap_or(config.routing.local_only) || config.routing.local_only;
+        RoutingState {
+            classes: ArcSwap::from_pointee(all),
+            overrides: std::sync::Mutex::new(saved),
+            resolved: ArcSwap::from_pointee(ResolvedClasses::default()),
+            local_only: AtomicBool::new(local_only),
+            cloud_attempts_while_local: AtomicU64::new(0),
+            state_file,
+            default_class: config.routing.default_class.clone(),
+        }
+    }
+
+    pub fn classes(&self) -> Arc<BTreeMap<String, TaskClassConfig>> {
+        self.classes.load_full()
+    }
+
+    pub fn resolved(&self) -> Arc<ResolvedClasses> {
+        self.resolved.load_full()
+    }
+
+    /// Recomputes every class against the catalog (after a refresh or a class change).
+    pub fn reresolve(&self, providers: &ProviderSet, catalog: &CatalogSnapshot) {
+        self.resolved.store(classes::resolve_all(&self.classes.load(), providers, catalog));
+    }
+
+    pub fn set_class(&self, name: &str, class: TaskClassConfig) -> Result<(), StateError> {
+        self.classes.rcu(|all| {
+            let mut all = (**all).clone();
+            all.insert(name.to_owned(), class.clone());
+            all
+        });
+        self.persist(|file| {
+            file.task_classes.insert(name.to_owned(), class.clone());
+        })
+    }
+
+    /// Removes a class set through the API; a built-in or configured class returns to its
+    /// definition there. Returns whether anything was removed.
+    pub fn reset_class(&self, name: &str, config: &Config) -> Result<bool, StateError> {
+        let mut removed = false;
+        self.persist(|file| removed = file.task_classes.remove(name).is_some())?;
+        let original = config.task_classes.get(name).cloned().or_else(|| classes::built_in_defaults().remove(name));
+        self.classes.rcu(|all| {
+            let mut all = (**all).clone();
+            match &original {
+                Some(class) => all.insert(name.to_owned(), class.clone()),
+                None => all.remove(name),
+            };
+            all
+        });
+        Ok(removed)
+    }
+
+    pub fn local_only(&self) -> bool {
+        self.local_only.load(Ordering::Relaxed)
+    }
+
+    pub fn set_local_only(&self, on: bool) -> Result<(), StateError> {
+        self.local_only.store(on, Ordering::Relaxed);
+        self.persist(|file| file.local_only = Some(on))
+    }
+
+    pub fn note_cloud_attempt(&self) {
+        self.cloud_attempts_while_local.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn cloud_attempts_while_local(&self) -> u64 {
+        self.cloud_attempts_while_local.load(Ordering::Relaxed)
+    }
+
+    fn persist(&self, edit: impl FnOnce(&mut StateFile)) -> Result<(), StateError> {
+        let mut file = self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        edit(&mut file);
+        let Some(path) = &self.state_file else { return Ok(()) };
+        write_state_file(path, &file).map_err(|source| StateError::Write { path: path.clone(), source })
+    }
+}
+
+fn read_state_file(path: &Path) -> Option<StateFile> {
+    let text = std::fs::read_to_string(path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(file) => Some(file),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), %err, "ignoring an unreadable state file");
+            None
+        }
+    }
+}
+
+/// Written to a temporary file and renamed, so a crash never leaves half a file.
+fn write_state_file(path: &Path, file: &StateFile) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, text)?;
+    std::fs::rename(&temp, path)
+}
