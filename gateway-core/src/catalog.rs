@@ -21,6 +21,65 @@ pub struct ProviderModels {
     pub stale: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the provider says about its models, where it says anything (OpenRouter, vllm).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, ModelDetails>,
+}
+
+/// Facts about one model, when its provider's list carries them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ModelDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vision: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
+}
+
+impl ModelDetails {
+    fn is_empty(&self) -> bool {
+        *self == ModelDetails::default()
+    }
+}
+
+/// Reads the metadata some OpenAI-compatible lists add to each entry: OpenRouter's
+/// `context_length`, `architecture.input_modalities` and `supported_parameters`, vllm's
+/// `max_model_len`. Lists that say nothing give nothing.
+pub fn openai_list_details(body: &[u8]) -> BTreeMap<String, ModelDetails> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        data: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        id: String,
+        context_length: Option<u64>,
+        max_model_len: Option<u64>,
+        context_window: Option<u64>,
+        architecture: Option<Architecture>,
+        supported_parameters: Option<Vec<String>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Architecture {
+        input_modalities: Option<Vec<String>>,
+    }
+    let Ok(list) = serde_json::from_slice::<List>(body) else { return BTreeMap::new() };
+    list.data
+        .into_iter()
+        .filter_map(|entry| {
+            let params = entry.supported_parameters.as_deref();
+            let details = ModelDetails {
+                context_window: entry.context_length.or(entry.max_model_len).or(entry.context_window),
+                tools: params.map(|p| p.iter().any(|x| x == "tools")),
+                reasoning: params.map(|p| p.iter().any(|x| x == "reasoning" || x == "include_reasoning")),
+                vision: entry.architecture.and_then(|a| a.input_modalities).map(|m| m.iter().any(|x| x == "image")),
+            };
+            (!details.is_empty()).then_some((entry.id, details))
+        })
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -90,7 +149,8 @@ impl Catalog {
         });
         for (provider, result) in join_all(fetches).await {
             let entry = match result {
-                Ok(mut models) => {
+                Ok((mut models, mut details)) => {
+                    details.retain(|id, _| models.contains(id));
                     models.retain(|m| provider.allows_model(m));
                     if models.is_empty()
                         && let Some(allowed) = &provider.allowed_models
@@ -98,7 +158,7 @@ impl Catalog {
                         models = allowed.iter().cloned().collect();
                     }
                     models.sort();
-                    ProviderModels { models, fetched_at_unix: Some(unix_now()), stale: false, error: None }
+                    ProviderModels { models, fetched_at_unix: Some(unix_now()), stale: false, error: None, details }
                 }
                 Err(error) => {
                     tracing::debug!(provider = %provider.name, %error, "model list refresh failed");
@@ -139,7 +199,10 @@ impl Catalog {
     }
 }
 
-async fn fetch_models(http: &reqwest::Client, provider: &Provider) -> Result<Vec<String>, String> {
+async fn fetch_models(
+    http: &reqwest::Client,
+    provider: &Provider,
+) -> Result<(Vec<String>, BTreeMap<String, ModelDetails>), String> {
     let url = provider
         .api
         .endpoint_url(&provider.base_url, Endpoint::Models)
@@ -153,9 +216,37 @@ async fn fetch_models(http: &reqwest::Client, provider: &Provider) -> Result<Vec
         return Err(format!("HTTP {}", response.status().as_u16()));
     }
     let body = response.bytes().await.map_err(|e| crate::proxy::upstream::describe(&e))?;
-    provider.api.parse_model_list(&body)
+    let models = provider.api.parse_model_list(&body)?;
+    let details = match provider.api.wire_format() {
+        crate::providers::WireFormat::OpenAi => openai_list_details(&body),
+    };
+    Ok((models, details))
 }
 
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openrouter_and_vllm_metadata() {
+        let body = br#"{"data":[
+            {"id":"qwen/qwen3-coder","context_length":262144,"architecture":{"input_modalities":["text"]},"supported_parameters":["tools","temperature"]},
+            {"id":"openai/gpt-4o","context_length":128000,"architecture":{"input_modalities":["text","image"]},"supported_parameters":["tools","reasoning"]},
+            {"id":"mlx-community/Qwen3-8B-4bit","object":"model","max_model_len":32768},
+            {"id":"plain","object":"model"}
+        ]}"#;
+        let details = openai_list_details(body);
+        assert_eq!(details["qwen/qwen3-coder"].context_window, Some(262_144));
+        assert_eq!(details["qwen/qwen3-coder"].tools, Some(true));
+        assert_eq!(details["qwen/qwen3-coder"].vision, Some(false));
+        assert_eq!(details["openai/gpt-4o"].vision, Some(true));
+        assert_eq!(details["openai/gpt-4o"].reasoning, Some(true));
+        assert_eq!(details["mlx-community/Qwen3-8B-4bit"].context_window, Some(32_768));
+        assert!(!details.contains_key("plain"));
+        assert!(openai_list_details(b"not json").is_empty());
+    }
 }

@@ -133,6 +133,7 @@ fn models_body(state: &AppState) -> Value {
                     "model": model,
                     "local": local,
                     "stale": list.stale,
+                    "details": list.details.get(model),
                 })
             })
         })

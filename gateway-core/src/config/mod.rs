@@ -125,6 +125,9 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     /// Keys, used in turn: literals, `env.NAME` or `secret.NAME`.
     pub keys: Vec<KeyRef>,
+    /// Optional weights for `keys` (same length): each request picks a key by weight instead of
+    /// in turn.
+    pub key_weights: Option<Vec<u32>>,
     /// When set, only these models are listed and served.
     pub models: Option<Vec<String>>,
     /// Seconds to wait for a response (for streams: for the first byte).
@@ -154,6 +157,7 @@ impl Default for ProviderConfig {
             kind: None,
             base_url: None,
             keys: Vec::new(),
+            key_weights: None,
             models: None,
             timeout_secs: 600,
             stream_idle_timeout_secs: 300,
@@ -241,6 +245,14 @@ impl Config {
                     }
                 }
                 (None, Some(_)) => {}
+            }
+            if let Some(weights) = &provider.key_weights
+                && (weights.len() != provider.keys.len() || weights.iter().all(|w| *w == 0))
+            {
+                return Err(invalid(
+                    format!("providers.{name}.key_weights"),
+                    format!("needs one weight per key ({} keys), not all zero", provider.keys.len()),
+                ));
             }
             if provider.timeout_secs == 0 {
                 return Err(invalid(format!("providers.{name}.timeout_secs"), "must be at least 1".into()));

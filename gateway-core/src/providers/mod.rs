@@ -83,6 +83,8 @@ pub struct Provider {
     pub source: ProviderSource,
     pub api: Arc<dyn ProviderApi>,
     keys: Vec<Secret>,
+    /// Cumulative weights of `keys`, when the config weights them.
+    key_weights: Option<Vec<u64>>,
     key_refs: Vec<KeyRef>,
     next_key: AtomicUsize,
     pub allowed_models: Option<HashSet<String>>,
@@ -166,6 +168,15 @@ impl Provider {
             is_local,
             source,
             api: openai_compat::api_for(kind),
+            key_weights: config.key_weights.as_ref().filter(|w| w.len() == keys.len()).map(|weights| {
+                weights
+                    .iter()
+                    .scan(0u64, |total, w| {
+                        *total += u64::from(*w);
+                        Some(*total)
+                    })
+                    .collect()
+            }),
             keys,
             key_refs: config.keys.clone(),
             next_key: AtomicUsize::new(0),
@@ -191,6 +202,13 @@ impl Provider {
     pub fn next_key(&self) -> Option<&Secret> {
         if self.keys.is_empty() {
             return None;
+        }
+        if let Some(cumulative) = &self.key_weights
+            && let Some(total) = cumulative.last().copied().filter(|t| *t > 0)
+        {
+            let pick = rand::random_range(0..total);
+            let index = cumulative.iter().position(|c| pick < *c).unwrap_or(0);
+            return self.keys.get(index);
         }
         let index = self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len();
         self.keys.get(index)
@@ -306,6 +324,20 @@ mod tests {
         let info = provider.describe();
         assert_eq!(info.keys, vec!["****aaaa", "****bbbb"]);
         assert!(!format!("{provider:?}").contains("key-one"));
+    }
+
+    #[test]
+    fn weighted_keys_follow_their_weights() {
+        let config = ProviderConfig {
+            keys: vec![KeyRef::parse("heavy-key-aaaa"), KeyRef::parse("light-key-bbbb")],
+            key_weights: Some(vec![9, 1]),
+            ..ProviderConfig::default()
+        };
+        let store = MemorySecretStore::default();
+        let provider = Provider::from_config("openai", &config, ProviderSource::Config, &no_env, &store).unwrap();
+        let heavy = (0..10_000).filter(|_| provider.next_key().unwrap().expose().starts_with("heavy")).count();
+        // Expected 9,000; the standard deviation is 30, so ±300 is ten sigma.
+        assert!((8_700..=9_300).contains(&heavy), "{heavy}");
     }
 
     #[test]
