@@ -16,9 +16,10 @@ use crate::error::{ApiError, FamilyError};
 use crate::providers::{Provider, ProviderKind, ProviderSource};
 use crate::state::AppState;
 
-type AdminResult = Result<Json<Value>, FamilyError>;
+/// What admin handlers return: JSON, or an error in the admin envelope.
+pub(crate) type AdminResult = Result<Json<Value>, FamilyError>;
 
-fn admin(error: ApiError) -> FamilyError {
+pub(crate) fn admin(error: ApiError) -> FamilyError {
     FamilyError(ApiFamily::Admin, error)
 }
 

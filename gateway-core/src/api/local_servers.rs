@@ -10,13 +10,11 @@ use axum::{Json, Router};
 use http::StatusCode;
 use launchagent::{LocalServers, ServerError, ServerErrorKind, ServerName};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::api::ApiFamily;
+use crate::api::admin::{AdminResult, admin as fail};
 use crate::error::{ApiError, FamilyError};
 use crate::state::AppState;
-
-type AdminResult = Result<Json<Value>, FamilyError>;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,10 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/local-servers/{name}", get(status))
         .route("/local-servers/{name}/logs", get(logs))
         .route("/local-servers/{name}/{action}", post(act))
-}
-
-fn fail(error: ApiError) -> FamilyError {
-    FamilyError(ApiFamily::Admin, error)
 }
 
 fn servers(state: &AppState) -> Result<Arc<LocalServers>, FamilyError> {

@@ -8,16 +8,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
+use crate::api::admin::{AdminResult, admin as fail};
 use crate::classes::{ChainEntry, TaskClassConfig};
-use crate::error::{ApiError, FamilyError};
+use crate::error::ApiError;
 use crate::state::AppState;
-
-type AdminResult = Result<Json<Value>, FamilyError>;
-
-fn fail(error: ApiError) -> FamilyError {
-    FamilyError(ApiFamily::Admin, error)
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
