@@ -131,7 +131,10 @@ async fn fetch_models(http: &reqwest::Client, provider: &Provider) -> Result<Vec
         .api
         .endpoint_url(&provider.base_url, Endpoint::Models)
         .ok_or_else(|| "the provider has no model list".to_owned())?;
-    let mut request = http.get(url).timeout(provider.timeout.min(Duration::from_secs(15)));
+    let mut request = http
+        .get(url)
+        .timeout(provider.timeout.min(Duration::from_secs(15)))
+        .headers(provider.api.protocol_headers(None));
     if let Some(key) = provider.next_key() {
         request = provider.api.authorize(request, key);
     }

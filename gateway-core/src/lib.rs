@@ -15,6 +15,7 @@ pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod translate;
 
 pub use config::Config;
 pub use error::{ApiError, StartupError};

@@ -4,10 +4,13 @@
 //! A request's path, in order:
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
-//! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`);
+//! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
+//!    `api::admin`);
 //! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model` and `stream` read
-//!    from the top level only, the model resolved to a provider (`routing`), one upstream
-//!    attempt, the answer streamed back as it arrives while usage is observed;
+//!    from the top level only, the model resolved to a provider (`routing`), then one upstream
+//!    attempt: passthrough when the provider speaks the client's format (only `model`
+//!    rewritten), else `translate` maps the request and the answer event by event; the answer
+//!    streams back as it arrives while usage is observed;
 //! 4. the `RequestObserver` gets one record per request, even when the client went away.
 //!
 //! Identification, governance (budgets, rate limits) and caching slot in as layers between 1
@@ -20,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, openai};
+use crate::api::{ApiFamily, admin, anthropic, openai};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -33,10 +36,16 @@ pub fn router(state: AppState) -> Router {
             .route("/embeddings", post(openai::embeddings))
             .route("/models", get(openai::models))
     };
+    let anthropic_routes = || {
+        Router::new()
+            .route("/messages", post(anthropic::messages))
+            .route("/messages/count_tokens", post(anthropic::count_tokens))
+    };
     Router::new()
         .route("/", get(root).head(|| async { StatusCode::OK }))
         .route("/health", get(health))
-        .nest("/v1", openai_routes())
+        .nest("/v1", openai_routes().merge(anthropic_routes()))
+        .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))
         .nest("/openai/v1", openai_routes())
         .nest("/openai", openai_routes())
         .nest("/api", admin::router())

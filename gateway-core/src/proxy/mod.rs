@@ -1,6 +1,8 @@
-//! The passthrough path: the client and the upstream speak the same format, so the body goes
-//! upstream as the client's own bytes (only `model` rewritten) and the answer comes back as the
-//! upstream's own bytes, streamed as they arrive.
+//! One attempt upstream. On the passthrough path the client and the upstream speak the same
+//! format, so the body goes upstream as the client's own bytes (only `model` rewritten) and the
+//! answer comes back as the upstream's own bytes, streamed as they arrive. When the formats
+//! differ (an Anthropic client, an OpenAI-compatible model), `translate` maps the request and
+//! then the answer, event by event.
 
 pub mod body;
 pub mod relay;
@@ -22,9 +24,12 @@ use self::sse::SseScanner;
 use crate::api::ApiFamily;
 use crate::error::ApiError;
 use crate::observe::{OpenAiUsage, Outcome, PendingRecord, Usage};
-use crate::providers::Endpoint;
+use crate::providers::anthropic::AnthropicUsage;
+use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{self, Target};
 use crate::state::AppState;
+use crate::translate::relay::TranslatingRelay;
+use crate::translate::{self, Mapper, RequestContext, StreamTranslator};
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -53,7 +58,19 @@ pub async fn forward(
             record.finish(status.as_u16(), Outcome::Success);
             (status, headers, body).into_response()
         }
-        Ok(Answer::Stream { status, headers, upstream, first, scanner, target }) => {
+        Ok(Answer::Stream { status, headers, upstream, first, scanner: _, target, translator: Some(translator) }) => {
+            let relay = TranslatingRelay::new(
+                upstream,
+                first,
+                translator,
+                target.provider.stream_idle_timeout,
+                family,
+                target.provider.name.clone(),
+                record,
+            );
+            (status, headers, Body::from_stream(relay)).into_response()
+        }
+        Ok(Answer::Stream { status, headers, upstream, first, scanner, target, translator: None }) => {
             let relay = SseRelay::new(
                 upstream,
                 first,
@@ -86,6 +103,8 @@ enum Answer {
         first: Bytes,
         scanner: SseScanner,
         target: Target,
+        /// Set when the answer is translated to the client's format.
+        translator: Option<Box<dyn StreamTranslator>>,
     },
 }
 
@@ -116,24 +135,44 @@ async fn attempt(
         r.provider = Some(provider.name.clone());
         r.upstream_model = Some(target.model.clone());
     });
-    let url = provider.api.endpoint_url(&provider.base_url, endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
-        provider: provider.name.clone(),
-        endpoint: endpoint.as_str(),
-    })?;
-
-    let strip_usage = stream && provider.stream_usage && !top.asks_stream_usage();
-    let edits = BodyEdits {
-        model: (target.model != *requested).then_some(target.model.as_str()),
-        force_stream_usage: strip_usage,
+    let translating = provider.api.wire_format() != endpoint.wire_format();
+    let (upstream_endpoint, upstream_body, mapper, strip_usage) = if !translating {
+        let strip_usage =
+            stream && provider.stream_usage && endpoint.wire_format() == WireFormat::OpenAi && !top.asks_stream_usage();
+        let edits = BodyEdits {
+            model: (target.model != *requested).then_some(target.model.as_str()),
+            force_stream_usage: strip_usage,
+        };
+        (endpoint, top.rewrite(&bytes, &edits), None, strip_usage)
+    } else if endpoint == Endpoint::CountTokens {
+        // Only Anthropic counts Anthropic tokens: for other providers, a documented estimate.
+        let input_tokens = translate::estimate_input_tokens(&bytes)?;
+        record.update(|r| r.usage = Some(Usage { input_tokens, ..Usage::default() }));
+        let body = Bytes::from(serde_json::json!({ "input_tokens": input_tokens }).to_string());
+        let mut headers = response_headers(&reqwest::header::HeaderMap::new(), &target);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(Answer::Whole { status: StatusCode::OK, headers, body, usage: None });
+    } else {
+        let context = RequestContext {
+            requested_model: &requested,
+            upstream_model: &target.model,
+            stream,
+            max_output_tokens: provider.max_output_tokens,
+        };
+        let plan = translate::request(endpoint, &bytes, &context)?;
+        (plan.endpoint, plan.body, Some(plan.mapper), false)
     };
-    let upstream_body = top.rewrite(&bytes, &edits);
     drop(top);
+    let url = provider.api.endpoint_url(&provider.base_url, upstream_endpoint).ok_or_else(|| {
+        ApiError::UnsupportedEndpoint { provider: provider.name.clone(), endpoint: endpoint.as_str() }
+    })?;
 
     let mut request = state
         .http()
         .post(url)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+        .headers(provider.api.protocol_headers((!translating).then_some(client_headers)))
         .headers(provider.extra_headers.clone())
         .body(upstream_body);
     if let Some(key) = provider.next_key() {
@@ -150,7 +189,7 @@ async fn attempt(
         return Err(upstream::error_from_response(provider, response).await);
     }
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
-    let headers = response_headers(response.headers(), &target);
+    let mut headers = response_headers(response.headers(), &target);
     let is_sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -180,7 +219,9 @@ async fn attempt(
             Ok(Some(Ok(first))) => first,
         };
         record.mark_first_byte();
-        return Ok(Answer::Stream { status, headers, upstream, first, scanner: SseScanner::new(strip_usage), target });
+        let scanner = SseScanner::for_format(provider.api.wire_format(), strip_usage);
+        let translator = mapper.as_ref().map(Mapper::stream);
+        return Ok(Answer::Stream { status, headers, upstream, first, scanner, target, translator });
     }
 
     let body = match tokio::time::timeout_at(deadline, read_response(response)).await {
@@ -189,11 +230,20 @@ async fn attempt(
         Ok(Ok(body)) => body,
     };
     record.mark_first_byte();
+    let invalid = |detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail };
+    if let Some(mapper) = mapper {
+        if is_sse {
+            return Err(invalid("a stream came back for a request that did not ask for one".into()));
+        }
+        let (body, usage) = mapper.whole(&body).map_err(invalid)?;
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(Answer::Whole { status, headers, body, usage });
+    }
     let usage = if is_sse {
         // The client did not ask for a stream but the upstream sent one anyway: pass it on.
         None
     } else {
-        whole_usage(&body).map_err(|detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail })?
+        whole_usage(&body, provider.api.wire_format()).map_err(invalid)?
     };
     Ok(Answer::Whole { status, headers, body, usage })
 }
@@ -229,13 +279,27 @@ async fn read_response(response: reqwest::Response) -> Result<Bytes, String> {
 }
 
 /// Validates a whole JSON answer and reads its usage, skipping everything else.
-fn whole_usage(body: &[u8]) -> Result<Option<Usage>, String> {
+fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String> {
     #[derive(Deserialize)]
-    struct Whole {
-        usage: Option<OpenAiUsage>,
+    struct Whole<U> {
+        usage: Option<U>,
+        /// `count_tokens` answers this instead of a usage object.
+        input_tokens: Option<u64>,
     }
-    let whole: Whole = serde_json::from_slice(body).map_err(|e| format!("the response is not valid JSON: {e}"))?;
-    Ok(whole.usage.as_ref().map(Usage::from_openai))
+    let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
+    Ok(match format {
+        WireFormat::OpenAi => {
+            let whole: Whole<OpenAiUsage> = serde_json::from_slice(body).map_err(invalid)?;
+            whole.usage.as_ref().map(Usage::from_openai)
+        }
+        WireFormat::Anthropic => {
+            let whole: Whole<AnthropicUsage> = serde_json::from_slice(body).map_err(invalid)?;
+            whole
+                .usage
+                .map(|u| u.to_usage())
+                .or(whole.input_tokens.map(|input_tokens| Usage { input_tokens, ..Usage::default() }))
+        }
+    })
 }
 
 fn response_headers(upstream: &reqwest::header::HeaderMap, target: &Target) -> HeaderMap {
