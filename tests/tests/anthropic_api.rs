@@ -186,6 +186,24 @@ async fn passthrough_to_anthropic_keeps_bytes_and_forwards_version_and_beta() {
     assert_eq!(sent.header("authorization"), None, "the client's key is not forwarded");
     assert_eq!(sent.header("anthropic-version"), Some("2026-10-21"));
     assert_eq!(sent.header("anthropic-beta"), Some("claude-code-20250219"));
+
+    // Over the provider's max_output_tokens (8192): lowered in place, nothing else touched.
+    let body = r#"{"model":"claude/claude-test","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let response = gw
+        .client
+        .post(gw.url("/v1/messages"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = &posts(&anthropic)[1];
+    assert_eq!(
+        std::str::from_utf8(&sent.body).unwrap(),
+        body.replace("claude/claude-test", "claude-test").replace("64000", "8192")
+    );
+    assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"), "the default when the client sent none");
 }
 
 #[tokio::test]

@@ -111,8 +111,9 @@ pub struct ProviderConfig {
     /// Ask the upstream for a usage chunk on streams the client did not ask it for (and strip it
     /// before the client sees it), so every stream is accounted.
     pub stream_usage: bool,
-    /// Upper bound for `max_tokens` on requests translated to this provider (Claude Code asks
-    /// 32k–64k, more than many models allow); unset: passed as the client sent it.
+    /// Upper bound for `max_tokens` (and `max_completion_tokens`) sent to this provider, translated
+    /// or passed through (Claude Code asks 32k–64k, more than many models allow); unset: passed
+    /// as the client sent it.
     pub max_output_tokens: Option<u64>,
     /// Extra headers sent upstream with every request.
     pub headers: BTreeMap<String, String>,

@@ -111,7 +111,7 @@ pub struct Provider {
     pub timeout: Duration,
     pub stream_idle_timeout: Duration,
     pub stream_usage: bool,
-    /// Upper bound for `max_tokens` on translated requests (`max_output_tokens` in the config).
+    /// Upper bound for `max_tokens` sent upstream (`max_output_tokens` in the config).
     pub max_output_tokens: Option<u64>,
     pub extra_headers: HeaderMap,
     /// What the provider was built from, to rebuild it when its keys change.

@@ -142,6 +142,7 @@ async fn attempt(
         let edits = BodyEdits {
             model: (target.model != *requested).then_some(target.model.as_str()),
             force_stream_usage: strip_usage,
+            max_tokens_cap: provider.max_output_tokens,
         };
         (endpoint, top.rewrite(&bytes, &edits), None, strip_usage)
     } else if endpoint == Endpoint::CountTokens {
