@@ -147,8 +147,8 @@ async fn attempt(
         (endpoint, top.rewrite(&bytes, &edits), None, strip_usage)
     } else if endpoint == Endpoint::CountTokens {
         // Only Anthropic counts Anthropic tokens: for other providers, a documented estimate.
+        // Counting is not consumption: no usage is recorded.
         let input_tokens = translate::estimate_input_tokens(&bytes)?;
-        record.update(|r| r.usage = Some(Usage { input_tokens, ..Usage::default() }));
         let body = Bytes::from(serde_json::json!({ "input_tokens": input_tokens }).to_string());
         let mut headers = response_headers(&reqwest::header::HeaderMap::new(), &target);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -284,8 +284,6 @@ fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String>
     #[derive(Deserialize)]
     struct Whole<U> {
         usage: Option<U>,
-        /// `count_tokens` answers this instead of a usage object.
-        input_tokens: Option<u64>,
     }
     let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
     Ok(match format {
@@ -295,10 +293,7 @@ fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String>
         }
         WireFormat::Anthropic => {
             let whole: Whole<AnthropicUsage> = serde_json::from_slice(body).map_err(invalid)?;
-            whole
-                .usage
-                .map(|u| u.to_usage())
-                .or(whole.input_tokens.map(|input_tokens| Usage { input_tokens, ..Usage::default() }))
+            whole.usage.map(|u| u.to_usage())
         }
     })
 }
