@@ -207,7 +207,10 @@ async fn fetch_models(
         .api
         .endpoint_url(&provider.base_url, Endpoint::Models)
         .ok_or_else(|| "the provider has no model list".to_owned())?;
-    let mut request = http.get(url).timeout(provider.timeout.min(Duration::from_secs(15)));
+    let mut request = http
+        .get(url)
+        .timeout(provider.timeout.min(Duration::from_secs(15)))
+        .headers(provider.api.protocol_headers(None));
     if let Some(key) = provider.next_key() {
         request = provider.api.authorize(request, key);
     }
@@ -219,6 +222,7 @@ async fn fetch_models(
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
         crate::providers::WireFormat::OpenAi => openai_list_details(&body),
+        crate::providers::WireFormat::Anthropic => BTreeMap::new(),
     };
     Ok((models, details))
 }

@@ -18,6 +18,7 @@ pub mod routing_state;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod translate;
 
 pub use config::Config;
 pub use error::{ApiError, StartupError};

@@ -4,7 +4,8 @@
 //! A request's path, in order:
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
-//! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`);
+//! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
+//!    `api::admin`);
 //! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model`, `stream` and
 //!    `fallbacks` read from the top level only;
 //! 4. `routing::plan`: a task class (`model: "coding"`, `x-switchyard-task`) becomes its
@@ -12,7 +13,9 @@
 //!    plus the body's fallbacks; local-only mode keeps local targets only;
 //! 5. the attempt loop: per target, retries (next key, backoff, `Retry-After`) while the
 //!    circuit breaker allows, then the next target; a stream falls back only before its first
-//!    chunk; `attempt_once` refuses any cloud destination while local-only is on;
+//!    chunk; `attempt_once` refuses any cloud destination while local-only is on, then goes
+//!    passthrough when the provider speaks the client's format (only `model` rewritten), else
+//!    `translate` maps the request and the answer event by event;
 //! 6. the answer streams back as it arrives while usage is observed; the `RequestObserver` gets
 //!    one record per request, even when the client went away.
 //!
@@ -26,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, openai};
+use crate::api::{ApiFamily, admin, anthropic, openai};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -39,10 +42,16 @@ pub fn router(state: AppState) -> Router {
             .route("/embeddings", post(openai::embeddings))
             .route("/models", get(openai::models))
     };
+    let anthropic_routes = || {
+        Router::new()
+            .route("/messages", post(anthropic::messages))
+            .route("/messages/count_tokens", post(anthropic::count_tokens))
+    };
     Router::new()
         .route("/", get(root).head(|| async { StatusCode::OK }))
         .route("/health", get(health))
-        .nest("/v1", openai_routes())
+        .nest("/v1", openai_routes().merge(anthropic_routes()))
+        .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))
         .nest("/openai/v1", openai_routes())
         .nest("/openai", openai_routes())
         .nest("/api", admin::router())

@@ -1,11 +1,13 @@
 //! The real OpenAI Python SDK as a drop-in client, at both `/v1` and `/openai`, through the
-//! gateway to a mock upstream. The SDK comes from PyPI into a venv that `scripts/test` prepares
+//! gateway to a mock upstream; the real Anthropic Python SDK translated to an OpenAI-compatible
+//! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic. The SDK comes from PyPI into a venv that `scripts/test` prepares
 //! (`SWITCHYARD_TEST_PYTHON` names its interpreter).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use switchyard_tests::{gateway_with_mock, posts};
+use switchyard_tests::switchyard_mock::MockUpstream;
+use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
 
 fn conformance_python() -> PathBuf {
     if let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") {
@@ -39,4 +41,61 @@ async fn openai_python_sdk_is_a_drop_in_at_v1_and_openai() {
         println!("{}", stdout.trim());
     }
     assert!(posts(&mock).len() >= 16, "the SDK's requests reached the upstream");
+}
+
+/// Runs a conformance script with its arguments; panics with its output when it fails.
+async fn run_script(name: &str, args: Vec<String>) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance").join(name);
+    let python = conformance_python();
+    let label = format!("{name} {}", args.join(" "));
+    let output = tokio::task::spawn_blocking(move || Command::new(python).arg(&script).args(&args).output())
+        .await
+        .expect("join")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "SDK checks failed: {label}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    println!("{label}\n{}", stdout.trim());
+}
+
+/// A gateway with `mock` (OpenAI-compatible) and `claude` (kind `anthropic`) mocks.
+async fn gateway_with_both() -> (switchyard_tests::TestGateway, MockUpstream, MockUpstream) {
+    let openai = MockUpstream::start().await;
+    let anthropic = MockUpstream::start().await;
+    let toml = format!(
+        "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n",
+        provider_toml("mock", &openai),
+        anthropic.base_url()
+    );
+    (gateway(&toml).await, openai, anthropic)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_python_sdk_translated_to_openai_upstream() {
+    let (gw, openai, _anthropic) = gateway_with_both().await;
+    run_script("anthropic_sdk.py", vec![gw.base(), "mock/".into()]).await;
+    let seen = posts(&openai);
+    assert!(seen.iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat Completions");
+    assert!(seen.iter().all(|r| r.header("authorization") == Some("Bearer sk-test-mock-0001")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_python_sdk_passed_through_to_anthropic_upstream() {
+    let (gw, _openai, anthropic) = gateway_with_both().await;
+    run_script("anthropic_sdk.py", vec![gw.base(), "claude/".into()]).await;
+    let seen = posts(&anthropic);
+    let first = &seen[0];
+    assert_eq!(first.path(), "/v1/messages");
+    assert_eq!(first.header("x-api-key"), Some("sk-ant-test-0001"), "the provider's key, not the client's");
+    assert!(first.header("anthropic-version").is_some(), "the SDK's anthropic-version is forwarded");
+    let body = std::str::from_utf8(&first.body).unwrap();
+    assert!(body.contains(r#""cache_control":{"type":"ephemeral"}"#), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_sdk_translated_to_anthropic_upstream() {
+    let (gw, _openai, anthropic) = gateway_with_both().await;
+    run_script("openai_sdk_to_anthropic.py", vec![gw.url("/v1"), "claude/".into()]).await;
+    assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
 }

@@ -65,7 +65,8 @@ fn anthropic_error_type(status: StatusCode, error_type: &str) -> &'static str {
         "overloaded_error",
         "timeout_error",
     ];
-    if let Some(known) = KNOWN.iter().find(|k| **k == error_type) {
+    // A specific upstream type is kept; the generic one is refined by the status.
+    if let Some(known) = KNOWN.iter().find(|k| **k == error_type && **k != "invalid_request_error") {
         return known;
     }
     match status.as_u16() {

@@ -1,6 +1,7 @@
 //! The client-facing APIs: one module per API family, plus the gateway's own admin API.
 
 pub mod admin;
+pub mod anthropic;
 mod family;
 pub mod local_servers;
 pub mod openai;

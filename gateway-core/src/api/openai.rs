@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::api::ApiFamily;
@@ -26,8 +27,12 @@ pub async fn embeddings(State(state): State<AppState>, request: Request) -> Resp
     proxy::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts.headers, body).await
 }
 
-/// The merged list of every provider's models, ids in `provider/model` form.
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+/// The merged list of every provider's models, ids in `provider/model` form; in Anthropic's
+/// shape when the client sends `anthropic-version` (Claude Code's model discovery).
+pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    if headers.contains_key("anthropic-version") {
+        return super::anthropic::models(State(state)).await;
+    }
     state.ensure_catalog().await;
     let catalog = state.catalog().snapshot();
     let mut data: Vec<Value> = catalog

@@ -137,6 +137,10 @@ pub struct ProviderConfig {
     /// Ask the upstream for a usage chunk on streams the client did not ask it for (and strip it
     /// before the client sees it), so every stream is accounted.
     pub stream_usage: bool,
+    /// Upper bound for `max_tokens` (and `max_completion_tokens`) sent to this provider, translated
+    /// or passed through (Claude Code asks 32k–64k, more than many models allow); unset: passed
+    /// as the client sent it.
+    pub max_output_tokens: Option<u64>,
     /// Extra headers sent upstream with every request.
     pub headers: BTreeMap<String, String>,
     pub enabled: bool,
@@ -162,6 +166,7 @@ impl Default for ProviderConfig {
             timeout_secs: 600,
             stream_idle_timeout_secs: 300,
             stream_usage: true,
+            max_output_tokens: None,
             headers: BTreeMap::new(),
             enabled: true,
             local: None,

@@ -1,5 +1,5 @@
 //! The kinds of provider Switchyard knows, with their defaults. Adding an OpenAI-compatible
-//! provider is one line here.
+//! provider is one line here. Base URLs include the API version path (`…/v1`), Anthropic's too.
 
 use serde::Deserialize;
 
@@ -16,6 +16,8 @@ pub enum ProviderKind {
     Ollama,
     MlxLocal,
     Lmstudio,
+    /// Anthropic's native Messages API.
+    Anthropic,
     /// Any other server that speaks the OpenAI API, by name and base URL.
     OpenaiCompatible,
 }
@@ -27,7 +29,7 @@ struct Preset {
     env_key: Option<&'static str>,
 }
 
-const PRESETS: [Preset; 9] = [
+const PRESETS: [Preset; 10] = [
     Preset {
         kind: ProviderKind::Openai,
         name: "openai",
@@ -57,6 +59,12 @@ const PRESETS: [Preset; 9] = [
         name: "deepseek",
         base_url: Some("https://api.deepseek.com/v1"),
         env_key: Some("DEEPSEEK_API_KEY"),
+    },
+    Preset {
+        kind: ProviderKind::Anthropic,
+        name: "anthropic",
+        base_url: Some("https://api.anthropic.com/v1"),
+        env_key: Some("ANTHROPIC_API_KEY"),
     },
     Preset { kind: ProviderKind::Ollama, name: "ollama", base_url: Some("http://127.0.0.1:11434/v1"), env_key: None },
     Preset {
@@ -107,7 +115,10 @@ impl ProviderKind {
     }
 
     pub fn wire_format(self) -> WireFormat {
-        WireFormat::OpenAi
+        match self {
+            ProviderKind::Anthropic => WireFormat::Anthropic,
+            _ => WireFormat::OpenAi,
+        }
     }
 }
 

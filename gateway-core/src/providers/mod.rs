@@ -2,6 +2,7 @@
 //! its `ProviderApi` knows the upstream's wire format. The OpenAI-compatible family shares one
 //! implementation (`openai_compat`); native Anthropic and Gemini implement the same trait.
 
+pub mod anthropic;
 mod kind;
 pub mod openai_compat;
 
@@ -23,6 +24,8 @@ use crate::secrets::{EnvLookup, SecretError, SecretStore};
 #[serde(rename_all = "kebab-case")]
 pub enum WireFormat {
     OpenAi,
+    /// Anthropic Messages (`/v1/messages`, `event:`-named SSE ending with `message_stop`).
+    Anthropic,
 }
 
 /// The inference endpoints a client can call.
@@ -32,6 +35,10 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Models,
+    /// Anthropic Messages.
+    Messages,
+    /// Anthropic `messages/count_tokens`.
+    CountTokens,
 }
 
 impl Endpoint {
@@ -41,12 +48,22 @@ impl Endpoint {
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Models => "models",
+            Endpoint::Messages => "messages",
+            Endpoint::CountTokens => "count_tokens",
         }
     }
 
-    /// Whether a streamed answer is SSE that ends with `data: [DONE]`.
+    /// Whether the endpoint can answer with an SSE stream (`"stream": true`).
     pub fn streams(self) -> bool {
-        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions)
+        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Messages)
+    }
+
+    /// The wire format a client of this endpoint speaks.
+    pub fn wire_format(self) -> WireFormat {
+        match self {
+            Endpoint::Messages | Endpoint::CountTokens => WireFormat::Anthropic,
+            _ => WireFormat::OpenAi,
+        }
     }
 }
 
@@ -59,6 +76,11 @@ pub trait ProviderApi: Send + Sync {
     fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder;
     /// The model ids in a model-list response.
     fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String>;
+    /// Headers the wire format needs besides the key (e.g. `anthropic-version`), given the
+    /// client's headers when the client speaks the same format (`None` when translating).
+    fn protocol_headers(&self, _same_format_client: Option<&HeaderMap>) -> HeaderMap {
+        HeaderMap::new()
+    }
 }
 
 /// Where a provider came from, shown by the admin API.
@@ -95,6 +117,8 @@ pub struct Provider {
     /// Takes the provider out of rotation after repeated failures.
     pub breaker: crate::breaker::CircuitBreaker,
     pub stream_usage: bool,
+    /// Upper bound for `max_tokens` sent upstream (`max_output_tokens` in the config).
+    pub max_output_tokens: Option<u64>,
     pub extra_headers: HeaderMap,
     /// What the provider was built from, to rebuild it when its keys change.
     pub config: ProviderConfig,
@@ -167,7 +191,7 @@ impl Provider {
             base_url,
             is_local,
             source,
-            api: openai_compat::api_for(kind),
+            api: api_for(kind),
             key_weights: config.key_weights.as_ref().filter(|w| w.len() == keys.len()).map(|weights| {
                 weights
                     .iter()
@@ -189,6 +213,7 @@ impl Provider {
             breaker: crate::breaker::CircuitBreaker::default(),
             stream_idle_timeout: Duration::from_secs(config.stream_idle_timeout_secs),
             stream_usage: config.stream_usage,
+            max_output_tokens: config.max_output_tokens,
             extra_headers,
             config: config.clone(),
         })
@@ -285,6 +310,14 @@ impl ProviderSet {
         let mut by_name = self.by_name.clone();
         by_name.insert(provider.name.clone(), provider);
         ProviderSet { by_name }
+    }
+}
+
+/// The wire format implementation for a kind.
+fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
+    match kind.wire_format() {
+        WireFormat::OpenAi => openai_compat::api_for(kind),
+        WireFormat::Anthropic => anthropic::api(),
     }
 }
 

@@ -32,6 +32,7 @@ impl ProviderApi for OpenAiCompatible {
             Endpoint::Completions => "/completions",
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Models => "/models",
+            Endpoint::Messages | Endpoint::CountTokens => return None,
         };
         Some(format!("{base_url}{path}"))
     }

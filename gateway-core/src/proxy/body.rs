@@ -79,11 +79,23 @@ impl<'a> TopLevel<'a> {
 
     /// The body with edits applied. Without edits this is the client's bytes, shared not copied.
     pub fn rewrite(&self, original: &Bytes, edits: &BodyEdits<'_>) -> Bytes {
-        if edits.model.is_none() && !edits.force_stream_usage && edits.remove.is_empty() {
+        let clamps: Vec<(usize, usize, Vec<u8>)> = match edits.max_tokens_cap {
+            Some(cap) => ["max_tokens", "max_completion_tokens"]
+                .into_iter()
+                .filter_map(|key| self.get(key))
+                .filter(|raw| raw.get().parse::<u64>().is_ok_and(|n| n > cap))
+                .map(|raw| {
+                    let (start, end) = self.span_of(raw);
+                    (start, end, cap.to_string().into_bytes())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if edits.model.is_none() && !edits.force_stream_usage && clamps.is_empty() && edits.remove.is_empty() {
             return original.clone();
         }
-        // Splices, applied from the end so earlier offsets stay valid.
-        let mut splices: Vec<(usize, usize, Vec<u8>)> = Vec::with_capacity(2);
+        // Splices, applied in order of position.
+        let mut splices: Vec<(usize, usize, Vec<u8>)> = clamps;
         if let Some(model) = edits.model
             && let Some(raw) = self.get("model")
         {
@@ -164,6 +176,8 @@ pub struct BodyEdits<'m> {
     pub model: Option<&'m str>,
     /// Ask upstream for `stream_options.include_usage`.
     pub force_stream_usage: bool,
+    /// Lower `max_tokens` / `max_completion_tokens` to this (the provider's `max_output_tokens`).
+    pub max_tokens_cap: Option<u64>,
 }
 
 fn json_string(value: &str) -> Vec<u8> {

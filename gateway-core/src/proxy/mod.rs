@@ -1,6 +1,8 @@
-//! The passthrough path: the client and the upstream speak the same format, so the body goes
+//! Serving a request upstream: its attempts in order, each one either passthrough or translated.
+//! On the passthrough path the client and the upstream speak the same format, so the body goes
 //! upstream as the client's own bytes (only `model` rewritten) and the answer comes back as the
-//! upstream's own bytes, streamed as they arrive.
+//! upstream's own bytes, streamed as they arrive. When the formats differ (an Anthropic client,
+//! an OpenAI-compatible model), `translate` maps the request and then the answer, event by event.
 
 pub mod body;
 pub mod relay;
@@ -24,9 +26,12 @@ use self::sse::SseScanner;
 use crate::api::ApiFamily;
 use crate::error::ApiError;
 use crate::observe::{OpenAiUsage, Outcome, PendingRecord, Usage};
-use crate::providers::Endpoint;
+use crate::providers::anthropic::AnthropicUsage;
+use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{self, Target};
 use crate::state::AppState;
+use crate::translate::relay::TranslatingRelay;
+use crate::translate::{self, Mapper, RequestContext, StreamTranslator};
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -58,7 +63,19 @@ pub async fn forward(
             record.finish(status.as_u16(), Outcome::Success);
             (status, headers, body).into_response()
         }
-        Ok(Answer::Stream { status, headers, upstream, first, scanner, target }) => {
+        Ok(Answer::Stream { status, headers, upstream, first, scanner: _, target, translator: Some(translator) }) => {
+            let relay = TranslatingRelay::new(
+                upstream,
+                first,
+                translator,
+                target.provider.stream_idle_timeout,
+                family,
+                target.provider.name.clone(),
+                record,
+            );
+            (status, headers, Body::from_stream(relay)).into_response()
+        }
+        Ok(Answer::Stream { status, headers, upstream, first, scanner, target, translator: None }) => {
             let relay = SseRelay::new(
                 upstream,
                 first,
@@ -91,6 +108,8 @@ enum Answer {
         first: Bytes,
         scanner: SseScanner,
         target: Target,
+        /// Set when the answer is translated to the client's format.
+        translator: Option<Box<dyn StreamTranslator>>,
     },
 }
 
@@ -143,7 +162,8 @@ async fn attempt(
                 r.upstream_model = Some(target.model.clone());
                 r.attempts = attempts;
             });
-            match attempt_once(state, endpoint, &bytes, &top, &requested, stream, &target, record).await {
+            let request = Attempt { endpoint, client_headers, bytes: &bytes, top: &top, requested: &requested, stream };
+            match attempt_once(state, &request, &target, record).await {
                 Ok(mut answer) => {
                     provider.breaker.record_success();
                     answer.set_attempts(attempts);
@@ -202,18 +222,24 @@ fn backoff(error: &ApiError, retry: u32) -> Option<Duration> {
 
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
+/// What every attempt of one request shares.
+struct Attempt<'a> {
+    endpoint: Endpoint,
+    client_headers: &'a HeaderMap,
+    bytes: &'a Bytes,
+    top: &'a TopLevel<'a>,
+    requested: &'a str,
+    stream: bool,
+}
+
 /// One request to one target.
-#[allow(clippy::too_many_arguments)]
 async fn attempt_once(
     state: &AppState,
-    endpoint: Endpoint,
-    bytes: &Bytes,
-    top: &TopLevel<'_>,
-    requested: &str,
-    stream: bool,
+    request: &Attempt<'_>,
     target: &Target,
     record: &mut PendingRecord,
 ) -> Result<Answer, ApiError> {
+    let Attempt { endpoint, client_headers, bytes, top, requested, stream } = *request;
     let provider = &target.provider;
     // The last line of local-only mode: whatever routing decided, nothing goes to the cloud.
     if state.routing().local_only() && !provider.is_local {
@@ -222,24 +248,45 @@ async fn attempt_once(
             message: format!("local-only mode is on; provider `{}` is not local", provider.name),
         });
     }
-    let url = provider.api.endpoint_url(&provider.base_url, endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
-        provider: provider.name.clone(),
-        endpoint: endpoint.as_str(),
-    })?;
-
-    let strip_usage = stream && provider.stream_usage && !top.asks_stream_usage();
-    let edits = BodyEdits {
-        model: (target.model != requested).then_some(target.model.as_str()),
-        force_stream_usage: strip_usage,
-        remove: if top.get("fallbacks").is_some() { &["fallbacks"] } else { &[] },
+    let translating = provider.api.wire_format() != endpoint.wire_format();
+    let (upstream_endpoint, upstream_body, mapper, strip_usage) = if !translating {
+        let strip_usage =
+            stream && provider.stream_usage && endpoint.wire_format() == WireFormat::OpenAi && !top.asks_stream_usage();
+        let edits = BodyEdits {
+            model: (target.model != requested).then_some(target.model.as_str()),
+            force_stream_usage: strip_usage,
+            remove: if top.get("fallbacks").is_some() { &["fallbacks"] } else { &[] },
+            max_tokens_cap: provider.max_output_tokens,
+        };
+        (endpoint, top.rewrite(bytes, &edits), None, strip_usage)
+    } else if endpoint == Endpoint::CountTokens {
+        // Only Anthropic counts Anthropic tokens: for other providers, a documented estimate.
+        // Counting is not consumption: no usage is recorded.
+        let input_tokens = translate::estimate_input_tokens(bytes)?;
+        let body = Bytes::from(serde_json::json!({ "input_tokens": input_tokens }).to_string());
+        let mut headers = response_headers(&reqwest::header::HeaderMap::new(), target);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(Answer::Whole { status: StatusCode::OK, headers, body, usage: None });
+    } else {
+        let context = RequestContext {
+            requested_model: requested,
+            upstream_model: &target.model,
+            stream,
+            max_output_tokens: provider.max_output_tokens,
+        };
+        let plan = translate::request(endpoint, bytes, &context)?;
+        (plan.endpoint, plan.body, Some(plan.mapper), false)
     };
-    let upstream_body = top.rewrite(bytes, &edits);
+    let url = provider.api.endpoint_url(&provider.base_url, upstream_endpoint).ok_or_else(|| {
+        ApiError::UnsupportedEndpoint { provider: provider.name.clone(), endpoint: endpoint.as_str() }
+    })?;
 
     let mut request = state
         .http()
         .post(url)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+        .headers(provider.api.protocol_headers((!translating).then_some(client_headers)))
         .headers(provider.extra_headers.clone())
         .body(upstream_body);
     if let Some(key) = provider.next_key() {
@@ -262,7 +309,7 @@ async fn attempt_once(
         return Err(upstream::error_from_response(provider, response).await);
     }
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
-    let headers = response_headers(response.headers(), target);
+    let mut headers = response_headers(response.headers(), target);
     let is_sse = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -295,14 +342,9 @@ async fn attempt_once(
             Ok(Some(Ok(first))) => first,
         };
         record.mark_first_byte();
-        return Ok(Answer::Stream {
-            status,
-            headers,
-            upstream,
-            first,
-            scanner: SseScanner::new(strip_usage),
-            target: target.clone(),
-        });
+        let scanner = SseScanner::for_format(provider.api.wire_format(), strip_usage);
+        let translator = mapper.as_ref().map(Mapper::stream);
+        return Ok(Answer::Stream { status, headers, upstream, first, scanner, target: target.clone(), translator });
     }
 
     let body = match tokio::time::timeout_at(deadline, read_response(response)).await {
@@ -311,11 +353,20 @@ async fn attempt_once(
         Ok(Ok(body)) => body,
     };
     record.mark_first_byte();
+    let invalid = |detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail };
+    if let Some(mapper) = mapper {
+        if is_sse {
+            return Err(invalid("a stream came back for a request that did not ask for one".into()));
+        }
+        let (body, usage) = mapper.whole(&body).map_err(invalid)?;
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(Answer::Whole { status, headers, body, usage });
+    }
     let usage = if is_sse {
         // The client did not ask for a stream but the upstream sent one anyway: pass it on.
         None
     } else {
-        whole_usage(&body).map_err(|detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail })?
+        whole_usage(&body, provider.api.wire_format()).map_err(invalid)?
     };
     Ok(Answer::Whole { status, headers, body, usage })
 }
@@ -360,13 +411,22 @@ async fn read_response(response: reqwest::Response) -> Result<Bytes, String> {
 }
 
 /// Validates a whole JSON answer and reads its usage, skipping everything else.
-fn whole_usage(body: &[u8]) -> Result<Option<Usage>, String> {
+fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String> {
     #[derive(Deserialize)]
-    struct Whole {
-        usage: Option<OpenAiUsage>,
+    struct Whole<U> {
+        usage: Option<U>,
     }
-    let whole: Whole = serde_json::from_slice(body).map_err(|e| format!("the response is not valid JSON: {e}"))?;
-    Ok(whole.usage.as_ref().map(Usage::from_openai))
+    let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
+    Ok(match format {
+        WireFormat::OpenAi => {
+            let whole: Whole<OpenAiUsage> = serde_json::from_slice(body).map_err(invalid)?;
+            whole.usage.as_ref().map(Usage::from_openai)
+        }
+        WireFormat::Anthropic => {
+            let whole: Whole<AnthropicUsage> = serde_json::from_slice(body).map_err(invalid)?;
+            whole.usage.map(|u| u.to_usage())
+        }
+    })
 }
 
 fn response_headers(upstream: &reqwest::header::HeaderMap, target: &Target) -> HeaderMap {

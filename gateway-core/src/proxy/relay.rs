@@ -1,6 +1,7 @@
 //! The response body of a streamed passthrough: upstream chunks go to the client as they arrive,
 //! observed by the SSE scanner on the way. A stream that fails, stalls past the idle timeout or
-//! ends without `[DONE]` ends with an error event, never a clean finish. Dropping the relay (the
+//! ends without its end marker (`[DONE]`, Anthropic's `message_stop`) ends with an error event,
+//! never a clean finish. Dropping the relay (the
 //! client went away) drops the upstream response, which cancels the upstream request.
 
 use std::convert::Infallible;
@@ -127,7 +128,7 @@ impl Stream for SseRelay {
                     if !this.scanner.saw_done {
                         let error = ApiError::UpstreamProtocol {
                             provider: this.provider.clone(),
-                            detail: "the stream ended before it was complete (no [DONE])".into(),
+                            detail: "the stream ended before it was complete (no end-of-stream event)".into(),
                         };
                         return Poll::Ready(Some(Ok(this.fail(tail, error))));
                     }

@@ -1,6 +1,7 @@
 //! Server-sent events on the passthrough path. Bytes are forwarded as they arrive; alongside, a
 //! line scanner (memchr) looks only at `data:` lines, and parses only those that carry a usage
-//! object, so accounting costs almost nothing per chunk.
+//! object, so accounting costs almost nothing per chunk. The end of a stream is `data: [DONE]`
+//! for OpenAI and the `message_stop` (or `error`) event for Anthropic.
 
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
@@ -8,12 +9,16 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::observe::{OpenAiUsage, Usage};
+use crate::providers::WireFormat;
+use crate::providers::anthropic::AnthropicUsage;
 
 /// A line longer than this is not scanned (it is still forwarded); bounds the scanner's buffer.
 const MAX_LINE: usize = 4 * 1024 * 1024;
 
-#[derive(Default)]
 pub struct SseScanner {
+    format: WireFormat,
+    /// Anthropic usage arrives in two parts (`message_start`, `message_delta`).
+    anthropic_usage: Option<AnthropicUsage>,
     /// The incomplete last line of the bytes seen so far.
     partial: BytesMut,
     overflowed: bool,
@@ -28,7 +33,23 @@ pub struct SseScanner {
 
 impl SseScanner {
     pub fn new(strip_usage_chunk: bool) -> SseScanner {
-        SseScanner { strip_usage_chunk, ..SseScanner::default() }
+        SseScanner {
+            format: WireFormat::OpenAi,
+            anthropic_usage: None,
+            partial: BytesMut::new(),
+            overflowed: false,
+            strip_usage_chunk,
+            dropping_event: false,
+            usage: None,
+            saw_done: false,
+            events: 0,
+        }
+    }
+
+    /// A scanner for an upstream's stream in `format`; usage chunks are stripped only on OpenAI.
+    pub fn for_format(format: WireFormat, strip_usage_chunk: bool) -> SseScanner {
+        let strip = strip_usage_chunk && format == WireFormat::OpenAi;
+        SseScanner { format, ..SseScanner::new(strip) }
     }
 
     /// Scans a chunk. Returns what to forward: the chunk itself when nothing is stripped, else
@@ -96,7 +117,9 @@ impl SseScanner {
         } else if let Some(data) = trimmed.strip_prefix(b"data:") {
             self.events += 1;
             let data = data.strip_prefix(b" ").unwrap_or(data);
-            if data == b"[DONE]" {
+            if self.format == WireFormat::Anthropic {
+                self.anthropic_data(data);
+            } else if data == b"[DONE]" {
                 self.saw_done = true;
             } else if let Some(usage) = usage_in(data) {
                 self.usage = Some(usage.usage);
@@ -108,6 +131,38 @@ impl SseScanner {
         }
         if let (true, Some(out)) = (keep, out) {
             out.extend_from_slice(line);
+        }
+    }
+}
+
+impl SseScanner {
+    /// One Anthropic event's data: `message_stop` (or an `error` event) ends the stream; usage
+    /// is read from `message_start.message.usage` and `message_delta.usage`.
+    fn anthropic_data(&mut self, data: &[u8]) {
+        let head = &data[..data.len().min(40)];
+        if memmem::find(head, b"\"message_stop\"").is_some() || memmem::find(head, b"\"error\"").is_some() {
+            self.saw_done = true;
+            return;
+        }
+        if memmem::find(data, b"\"usage\"").is_none() {
+            return;
+        }
+        #[derive(Deserialize)]
+        struct Event {
+            message: Option<Message>,
+            usage: Option<AnthropicUsage>,
+        }
+        #[derive(Deserialize)]
+        struct Message {
+            usage: Option<AnthropicUsage>,
+        }
+        let Ok(event) = serde_json::from_slice::<Event>(data) else { return };
+        let found = event.usage.or(event.message.and_then(|m| m.usage));
+        if let Some(found) = found {
+            let mut usage = self.anthropic_usage.take().unwrap_or_default();
+            usage.merge(found);
+            self.usage = Some(usage.to_usage());
+            self.anthropic_usage = Some(usage);
         }
     }
 }
@@ -188,6 +243,26 @@ mod tests {
             out.extend_from_slice(&scanner.finish());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "split {split}");
             assert_eq!(scanner.usage.unwrap().output_tokens, 5);
+        }
+    }
+
+    #[test]
+    fn anthropic_streams_end_with_message_stop_and_report_usage() {
+        let text = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":12,\"output_tokens\":1,\"cache_read_input_tokens\":4}}}\n\n\
+            event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n\
+            event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\n\
+            event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        for split in [1usize, 7, 4096] {
+            let mut scanner = SseScanner::for_format(WireFormat::Anthropic, true);
+            let mut out = Vec::new();
+            for piece in text.as_bytes().chunks(split) {
+                out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(out, text.as_bytes());
+            assert!(scanner.saw_done);
+            let usage = scanner.usage.unwrap();
+            assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
         }
     }
 

@@ -1,0 +1,141 @@
+//! Anthropic's native Messages API: `POST {base}/messages`, `{base}/messages/count_tokens`,
+//! `GET {base}/models`, where the base URL includes `/v1` (`https://api.anthropic.com/v1`).
+//! The key goes in `x-api-key`; `anthropic-version` is the client's when the client speaks
+//! Anthropic too (with its `anthropic-beta`), else `2023-06-01`.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+
+use super::{Endpoint, ProviderApi, WireFormat};
+use crate::config::Secret;
+use crate::observe::Usage;
+
+pub const DEFAULT_VERSION: &str = "2023-06-01";
+static VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+static BETA: HeaderName = HeaderName::from_static("anthropic-beta");
+
+pub struct AnthropicApi;
+
+pub fn api() -> Arc<dyn ProviderApi> {
+    Arc::new(AnthropicApi)
+}
+
+impl ProviderApi for AnthropicApi {
+    fn wire_format(&self) -> WireFormat {
+        WireFormat::Anthropic
+    }
+
+    fn endpoint_url(&self, base_url: &str, endpoint: Endpoint) -> Option<String> {
+        let path = match endpoint {
+            Endpoint::Messages => "/messages",
+            Endpoint::CountTokens => "/messages/count_tokens",
+            Endpoint::Models => "/models",
+            Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings => return None,
+        };
+        Some(format!("{base_url}{path}"))
+    }
+
+    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
+        let value = HeaderValue::from_str(key.expose()).map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
+        match value {
+            Ok(value) => request.header("x-api-key", value),
+            // A key that is not a valid header value cannot be sent; the upstream answers 401.
+            Err(_) => request,
+        }
+    }
+
+    fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String> {
+        #[derive(Deserialize)]
+        struct ModelList {
+            data: Vec<ModelEntry>,
+        }
+        #[derive(Deserialize)]
+        struct ModelEntry {
+            id: String,
+        }
+        let list: ModelList =
+            serde_json::from_slice(body).map_err(|err| format!("model list is not Anthropic-shaped: {err}"))?;
+        Ok(list.data.into_iter().map(|m| m.id).collect())
+    }
+
+    fn protocol_headers(&self, same_format_client: Option<&HeaderMap>) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2);
+        let client_version = same_format_client.and_then(|h| h.get(&VERSION));
+        headers.insert(VERSION.clone(), client_version.cloned().unwrap_or(HeaderValue::from_static(DEFAULT_VERSION)));
+        if let Some(beta) = same_format_client.and_then(|h| h.get(&BETA)) {
+            headers.insert(BETA.clone(), beta.clone());
+        }
+        headers
+    }
+}
+
+/// An Anthropic `usage` object (`message`, `message_start.message`, `message_delta`).
+#[derive(Debug, Default, Deserialize)]
+pub struct AnthropicUsage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// Merges a later report (`message_delta.usage`) into what is known: present fields win.
+    pub fn merge(&mut self, later: AnthropicUsage) {
+        self.input_tokens = later.input_tokens.or(self.input_tokens);
+        self.output_tokens = later.output_tokens.or(self.output_tokens);
+        self.cache_read_input_tokens = later.cache_read_input_tokens.or(self.cache_read_input_tokens);
+        self.cache_creation_input_tokens = later.cache_creation_input_tokens.or(self.cache_creation_input_tokens);
+    }
+
+    /// As the gateway counts: input tokens include those read from or written to the cache.
+    pub fn to_usage(&self) -> Usage {
+        let cached = self.cache_read_input_tokens.unwrap_or(0);
+        Usage {
+            input_tokens: self.input_tokens.unwrap_or(0) + cached + self.cache_creation_input_tokens.unwrap_or(0),
+            output_tokens: self.output_tokens.unwrap_or(0),
+            cached_input_tokens: cached,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_headers_and_model_lists() {
+        let api = api();
+        assert_eq!(
+            api.endpoint_url("https://api.anthropic.com/v1", Endpoint::Messages).unwrap(),
+            "https://api.anthropic.com/v1/messages"
+        );
+        assert!(api.endpoint_url("https://api.anthropic.com/v1", Endpoint::ChatCompletions).is_none());
+        let defaults = api.protocol_headers(None);
+        assert_eq!(defaults["anthropic-version"], DEFAULT_VERSION);
+        let mut client = HeaderMap::new();
+        client.insert("anthropic-version", HeaderValue::from_static("2026-10-21"));
+        client.insert("anthropic-beta", HeaderValue::from_static("claude-code-20250219"));
+        let forwarded = api.protocol_headers(Some(&client));
+        assert_eq!(forwarded["anthropic-version"], "2026-10-21");
+        assert_eq!(forwarded["anthropic-beta"], "claude-code-20250219");
+        let ids = api
+            .parse_model_list(br#"{"data":[{"type":"model","id":"claude-x","display_name":"X"}],"has_more":false}"#)
+            .unwrap();
+        assert_eq!(ids, vec!["claude-x"]);
+    }
+
+    #[test]
+    fn usage_counts_cache_as_input() {
+        let mut usage =
+            AnthropicUsage { input_tokens: Some(12), cache_read_input_tokens: Some(4), ..Default::default() };
+        usage.merge(AnthropicUsage { output_tokens: Some(5), ..Default::default() });
+        let usage = usage.to_usage();
+        assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
+    }
+}

@@ -1,0 +1,159 @@
+//! The translation fixtures: one harness runs every file in `tests/fixtures/translate/`.
+//!
+//! A fixture is `{"kind", "context"?, "in", "out"}`:
+//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions`) and `in` (the client
+//!   body) → `out` (the upstream body, as JSON).
+//! - `kind` `whole`: `context.client` (`anthropic` | `openai`) and `in` (the upstream's JSON
+//!   answer) → `out` (the client's JSON answer).
+//! - `kind` `stream`: `context.client` and `in` (the upstream's SSE text) → `out` (the client's
+//!   events as `{"event"?, "data"}`), checked for every way of splitting the input into chunks,
+//!   through the same relay the gateway serves streams with. `out_error: true` expects the stream
+//!   to end with an error event.
+//!
+//! Volatile fields (`created`) are removed before comparing. `UPDATE_FIXTURES=1` rewrites `out`
+//! from what the code produces (review the diff!).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gateway_core::api::ApiFamily;
+use gateway_core::observe::{PendingRecord, TracingObserver};
+use gateway_core::providers::Endpoint;
+use gateway_core::translate::relay::TranslatingRelay;
+use gateway_core::translate::{self, Mapper, RequestContext};
+use serde_json::{Value, json};
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/translate");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "fixtures are missing in {}", dir.display());
+    files
+}
+
+fn mapper(client: &str) -> Mapper {
+    match client {
+        "anthropic" => Mapper::AnthropicClient { model: "gw/model".into() },
+        _ => Mapper::OpenAiClient { model: "gw/model".into(), include_usage: true },
+    }
+}
+
+fn scrub(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("created");
+            map.values_mut().for_each(scrub);
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+fn parse_events(text: &str) -> (Vec<Value>, bool) {
+    let mut events = Vec::new();
+    let mut error = false;
+    for raw in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
+        let name = raw.lines().find_map(|l| l.strip_prefix("event: "));
+        let data = raw.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("");
+        let mut data: Value = serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned()));
+        if name == Some("error") || data.get("error").is_some() {
+            error = true;
+        }
+        scrub(&mut data);
+        events.push(match name {
+            Some(name) => json!({"event": name, "data": data}),
+            None => json!({"data": data}),
+        });
+    }
+    (events, error)
+}
+
+async fn run_stream(client: &str, input: &str, split: usize) -> String {
+    let chunks: Vec<reqwest::Result<Bytes>> =
+        input.as_bytes().chunks(split).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let mut upstream = futures_util::stream::iter(chunks).boxed();
+    let first = upstream.next().await.expect("a first chunk").expect("ok");
+    let family = if client == "anthropic" { ApiFamily::Anthropic } else { ApiFamily::OpenAi };
+    let record = PendingRecord::new(Arc::new(TracingObserver), family, "fixture");
+    let relay = TranslatingRelay::new(
+        upstream,
+        first,
+        mapper(client).stream(),
+        Duration::from_secs(5),
+        family,
+        "fixture".into(),
+        record,
+    );
+    let out: Vec<Bytes> = relay.map(|chunk| chunk.expect("infallible")).collect().await;
+    String::from_utf8(out.concat()).expect("utf-8")
+}
+
+#[tokio::test]
+async fn translation_fixtures() {
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let mut fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let context = fixture.get("context").cloned().unwrap_or(json!({}));
+        let (actual, error) = match fixture["kind"].as_str().unwrap() {
+            "request" => {
+                let endpoint = match context["endpoint"].as_str().unwrap() {
+                    "messages" => Endpoint::Messages,
+                    _ => Endpoint::ChatCompletions,
+                };
+                let body = serde_json::to_vec(&fixture["in"]).unwrap();
+                let stream = fixture["in"]["stream"].as_bool().unwrap_or(false);
+                let ctx = RequestContext {
+                    requested_model: "gw/model",
+                    upstream_model: "model",
+                    stream,
+                    max_output_tokens: context["max_output_tokens"].as_u64(),
+                };
+                let plan = translate::request(endpoint, &body, &ctx).unwrap();
+                (serde_json::from_slice::<Value>(&plan.body).unwrap(), false)
+            }
+            "whole" => {
+                let body = serde_json::to_vec(&fixture["in"]).unwrap();
+                let (out, _usage) = mapper(context["client"].as_str().unwrap()).whole(&body).unwrap();
+                let mut out: Value = serde_json::from_slice(&out).unwrap();
+                scrub(&mut out);
+                (out, false)
+            }
+            "stream" => {
+                let client = context["client"].as_str().unwrap();
+                let input = fixture["in"].as_str().unwrap().to_owned();
+                let whole = run_stream(client, &input, input.len()).await;
+                let (events, error) = parse_events(&whole);
+                for split in [1, 2, 3, 7, 64] {
+                    let text = run_stream(client, &input, split).await;
+                    assert_eq!(parse_events(&text).0, events, "{name}: chunks of {split} bytes differ");
+                }
+                (Value::Array(events), error)
+            }
+            other => panic!("{name}: unknown kind {other}"),
+        };
+        if update {
+            fixture["out"] = actual;
+            if error {
+                fixture["out_error"] = json!(true);
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&fixture).unwrap() + "\n").unwrap();
+            continue;
+        }
+        assert_eq!(actual, fixture["out"], "{name}: output differs (UPDATE_FIXTURES=1 to regenerate)");
+        assert_eq!(error, fixture["out_error"].as_bool().unwrap_or(false), "{name}: error ending");
+    }
+}
+
+#[test]
+fn count_tokens_estimate_is_a_quarter_of_the_text() {
+    let body = json!({"model": "m", "system": "abcd", "messages": [{"role": "user", "content": "a".repeat(396)}]});
+    assert_eq!(translate::estimate_input_tokens(&serde_json::to_vec(&body).unwrap()).unwrap(), 100);
+}
