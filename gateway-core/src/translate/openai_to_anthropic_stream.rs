@@ -59,6 +59,12 @@ struct FunctionDelta {
     arguments: Option<String>,
 }
 
+struct ToolSeen {
+    openai_index: usize,
+    id: Option<String>,
+    block: usize,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Open {
     Thinking,
@@ -72,8 +78,9 @@ pub struct ToAnthropic {
     /// The open content block: its Anthropic index and kind.
     open: Option<(usize, Open)>,
     next_index: usize,
-    /// OpenAI tool-call index → Anthropic block index.
-    tools: Vec<(usize, usize)>,
+    /// Each tool call seen: its OpenAI index (or, from servers that send none, a made-up one),
+    /// its id and its Anthropic block index.
+    tools: Vec<ToolSeen>,
     stop_reason: Option<&'static str>,
     usage: Option<Usage>,
 }
@@ -146,20 +153,28 @@ impl ToAnthropic {
     }
 
     fn tool(&mut self, call: ToolCallDelta, out: &mut BytesMut) {
-        let openai_index = call.index.unwrap_or(0);
         let (name, arguments) = match call.function {
             Some(f) => (f.name, f.arguments),
             None => (None, None),
         };
-        let index = match self.tools.iter().find(|(i, _)| *i == openai_index) {
-            Some((_, index)) => *index,
+        let known = match call.index {
+            Some(i) => self.tools.iter().find(|t| t.openai_index == i),
+            // Without an index (some servers): a new id is a new call, else the last call goes on.
+            None => match &call.id {
+                Some(id) => self.tools.iter().find(|t| t.id.as_ref() == Some(id)),
+                None => self.tools.last(),
+            },
+        };
+        let index = match known {
+            Some(tool) => tool.block,
             None => {
                 self.close(out);
-                let id = call.id.unwrap_or_else(|| format!("toolu_{}", random_id()));
+                let openai_index = call.index.unwrap_or(usize::MAX - self.tools.len());
+                let id = call.id.clone().unwrap_or_else(|| format!("toolu_{}", random_id()));
                 let block = json!({"type": "tool_use", "id": id, "name": name.unwrap_or_default(), "input": {}});
-                let index = self.open_block(block, Open::Tool, out);
-                self.tools.push((openai_index, index));
-                index
+                let block = self.open_block(block, Open::Tool, out);
+                self.tools.push(ToolSeen { openai_index, id: call.id, block });
+                block
             }
         };
         if let Some(arguments) = arguments.filter(|a| !a.is_empty()) {
