@@ -7,6 +7,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod guard;
+pub mod metrics;
 pub mod observe;
 pub mod providers;
 pub mod proxy;
@@ -15,6 +16,7 @@ pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod usage;
 
 pub use config::Config;
 pub use error::{ApiError, StartupError};

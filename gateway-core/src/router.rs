@@ -4,14 +4,18 @@
 //! A request's path, in order:
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
-//! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`);
-//! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model` and `stream` read
-//!    from the top level only, the model resolved to a provider (`routing`), one upstream
-//!    attempt, the answer streamed back as it arrives while usage is observed;
-//! 4. the `RequestObserver` gets one record per request, even when the client went away.
+//! 2. the route picks the API family and endpoint (`api::openai`, `api::admin`, `api::usage`,
+//!    `/metrics`);
+//! 3. `proxy::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
+//!    User-Agent and tool headers, else the peer process; session id), body read under
+//!    `server.max_body_bytes` (413), `model` and `stream` read from the top level only, the
+//!    model resolved to a provider (`routing`), one upstream attempt, the answer streamed back
+//!    as it arrives while usage is observed;
+//! 4. the `RequestObserver` (`usage::UsageRecorder`) gets one record per request, even when the
+//!    client went away: priced, counted in the metrics, queued for the SQLite usage log's writer.
 //!
-//! Identification, governance (budgets, rate limits) and caching slot in as layers between 1
-//! and 2; fallbacks wrap the attempt in 3.
+//! Governance (budgets, rate limits) and caching slot in as layers between 1 and 2; fallbacks
+//! wrap the attempt in 3.
 
 use axum::Router;
 use axum::extract::Request;
@@ -20,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, openai};
+use crate::api::{ApiFamily, admin, openai, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -36,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(root).head(|| async { StatusCode::OK }))
         .route("/health", get(health))
+        .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes())
         .nest("/openai/v1", openai_routes())
         .nest("/openai", openai_routes())

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/providers/{name}/key", put(put_key).delete(delete_key))
         .route("/models", get(models))
         .route("/models/refresh", post(refresh_models))
+        .merge(super::usage::router())
 }
 
 /// Every provider, with keys shown only as references or masked.

@@ -3,5 +3,6 @@
 pub mod admin;
 mod family;
 pub mod openai;
+pub mod usage;
 
 pub use family::ApiFamily;

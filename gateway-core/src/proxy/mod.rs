@@ -7,7 +7,10 @@ pub mod relay;
 pub mod sse;
 pub mod upstream;
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -25,6 +28,7 @@ use crate::observe::{OpenAiUsage, Outcome, PendingRecord, Usage};
 use crate::providers::Endpoint;
 use crate::routing::{self, Target};
 use crate::state::AppState;
+use crate::usage::attribution;
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -40,13 +44,18 @@ pub async fn forward(
     state: AppState,
     family: ApiFamily,
     endpoint: Endpoint,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     body: Body,
 ) -> Response {
+    let headers = parts.headers;
     let mut record = PendingRecord::new(state.observer(), family, endpoint.as_str());
-    if let Some(agent) = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
-        record.update(|r| r.user_agent = Some(agent.to_owned()));
-    }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let caller = attribution::identify(&headers, peer).await;
+    record.update(|r| {
+        r.user_agent = caller.user_agent;
+        r.client = caller.client;
+        r.session_id = caller.session_id;
+    });
     match attempt(&state, endpoint, &headers, body, &mut record).await {
         Ok(Answer::Whole { status, headers, body, usage }) => {
             record.update(|r| r.usage = usage);
@@ -115,6 +124,7 @@ async fn attempt(
     record.update(|r| {
         r.provider = Some(provider.name.clone());
         r.upstream_model = Some(target.model.clone());
+        r.provider_local = provider.is_local;
     });
     let url = provider.api.endpoint_url(&provider.base_url, endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
         provider: provider.name.clone(),
@@ -141,6 +151,8 @@ async fn attempt(
     }
 
     let deadline = Instant::now() + provider.timeout;
+    let sent = Instant::now();
+    record.update(|r| r.attempts += 1);
     let response = match tokio::time::timeout_at(deadline, request.send()).await {
         Err(_) => return Err(ApiError::UpstreamTimeout { provider: provider.name.clone(), after: provider.timeout }),
         Ok(Err(err)) => return Err(upstream::transport_error(provider, &err, provider.timeout)),
@@ -180,6 +192,7 @@ async fn attempt(
             Ok(Some(Ok(first))) => first,
         };
         record.mark_first_byte();
+        record.update(|r| r.upstream_time = Some(sent.elapsed()));
         return Ok(Answer::Stream { status, headers, upstream, first, scanner: SseScanner::new(strip_usage), target });
     }
 
@@ -189,6 +202,7 @@ async fn attempt(
         Ok(Ok(body)) => body,
     };
     record.mark_first_byte();
+    record.update(|r| r.upstream_time = Some(sent.elapsed()));
     let usage = if is_sse {
         // The client did not ask for a stream but the upstream sent one anyway: pass it on.
         None
