@@ -383,3 +383,31 @@ async fn two_hundred_concurrent_requests_give_two_hundred_rows() {
     assert_eq!(rows.len(), 200);
     assert!(rows.iter().all(|r| r.input_tokens == Some(PROMPT_TOKENS)));
 }
+
+/// A figure, not an assertion: how many rows a second the writer takes through `record` (run
+/// with `cargo test --release -p switchyard-tests --test usage_log -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn writer_throughput() {
+    use gateway_core::observe::RequestObserver;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, 30);
+    let log = recorder.log.clone().unwrap();
+    let now = SystemTime::now();
+    let rows = 200_000u64;
+    let started = std::time::Instant::now();
+    // In chunks well under the channel's capacity: this measures the writer, not drops.
+    for _ in 0..rows / 20_000 {
+        for _ in 0..20_000 {
+            recorder.record(record(now, "gpt-4o"));
+        }
+        log.flush().unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{rows} rows in {:.2}s: {:.0} rows/s written, {} dropped",
+        elapsed.as_secs_f64(),
+        log.written() as f64 / elapsed.as_secs_f64(),
+        log.dropped()
+    );
+}
