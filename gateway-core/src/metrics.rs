@@ -66,6 +66,8 @@ struct Series {
     requests: AtomicU64,
     latency: Histogram<16>,
     ttft: Histogram<16>,
+    upstream: Histogram<16>,
+    attempts: AtomicU64,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
     cached_tokens: AtomicU64,
@@ -80,6 +82,8 @@ impl Series {
             requests: AtomicU64::new(0),
             latency: Histogram::new(&LATENCY_BUCKETS),
             ttft: Histogram::new(&LATENCY_BUCKETS),
+            upstream: Histogram::new(&LATENCY_BUCKETS),
+            attempts: AtomicU64::new(0),
             input_tokens: AtomicU64::new(0),
             output_tokens: AtomicU64::new(0),
             cached_tokens: AtomicU64::new(0),
@@ -138,7 +142,11 @@ impl Metrics {
         if let Some(cost) = entry.cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
             series.cost_nanos.fetch_add((cost * 1e9).round() as u64, Ordering::Relaxed);
         }
+        if entry.attempts > 0 {
+            series.attempts.fetch_add(u64::from(entry.attempts), Ordering::Relaxed);
+        }
         if let Some(upstream) = upstream_time {
+            series.upstream.observe(upstream);
             self.overhead.observe(latency.saturating_sub(upstream));
         }
     }
@@ -212,16 +220,26 @@ impl Metrics {
             let nanos: u64 = list.iter().map(|s| s.cost_nanos.load(Ordering::Relaxed)).sum();
             let _ = writeln!(out, "switchyard_cost_dollars_total{{{}}} {}", model_labels(id), nanos as f64 / 1e9);
         }
-        for (name, help, ttft) in [
-            ("switchyard_request_duration_seconds", "Whole request latency, as the client saw it.", false),
-            ("switchyard_time_to_first_token_seconds", "Time until the first byte of the answer.", true),
+        header(&mut out, "switchyard_upstream_requests_total", "counter", "Requests sent to upstreams (attempts).");
+        for (id, list) in &by_model {
+            let total: u64 = list.iter().map(|s| s.attempts.load(Ordering::Relaxed)).sum();
+            let _ = writeln!(out, "switchyard_upstream_requests_total{{{}}} {total}", model_labels(id));
+        }
+        for (name, help, pick) in [
+            ("switchyard_request_duration_seconds", "Whole request latency, as the client saw it.", 0),
+            ("switchyard_time_to_first_token_seconds", "Time until the first byte of the answer.", 1),
+            ("switchyard_upstream_latency_seconds", "Time spent waiting on the upstream, whole answer.", 2),
         ] {
             header(&mut out, name, "histogram", help);
             for (id, list) in &by_model {
                 let mut counts = [0u64; 16];
                 let (mut count, mut sum) = (0u64, 0f64);
                 for s in list {
-                    let (c, n, total) = if ttft { s.ttft.snapshot() } else { s.latency.snapshot() };
+                    let (c, n, total) = match pick {
+                        0 => s.latency.snapshot(),
+                        1 => s.ttft.snapshot(),
+                        _ => s.upstream.snapshot(),
+                    };
                     for (acc, v) in counts.iter_mut().zip(c) {
                         *acc += v;
                     }
@@ -342,6 +360,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("switchyard_gateway_overhead_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("switchyard_upstream_latency_seconds_count{provider=\"mock\",model=\"echo\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("switchyard_usage_rows_dropped_total 3"), "{text}");
     }
 }

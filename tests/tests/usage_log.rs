@@ -190,6 +190,8 @@ async fn metrics_parse_with_the_prometheus_client() {
     assert_eq!(value("switchyard_time_to_first_token_seconds_count", &echo), 3.0);
     assert_eq!(value("switchyard_upstream_errors_total", &[("error_type", "upstream_status")]), 1.0);
     assert_eq!(value("switchyard_gateway_overhead_seconds_count", &[]), 3.0);
+    assert_eq!(value("switchyard_upstream_requests_total", &[("provider", "mock")]), 4.0);
+    assert_eq!(value("switchyard_upstream_latency_seconds_count", &echo), 3.0);
     assert_eq!(value("switchyard_usage_rows_dropped_total", &[]), 0.0);
     let family = |name: &str| samples.iter().find(|s| s["family"] == name).map(|s| s["type"].clone());
     assert_eq!(family("switchyard_request_duration_seconds"), Some(json!("histogram")));
@@ -306,6 +308,25 @@ async fn usage_api_sums_equal_the_rows() {
     assert!((sum("cost_usd") - rows.iter().filter_map(|r| r.cost_usd).sum::<f64>()).abs() < 1e-12);
     let groups: Vec<&str> = data.iter().map(|p| p["group"].as_str().unwrap()).collect();
     assert!(groups.contains(&"echo") && groups.contains(&"reasoning"), "{series}");
+    let from = rows[0].ts_ms - 1;
+    let by_locality = get(gw.url(&format!("/api/usage?from={from}&to={to}&bucket=minute&group_by=locality"))).await;
+    let local: u64 = by_locality["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|p| assert_eq!(p["group"], "local", "the mock is on loopback"))
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(local as usize, rows.len());
+    let by_client = get(gw.url(&format!("/api/usage?from={from}&to={to}&group_by=client"))).await;
+    let tool_a: u64 = by_client["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["group"] == "tool-a")
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(tool_a, 3);
     assert!(data.iter().all(|p| p["p95_latency_ms"].as_f64().unwrap() >= p["p50_latency_ms"].as_f64().unwrap()));
 
     let summary = get(gw.url("/api/usage/summary")).await;
