@@ -432,3 +432,49 @@ fn writer_throughput() {
         log.dropped()
     );
 }
+
+/// A figure, not an assertion: the usage API's queries on a million rows over 30 days
+/// (`cargo test -p switchyard-tests --test usage_log -- --ignored --nocapture query_speed`).
+#[test]
+#[ignore]
+fn query_speed_on_a_million_rows() {
+    let log = UsageLog::open(std::path::Path::new(":memory:"), Duration::from_secs(400 * 86_400)).unwrap();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let reader = log.reader();
+    let conn = reader.lock().unwrap();
+    let started = std::time::Instant::now();
+    conn.execute_batch(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999) \
+         INSERT INTO requests (ts_ms, client, family, endpoint, provider, model, status, outcome, latency_ms, \
+         input_tokens, output_tokens, cost_usd, stream) \
+         SELECT {now} - (i * 2592), 'tool-' || (i % 7), 'openai', 'chat completions', 'p' || (i % 3), \
+         'model-' || (i % 20), 200, CASE WHEN i % 50 = 0 THEN 'error' ELSE 'success' END, (i % 997) * 1.0, \
+         100, 10, 0.001, i % 2 FROM n"
+    ))
+    .unwrap();
+    println!("1,000,000 rows inserted in {:.2}s", started.elapsed().as_secs_f64());
+    let time = |label: &str, f: &dyn Fn()| {
+        let started = std::time::Instant::now();
+        f();
+        println!("{label}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    };
+    let day = 86_400_000;
+    time("series, 30 days by day and model (1M rows)", &|| {
+        let points = query::series(&conn, now - 30 * day, now + 1, query::Bucket::Day, Some(query::GroupBy::Model));
+        assert!(points.unwrap().len() >= 20 * 30);
+    });
+    time("series, last 24 h by hour and client", &|| {
+        query::series(&conn, now - day, now + 1, query::Bucket::Hour, Some(query::GroupBy::Client)).unwrap();
+    });
+    time("summary, today", &|| {
+        query::summary(&conn, now - day).unwrap();
+    });
+    time("logs, newest 50 of one client", &|| {
+        let filter = LogFilter { client: Some("tool-3".into()), limit: 50, ..LogFilter::default() };
+        assert_eq!(query::logs(&conn, &filter).unwrap().len(), 50);
+    });
+    time("logs, page deep in the log by cursor", &|| {
+        let filter = LogFilter { before_id: Some(500_000), limit: 50, ..LogFilter::default() };
+        assert_eq!(query::logs(&conn, &filter).unwrap().len(), 50);
+    });
+}
