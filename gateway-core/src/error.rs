@@ -20,6 +20,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("cannot build the upstream HTTP client: {0}")]
     HttpClient(String),
+    #[error(transparent)]
+    Usage(#[from] crate::usage::UsageError),
 }
 
 /// A request that could not be served. Messages are written for the caller: they never contain a

@@ -9,6 +9,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod guard;
+pub mod metrics;
 pub mod observe;
 pub mod providers;
 pub mod proxy;
@@ -19,6 +20,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod translate;
+pub mod usage;
 
 pub use config::Config;
 pub use error::{ApiError, StartupError};

@@ -72,8 +72,6 @@ pub struct RequestRecord {
     pub requested_model: Option<String>,
     /// The task class the request asked for, if any.
     pub class: Option<String>,
-    /// Upstream attempts made (retries and fallbacks included).
-    pub attempts: u32,
     pub provider: Option<String>,
     pub upstream_model: Option<String>,
     pub stream: bool,
@@ -83,11 +81,26 @@ pub struct RequestRecord {
     pub latency: Duration,
     pub time_to_first_byte: Option<Duration>,
     pub user_agent: Option<String>,
+    /// The calling tool (`usage::attribution`): header, User-Agent, or the peer process.
+    pub client: Option<String>,
+    /// The client's session id (`X-Claude-Code-Session-Id`, Codex `session-id`).
+    pub session_id: Option<String>,
+    /// Whether the provider that served it runs on this machine (local requests cost nothing).
+    pub provider_local: bool,
+    /// Upstream attempts made, retries and fallbacks included (0 when the request failed before
+    /// reaching one).
+    pub attempts: u32,
+    /// Time spent waiting on the upstream; `latency - upstream_time` is the gateway's overhead.
+    pub upstream_time: Option<Duration>,
 }
 
 pub trait RequestObserver: Send + Sync {
     /// Called once per request, off the response path; must not block.
     fn record(&self, record: RequestRecord);
+
+    /// Writes out what is pending and stops; called once at shutdown, after the last request.
+    /// May block (the server calls it off the async runtime).
+    fn close(&self) {}
 }
 
 /// Logs each request at debug level; the default until the usage log is attached.
@@ -125,7 +138,6 @@ impl PendingRecord {
                 endpoint,
                 requested_model: None,
                 class: None,
-                attempts: 0,
                 provider: None,
                 upstream_model: None,
                 stream: false,
@@ -135,6 +147,11 @@ impl PendingRecord {
                 latency: Duration::ZERO,
                 time_to_first_byte: None,
                 user_agent: None,
+                client: None,
+                session_id: None,
+                provider_local: false,
+                attempts: 0,
+                upstream_time: None,
             }),
             started: Instant::now(),
             observer,

@@ -5,9 +5,11 @@
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
-//!    `api::admin`);
-//! 3. `proxy::forward`: body read under `server.max_body_bytes` (413), `model`, `stream` and
-//!    `fallbacks` read from the top level only;
+//!    `api::admin`, `api::usage`, `/metrics`);
+//! 3. `proxy::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
+//!    User-Agent and tool headers, else the peer process; session id), body read under
+//!    `server.max_body_bytes` (413), `model`, `stream` and `fallbacks` read from the top level
+//!    only;
 //! 4. `routing::plan`: a task class (`model: "coding"`, `x-switchyard-task`) becomes its
 //!    resolved chain (`classes`, cached in `routing_state`), a concrete model becomes one target
 //!    plus the body's fallbacks; local-only mode keeps local targets only;
@@ -16,11 +18,11 @@
 //!    chunk; `attempt_once` refuses any cloud destination while local-only is on, then goes
 //!    passthrough when the provider speaks the client's format (only `model` rewritten), else
 //!    `translate` maps the request and the answer event by event;
-//! 6. the answer streams back as it arrives while usage is observed; the `RequestObserver` gets
-//!    one record per request, even when the client went away.
+//! 6. the answer streams back as it arrives while usage is observed; the `RequestObserver`
+//!    (`usage::UsageRecorder`) gets one record per request, even when the client went away:
+//!    priced, counted in the metrics, queued for the SQLite usage log's writer.
 //!
-//! Identification, governance (budgets, rate limits) and caching slot in as layers between 1
-//! and 2.
+//! Governance (budgets, rate limits) and caching slot in as layers between 1 and 2.
 
 use axum::Router;
 use axum::extract::Request;
@@ -29,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, anthropic, openai};
+use crate::api::{ApiFamily, admin, anthropic, openai, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(root).head(|| async { StatusCode::OK }))
         .route("/health", get(health))
+        .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes().merge(anthropic_routes()))
         .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))
         .nest("/openai/v1", openai_routes())

@@ -22,6 +22,8 @@ use crate::observe::{RequestObserver, TracingObserver};
 use crate::router::router;
 use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
 use crate::state::{AppState, GatewayInner};
+use crate::usage::UsageRecorder;
+use crate::usage::pricing::PriceTable;
 
 /// What the embedding program supplies; the defaults suit the headless binary.
 pub struct GatewayOptions {
@@ -54,6 +56,8 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|err| StartupError::HttpClient(err.to_string()))?;
+    let pricing = PriceTable::new(config.pricing.clone());
+    let usage = Arc::new(UsageRecorder::open(&config.usage, pricing, options.observer)?);
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
     let local_servers = match options.local_servers {
         Some(servers) => Ok(servers),
@@ -67,7 +71,8 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         providers: ArcSwap::from_pointee(providers),
         catalog: Catalog::default(),
         http,
-        observer: options.observer,
+        observer: usage.clone(),
+        usage,
         secrets: options.secrets,
         env: options.env,
         local_servers,
@@ -117,16 +122,21 @@ impl RunningGateway {
         &self.state
     }
 
-    /// Stops accepting, lets in-flight requests finish up to the grace period, then returns.
+    /// Stops accepting, lets in-flight requests finish up to the grace period, then waits for
+    /// the observer to write out what is pending (the usage log's last rows).
     pub async fn shutdown(self) {
         let grace = self.state.shutdown_grace();
         self.cancel.cancel();
+        self.state.usage().streams_closed.cancel();
         self.background.abort();
         let mut server = self.server;
         if tokio::time::timeout(grace, &mut server).await.is_err() {
             tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
             server.abort();
+            let _ = server.await;
         }
+        let observer = self.state.observer();
+        let _ = tokio::task::spawn_blocking(move || observer.close()).await;
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.

@@ -11,6 +11,7 @@ use crate::guard::HostGuard;
 use crate::observe::RequestObserver;
 use crate::providers::ProviderSet;
 use crate::secrets::{EnvLookup, SecretStore};
+use crate::usage::UsageRecorder;
 
 #[derive(Clone)]
 pub struct AppState(Arc<GatewayInner>);
@@ -23,6 +24,8 @@ pub struct GatewayInner {
     /// One pooled client for every upstream.
     pub http: reqwest::Client,
     pub observer: Arc<dyn RequestObserver>,
+    /// The usage log and metrics; also the `observer` (which wraps the embedder's).
+    pub usage: Arc<UsageRecorder>,
     pub secrets: Arc<dyn SecretStore>,
     pub env: Arc<EnvLookup>,
     /// Task classes and local-only mode.
@@ -58,6 +61,10 @@ impl AppState {
 
     pub fn observer(&self) -> Arc<dyn RequestObserver> {
         self.0.observer.clone()
+    }
+
+    pub fn usage(&self) -> &Arc<UsageRecorder> {
+        &self.0.usage
     }
 
     pub fn max_body_bytes(&self) -> usize {

@@ -31,12 +31,14 @@ fn a_bad_config_names_the_field_and_exits_2() {
 fn serves_and_stops_on_sigterm() {
     let port = free_port();
     let file = config_file("[discovery]\nfrom_env = false\nprobe_local = false\n");
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(file.path())
         .arg("--port")
         .arg(port.to_string())
         .env("OPENAI_API_KEY", "sk-must-not-be-logged-9876")
+        .env("XDG_DATA_HOME", data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -71,4 +73,7 @@ fn serves_and_stops_on_sigterm() {
     assert!(logs.contains("listening"), "{logs}");
     assert!(!logs.contains("sk-must-not-be-logged"), "{logs}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port is free again");
+    // The SQLite usage log is on by default, in the OS data dir.
+    let usage = data.path().join("switchyard/usage.sqlite3");
+    assert!(usage.exists(), "the usage log is at {}", usage.display());
 }

@@ -14,6 +14,8 @@ pub use switchyard_mock;
 pub struct TestGateway {
     pub running: RunningGateway,
     pub client: reqwest::Client,
+    /// Holds the usage log (`usage.sqlite3`) unless the test's config names another path.
+    pub data_dir: tempfile::TempDir,
 }
 
 impl TestGateway {
@@ -57,12 +59,17 @@ pub async fn gateway_raw(toml: &str, options: GatewayOptions) -> TestGateway {
     gateway_from(config, options).await
 }
 
-pub async fn gateway_from(config: Config, options: GatewayOptions) -> TestGateway {
+/// The usage log goes to a fresh temporary directory unless the config says where.
+pub async fn gateway_from(mut config: Config, options: GatewayOptions) -> TestGateway {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    if config.usage.path.is_none() {
+        config.usage.path = Some(data_dir.path().join("usage.sqlite3"));
+    }
     let state = build_state(config, options).expect("gateway state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let running = start_on(state, listener).expect("gateway starts");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    TestGateway { running, client }
+    TestGateway { running, client, data_dir }
 }
 
 /// One mock and a gateway with it as provider `mock`.

@@ -60,7 +60,7 @@ async fn a_key_put_through_the_api_is_stored_used_and_masked() {
 async fn a_stored_key_brings_its_cloud_provider_back_at_start() {
     let store = Arc::new(MemorySecretStore::default());
     store.set("openrouter", &gateway_core::config::Secret::new("sk-or-stored-5555")).unwrap();
-    let toml = "[discovery]\nfrom_env = true\nprobe_local = false\nrefresh_secs = 3600\n";
+    let toml = "[discovery]\nfrom_env = true\nprobe_local = false\nrefresh_secs = 3600\n[usage]\nenabled = false\n";
     // No environment keys: the provider comes from the store alone. (Its catalog refresh would
     // reach the internet, so this test reads the provider list only.)
     let state = gateway_core::build_state(

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use gateway_core::usage::query::LogFilter;
 use switchyard_tests::switchyard_mock::MockUpstream;
 use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
 
@@ -41,6 +42,24 @@ async fn openai_python_sdk_is_a_drop_in_at_v1_and_openai() {
         println!("{}", stdout.trim());
     }
     assert!(posts(&mock).len() >= 16, "the SDK's requests reached the upstream");
+
+    // Every request the SDK made is in the usage log, attributed to it by its User-Agent.
+    let log = gw.running.state().usage().log.clone().expect("usage log");
+    let rows = tokio::task::spawn_blocking(move || {
+        log.flush().unwrap();
+        let reader = log.reader();
+        let conn = reader.lock().unwrap();
+        let filter = LogFilter { limit: 10_000, ..LogFilter::default() };
+        gateway_core::usage::query::logs(&conn, &filter).unwrap()
+    })
+    .await
+    .unwrap();
+    let inference = rows.iter().filter(|r| r.endpoint != "models").count();
+    assert!(inference >= 16, "{rows:#?}");
+    for row in &rows {
+        assert_eq!(row.client.as_deref(), Some("openai-python"), "{row:?}");
+        assert!(row.user_agent.as_deref().is_some_and(|ua| ua.starts_with("OpenAI/Python")), "{row:?}");
+    }
 }
 
 /// Runs a conformance script with its arguments; panics with its output when it fails.

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/models/refresh", post(refresh_models))
         .merge(super::local_servers::router())
         .merge(super::routing::router())
+        .merge(super::usage::router())
 }
 
 /// Every provider, with keys shown only as references or masked.

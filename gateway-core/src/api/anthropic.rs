@@ -19,12 +19,12 @@ const CREATED_AT: &str = "1970-01-01T00:00:00Z";
 
 pub async fn messages(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::Anthropic, Endpoint::Messages, parts.headers, body).await
+    proxy::forward(state, ApiFamily::Anthropic, Endpoint::Messages, parts, body).await
 }
 
 pub async fn count_tokens(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::Anthropic, Endpoint::CountTokens, parts.headers, body).await
+    proxy::forward(state, ApiFamily::Anthropic, Endpoint::CountTokens, parts, body).await
 }
 
 /// Every provider's models as `provider/model`, in Anthropic's list shape.

@@ -6,5 +6,6 @@ mod family;
 pub mod local_servers;
 pub mod openai;
 pub mod routing;
+pub mod usage;
 
 pub use family::ApiFamily;

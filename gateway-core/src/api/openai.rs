@@ -14,17 +14,17 @@ use crate::state::AppState;
 
 pub async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::ChatCompletions, parts.headers, body).await
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::ChatCompletions, parts, body).await
 }
 
 pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Completions, parts.headers, body).await
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Completions, parts, body).await
 }
 
 pub async fn embeddings(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts.headers, body).await
+    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts, body).await
 }
 
 /// The merged list of every provider's models, ids in `provider/model` form; in Anthropic's

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub use secret::{KeyRef, Secret};
 
 use crate::providers::ProviderKind;
+use crate::usage::pricing::Price;
 
 pub const DEFAULT_PORT: u16 = 30080;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -39,6 +40,10 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Task classes by name; these override the built-in ones of the same name.
     pub task_classes: BTreeMap<String, crate::classes::TaskClassConfig>,
+    pub usage: UsageConfig,
+    /// Price overrides, dollars per million tokens, keyed `provider/model`, `model` or a prefix
+    /// ending in `*`: `[pricing."openai/gpt-4o"] input = 2.5`.
+    pub pricing: BTreeMap<String, Price>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -56,6 +61,24 @@ pub struct RoutingConfig {
 impl Default for RoutingConfig {
     fn default() -> Self {
         RoutingConfig { local_only: false, default_class: "coding".into(), state_file: None }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageConfig {
+    /// Write one row per request to the SQLite usage log.
+    pub enabled: bool,
+    /// The database file; `:memory:` keeps it in memory. Default: `usage.sqlite3` in the OS data
+    /// dir (`~/Library/Application Support/Switchyard/` on macOS, `$XDG_DATA_HOME/switchyard/`).
+    pub path: Option<PathBuf>,
+    /// Rows older than this many days are deleted in the background.
+    pub retention_days: u32,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        UsageConfig { enabled: true, path: None, retention_days: 30 }
     }
 }
 
@@ -293,6 +316,15 @@ impl Config {
                 }
             }
         }
+        if self.usage.retention_days == 0 {
+            return Err(invalid("usage.retention_days".into(), "must be at least 1".into()));
+        }
+        for (model, price) in &self.pricing {
+            let rates = [Some(price.input), Some(price.output), price.cached_input, price.cache_write, price.reasoning];
+            if rates.iter().flatten().any(|rate| !rate.is_finite() || *rate < 0.0) {
+                return Err(invalid(format!("pricing.{model}"), "prices must be non-negative numbers".into()));
+            }
+        }
         for (i, url) in self.discovery.local_urls.iter().enumerate() {
             if reqwest::Url::parse(url).is_err() {
                 return Err(invalid(format!("discovery.local_urls[{i}]"), format!("`{url}` is not a URL")));
@@ -349,6 +381,19 @@ mod tests {
     }
 
     #[test]
+    fn usage_and_pricing() {
+        let config = Config::load(None).unwrap();
+        assert!(config.usage.enabled);
+        assert_eq!(config.usage.retention_days, 30);
+        let config = parse(
+            "[usage]\npath = \"/tmp/u.sqlite3\"\nretention_days = 7\n[pricing.\"openai/gpt-4o\"]\ninput = 2.0\noutput = 8.0\ncached_input = 0.5\n",
+        )
+        .unwrap();
+        assert_eq!(config.usage.retention_days, 7);
+        assert_eq!(config.pricing["openai/gpt-4o"].cached_input, Some(0.5));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let err = parse("[providers.openai]\ntimeout_secs = \"soon\"\n").unwrap_err().to_string();
         assert!(err.contains("providers.openai.timeout_secs"), "{err}");
@@ -363,6 +408,12 @@ mod tests {
         assert!(err.contains("providers.x.base_url"), "{err}");
         let err = parse("[providers.x]\nkind = \"martian\"\n").unwrap_err().to_string();
         assert!(err.contains("providers.x.kind"), "{err}");
+        let err = parse("[usage]\nretention = 3\n").unwrap_err().to_string();
+        assert!(err.contains("retention"), "{err}");
+        let err = parse("[pricing.\"openai/gpt-4o\"]\ninput = \"cheap\"\n").unwrap_err().to_string();
+        assert!(err.contains("pricing.openai/gpt-4o.input") || err.contains("input"), "{err}");
+        let err = parse("[pricing.x]\ninput = -1.0\noutput = 1.0\n").unwrap_err().to_string();
+        assert!(err.contains("pricing.x"), "{err}");
         let err = parse("[server\n").unwrap_err().to_string();
         assert!(err.contains("test.toml"), "{err}");
     }

@@ -9,7 +9,10 @@ pub mod relay;
 pub mod sse;
 pub mod upstream;
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
@@ -32,6 +35,7 @@ use crate::routing::{self, Target};
 use crate::state::AppState;
 use crate::translate::relay::TranslatingRelay;
 use crate::translate::{self, Mapper, RequestContext, StreamTranslator};
+use crate::usage::attribution;
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
@@ -50,13 +54,18 @@ pub async fn forward(
     state: AppState,
     family: ApiFamily,
     endpoint: Endpoint,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     body: Body,
 ) -> Response {
+    let headers = parts.headers;
     let mut record = PendingRecord::new(state.observer(), family, endpoint.as_str());
-    if let Some(agent) = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()) {
-        record.update(|r| r.user_agent = Some(agent.to_owned()));
-    }
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let caller = attribution::identify(&headers, peer).await;
+    record.update(|r| {
+        r.user_agent = caller.user_agent;
+        r.client = caller.client;
+        r.session_id = caller.session_id;
+    });
     match attempt(&state, endpoint, &headers, body, &mut record).await {
         Ok(Answer::Whole { status, headers, body, usage }) => {
             record.update(|r| r.usage = usage);
@@ -160,6 +169,7 @@ async fn attempt(
             record.update(|r| {
                 r.provider = Some(provider.name.clone());
                 r.upstream_model = Some(target.model.clone());
+                r.provider_local = provider.is_local;
                 r.attempts = attempts;
             });
             let request = Attempt { endpoint, client_headers, bytes: &bytes, top: &top, requested: &requested, stream };
@@ -295,6 +305,7 @@ async fn attempt_once(
 
     let first_byte_deadline = Instant::now() + provider.first_byte_timeout;
     let deadline = Instant::now() + provider.timeout;
+    let sent = Instant::now();
     let response = match tokio::time::timeout_at(first_byte_deadline, request.send()).await {
         Err(_) => {
             return Err(ApiError::UpstreamTimeout {
@@ -342,6 +353,7 @@ async fn attempt_once(
             Ok(Some(Ok(first))) => first,
         };
         record.mark_first_byte();
+        record.update(|r| r.upstream_time = Some(sent.elapsed()));
         let scanner = SseScanner::for_format(provider.api.wire_format(), strip_usage);
         let translator = mapper.as_ref().map(Mapper::stream);
         return Ok(Answer::Stream { status, headers, upstream, first, scanner, target: target.clone(), translator });
@@ -353,6 +365,7 @@ async fn attempt_once(
         Ok(Ok(body)) => body,
     };
     record.mark_first_byte();
+    record.update(|r| r.upstream_time = Some(sent.elapsed()));
     let invalid = |detail| ApiError::UpstreamProtocol { provider: provider.name.clone(), detail };
     if let Some(mapper) = mapper {
         if is_sse {

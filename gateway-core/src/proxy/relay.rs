@@ -29,6 +29,8 @@ pub struct SseRelay {
     provider: String,
     record: Option<PendingRecord>,
     finished: bool,
+    /// When the first chunk arrived: the rest of the stream is upstream time.
+    first_at: Instant,
 }
 
 impl SseRelay {
@@ -51,6 +53,7 @@ impl SseRelay {
             provider,
             record: Some(record),
             finished: false,
+            first_at: Instant::now(),
         }
     }
 
@@ -58,7 +61,11 @@ impl SseRelay {
         self.finished = true;
         if let Some(mut record) = self.record.take() {
             let usage = self.scanner.usage;
-            record.update(|r| r.usage = usage);
+            let streaming = self.first_at.elapsed();
+            record.update(|r| {
+                r.usage = usage;
+                r.upstream_time = Some(r.upstream_time.unwrap_or_default() + streaming);
+            });
             record.finish(200, outcome);
         }
     }

@@ -1,0 +1,210 @@
+//! The usage API under `/api/` (dashboard and tray) and `GET /metrics` (Prometheus):
+//! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality`
+//! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
+//! - `GET /api/logs?client&model&provider&status&since&limit&cursor`, newest first
+//! - `GET /api/logs/{id}`, `GET /api/logs/stream` (SSE, one `log` event per new row)
+//!
+//! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::Stream;
+use http::{HeaderValue, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::ApiFamily;
+use crate::error::{ApiError, FamilyError};
+use crate::state::AppState;
+use crate::usage::UsageLog;
+use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
+
+type UsageResult = Result<Json<Value>, FamilyError>;
+
+const DEFAULT_LOG_LIMIT: usize = 50;
+const MAX_LOG_LIMIT: usize = 1000;
+
+fn admin(error: ApiError) -> FamilyError {
+    FamilyError(ApiFamily::Admin, error)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/usage", get(usage))
+        .route("/usage/summary", get(summary))
+        .route("/logs", get(logs))
+        .route("/logs/stream", get(stream))
+        .route("/logs/{id}", get(log))
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let usage = state.usage();
+    let (dropped, written) = usage.log.as_ref().map_or((0, 0), |log| (log.dropped(), log.written()));
+    let body = usage.metrics.render(dropped, written);
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
+        .into_response()
+}
+
+fn log_of(state: &AppState) -> Result<Arc<UsageLog>, FamilyError> {
+    state
+        .usage()
+        .log
+        .clone()
+        .ok_or_else(|| admin(ApiError::NotFound { message: "the usage log is off (usage.enabled = false)".into() }))
+}
+
+/// Runs a query on the reader connection, off the async runtime.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, FamilyError> {
+    let reader = log_of(state)?.reader();
+    let result = tokio::task::spawn_blocking(move || {
+        let conn = reader.lock().map_err(|_| "the usage log's reader is poisoned".to_owned())?;
+        query(&conn).map_err(|err| err.to_string())
+    })
+    .await
+    .map_err(|err| err.to_string())
+    .and_then(|r| r);
+    result.map_err(|err| admin(ApiError::Internal(format!("usage log query failed: {err}"))))
+}
+
+fn bad_query(rejection: QueryRejection) -> FamilyError {
+    admin(ApiError::invalid(rejection.body_text()))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageParams {
+    from: Option<i64>,
+    to: Option<i64>,
+    bucket: Option<String>,
+    group_by: Option<String>,
+}
+
+async fn usage(State(state): State<AppState>, params: Result<Query<UsageParams>, QueryRejection>) -> UsageResult {
+    let Query(params) = params.map_err(bad_query)?;
+    let to = params.to.unwrap_or_else(now_ms);
+    let from = params.from.unwrap_or(to - 86_400_000);
+    let bucket = match params.bucket.as_deref() {
+        None => Bucket::Hour,
+        Some(text) => Bucket::parse(text).ok_or_else(|| {
+            admin(ApiError::InvalidRequest {
+                message: "bucket must be minute, hour or day".into(),
+                param: Some("bucket"),
+            })
+        })?,
+    };
+    let group_by = match params.group_by.as_deref() {
+        None => None,
+        Some(text) => Some(GroupBy::parse(text).ok_or_else(|| {
+            admin(ApiError::InvalidRequest {
+                message: "group_by must be model, provider, client, class or locality".into(),
+                param: Some("group_by"),
+            })
+        })?),
+    };
+    if from >= to {
+        return Err(admin(ApiError::InvalidRequest { message: "from must be before to".into(), param: Some("from") }));
+    }
+    if (to - from) / bucket.millis() > 100_000 {
+        return Err(admin(ApiError::InvalidRequest {
+            message: "too many buckets: choose a larger bucket or a shorter range".into(),
+            param: Some("bucket"),
+        }));
+    }
+    let points = read(&state, move |conn| query::series(conn, from, to, bucket, group_by)).await?;
+    Ok(Json(json!({
+        "from": from,
+        "to": to,
+        "bucket": params.bucket.as_deref().unwrap_or("hour"),
+        "group_by": params.group_by,
+        "data": points,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryParams {
+    since: Option<i64>,
+}
+
+async fn summary(State(state): State<AppState>, params: Result<Query<SummaryParams>, QueryRejection>) -> UsageResult {
+    let Query(params) = params.map_err(bad_query)?;
+    let since = params.since.unwrap_or_else(|| now_ms() / 86_400_000 * 86_400_000);
+    let summary = read(&state, move |conn| query::summary(conn, since)).await?;
+    Ok(Json(json!(summary)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    client: Option<String>,
+    model: Option<String>,
+    provider: Option<String>,
+    status: Option<u16>,
+    since: Option<i64>,
+    limit: Option<usize>,
+    cursor: Option<i64>,
+}
+
+async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, QueryRejection>) -> UsageResult {
+    let Query(params) = params.map_err(bad_query)?;
+    let limit = params.limit.unwrap_or(DEFAULT_LOG_LIMIT).clamp(1, MAX_LOG_LIMIT);
+    let filter = LogFilter {
+        client: params.client,
+        model: params.model,
+        provider: params.provider,
+        status: params.status,
+        since_ms: params.since,
+        before_id: params.cursor,
+        limit,
+    };
+    let rows = read(&state, move |conn| query::logs(conn, &filter)).await?;
+    let next_cursor = (rows.len() == limit).then(|| rows.last().map(|r| r.id)).flatten();
+    Ok(Json(json!({ "data": rows, "next_cursor": next_cursor })))
+}
+
+async fn log(State(state): State<AppState>, Path(id): Path<String>) -> UsageResult {
+    let id: i64 = id.parse().map_err(|_| admin(ApiError::invalid(format!("`{id}` is not a log id"))))?;
+    match read(&state, move |conn| query::log(conn, id)).await? {
+        Some(entry) => Ok(Json(json!(entry))),
+        None => Err(admin(ApiError::NotFound { message: format!("no log entry {id}") })),
+    }
+}
+
+/// New rows as server-sent events (`event: log`, `data: {row}`), until shutdown.
+async fn stream(
+    State(state): State<AppState>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, FamilyError> {
+    let log = log_of(&state)?;
+    let receiver = log.subscribe();
+    let closed = state.usage().streams_closed.clone();
+    let events = futures_util::stream::unfold((receiver, closed), |(mut receiver, closed)| async move {
+        let next = tokio::select! {
+            () = closed.cancelled() => return None,
+            next = receiver.recv() => next,
+        };
+        let event = match next {
+            Ok(entry) => Event::default().event("log").json_data(&*entry).unwrap_or_else(|_| Event::default()),
+            Err(RecvError::Lagged(missed)) => Event::default().event("lagged").data(missed.to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), (receiver, closed)))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,369 @@
+//! Prometheus metrics, kept in memory and written in the text exposition format at
+//! `GET /metrics`. Names follow Bifrost's where they map, with the `switchyard_` prefix.
+//!
+//! Per request, the hot path takes a read lock on the series map (a write lock only the first
+//! time a label combination is seen) and adds to atomics; nothing else is shared. Labels stay
+//! low-cardinality: provider, model (the upstream model), status, client, error type.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::usage::LogEntry;
+
+/// Request latency and time to first token buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 16] =
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0];
+/// The gateway's own time per request, in seconds.
+const OVERHEAD_BUCKETS: [f64; 12] =
+    [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+pub struct Histogram<const N: usize> {
+    bounds: &'static [f64; N],
+    counts: [AtomicU64; N],
+    count: AtomicU64,
+    /// Sum in microseconds.
+    sum_us: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new(bounds: &'static [f64; N]) -> Self {
+        Histogram {
+            bounds,
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, value: Duration) {
+        let secs = value.as_secs_f64();
+        if let Some(i) = self.bounds.iter().position(|b| secs <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(value.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ([u64; N], u64, f64) {
+        let counts = std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed));
+        (counts, self.count.load(Ordering::Relaxed), self.sum_us.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    provider: String,
+    model: String,
+    status: u16,
+    client: String,
+    error_type: String,
+}
+
+struct Series {
+    requests: AtomicU64,
+    latency: Histogram<16>,
+    ttft: Histogram<16>,
+    upstream: Histogram<16>,
+    attempts: AtomicU64,
+    input_tokens: AtomicU64,
+    output_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
+    reasoning_tokens: AtomicU64,
+    /// Nano-dollars.
+    cost_nanos: AtomicU64,
+}
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            requests: AtomicU64::new(0),
+            latency: Histogram::new(&LATENCY_BUCKETS),
+            ttft: Histogram::new(&LATENCY_BUCKETS),
+            upstream: Histogram::new(&LATENCY_BUCKETS),
+            attempts: AtomicU64::new(0),
+            input_tokens: AtomicU64::new(0),
+            output_tokens: AtomicU64::new(0),
+            cached_tokens: AtomicU64::new(0),
+            reasoning_tokens: AtomicU64::new(0),
+            cost_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Provider and model.
+type ModelId = (String, String);
+
+pub struct Metrics {
+    series: RwLock<HashMap<SeriesKey, Arc<Series>>>,
+    overhead: Histogram<12>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { series: RwLock::new(HashMap::new()), overhead: Histogram::new(&OVERHEAD_BUCKETS) }
+    }
+}
+
+impl Metrics {
+    /// Counts one finished request.
+    pub fn observe(&self, entry: &LogEntry, latency: Duration, upstream_time: Option<Duration>) {
+        let key = SeriesKey {
+            provider: entry.provider.clone().unwrap_or_default(),
+            model: entry.model.clone().unwrap_or_default(),
+            status: entry.status,
+            client: entry.client.clone().unwrap_or_default(),
+            error_type: entry.error_type.clone().unwrap_or_default(),
+        };
+        let series = self.series.read().ok().and_then(|map| map.get(&key).cloned());
+        let series = match series {
+            Some(series) => series,
+            None => match self.series.write() {
+                Ok(mut map) => map.entry(key).or_insert_with(|| Arc::new(Series::new())).clone(),
+                Err(_) => return,
+            },
+        };
+        series.requests.fetch_add(1, Ordering::Relaxed);
+        series.latency.observe(latency);
+        if let Some(ttft) = entry.ttft_ms {
+            series.ttft.observe(Duration::from_secs_f64(ttft / 1000.0));
+        }
+        let add = |counter: &AtomicU64, value: Option<u64>| {
+            if let Some(value) = value.filter(|v| *v > 0) {
+                counter.fetch_add(value, Ordering::Relaxed);
+            }
+        };
+        add(&series.input_tokens, entry.input_tokens);
+        add(&series.output_tokens, entry.output_tokens);
+        add(&series.cached_tokens, entry.cached_tokens);
+        add(&series.reasoning_tokens, entry.reasoning_tokens);
+        if let Some(cost) = entry.cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+            series.cost_nanos.fetch_add((cost * 1e9).round() as u64, Ordering::Relaxed);
+        }
+        if entry.attempts > 0 {
+            series.attempts.fetch_add(u64::from(entry.attempts), Ordering::Relaxed);
+        }
+        if let Some(upstream) = upstream_time {
+            series.upstream.observe(upstream);
+            self.overhead.observe(latency.saturating_sub(upstream));
+        }
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self, dropped_rows: u64, written_rows: u64) -> String {
+        let series: Vec<(SeriesKey, Arc<Series>)> = match self.series.read() {
+            Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut out = String::with_capacity(4096);
+
+        header(
+            &mut out,
+            "switchyard_requests_total",
+            "counter",
+            "Requests served, by provider, model, status and client.",
+        );
+        for (key, s) in &series {
+            let labels = format!(
+                "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\"",
+                esc(&key.provider),
+                esc(&key.model),
+                key.status,
+                esc(&key.client)
+            );
+            let _ = writeln!(out, "switchyard_requests_total{{{labels}}} {}", s.requests.load(Ordering::Relaxed));
+        }
+
+        // Per provider and model: sums over status and client.
+        let mut by_model: Vec<(ModelId, Vec<&Arc<Series>>)> = Vec::new();
+        for (key, s) in &series {
+            let id = (key.provider.clone(), key.model.clone());
+            match by_model.iter_mut().find(|(k, _)| *k == id) {
+                Some((_, list)) => list.push(s),
+                None => by_model.push((id, vec![s])),
+            }
+        }
+        let model_labels =
+            |(provider, model): &(String, String)| format!("provider=\"{}\",model=\"{}\"", esc(provider), esc(model));
+        for (name, help, pick) in [
+            ("switchyard_input_tokens_total", "Input (prompt) tokens, cached ones included.", 0),
+            ("switchyard_output_tokens_total", "Output (completion) tokens, reasoning ones included.", 1),
+            ("switchyard_cached_input_tokens_total", "Input tokens served from the provider's prompt cache.", 2),
+            ("switchyard_reasoning_tokens_total", "Output tokens spent reasoning.", 3),
+        ] {
+            header(&mut out, name, "counter", help);
+            for (id, list) in &by_model {
+                let total: u64 = list
+                    .iter()
+                    .map(|s| {
+                        match pick {
+                            0 => &s.input_tokens,
+                            1 => &s.output_tokens,
+                            2 => &s.cached_tokens,
+                            _ => &s.reasoning_tokens,
+                        }
+                        .load(Ordering::Relaxed)
+                    })
+                    .sum();
+                let _ = writeln!(out, "{name}{{{}}} {total}", model_labels(id));
+            }
+        }
+        header(
+            &mut out,
+            "switchyard_cost_dollars_total",
+            "counter",
+            "Estimated cost in US dollars (local models cost 0).",
+        );
+        for (id, list) in &by_model {
+            let nanos: u64 = list.iter().map(|s| s.cost_nanos.load(Ordering::Relaxed)).sum();
+            let _ = writeln!(out, "switchyard_cost_dollars_total{{{}}} {}", model_labels(id), nanos as f64 / 1e9);
+        }
+        header(&mut out, "switchyard_upstream_requests_total", "counter", "Requests sent to upstreams (attempts).");
+        for (id, list) in &by_model {
+            let total: u64 = list.iter().map(|s| s.attempts.load(Ordering::Relaxed)).sum();
+            let _ = writeln!(out, "switchyard_upstream_requests_total{{{}}} {total}", model_labels(id));
+        }
+        for (name, help, pick) in [
+            ("switchyard_request_duration_seconds", "Whole request latency, as the client saw it.", 0),
+            ("switchyard_time_to_first_token_seconds", "Time until the first byte of the answer.", 1),
+            ("switchyard_upstream_latency_seconds", "Time spent waiting on the upstream, whole answer.", 2),
+        ] {
+            header(&mut out, name, "histogram", help);
+            for (id, list) in &by_model {
+                let mut counts = [0u64; 16];
+                let (mut count, mut sum) = (0u64, 0f64);
+                for s in list {
+                    let (c, n, total) = match pick {
+                        0 => s.latency.snapshot(),
+                        1 => s.ttft.snapshot(),
+                        _ => s.upstream.snapshot(),
+                    };
+                    for (acc, v) in counts.iter_mut().zip(c) {
+                        *acc += v;
+                    }
+                    count += n;
+                    sum += total;
+                }
+                write_histogram(&mut out, name, &model_labels(id), &LATENCY_BUCKETS, &counts, count, sum);
+            }
+        }
+
+        header(
+            &mut out,
+            "switchyard_upstream_errors_total",
+            "counter",
+            "Failed requests, by provider, model and error type.",
+        );
+        let mut errors: Vec<((String, String, String), u64)> = Vec::new();
+        for (key, s) in series.iter().filter(|(k, _)| !k.error_type.is_empty()) {
+            let id = (key.provider.clone(), key.model.clone(), key.error_type.clone());
+            let n = s.requests.load(Ordering::Relaxed);
+            match errors.iter_mut().find(|(k, _)| *k == id) {
+                Some((_, total)) => *total += n,
+                None => errors.push((id, n)),
+            }
+        }
+        for ((provider, model, error_type), n) in &errors {
+            let _ = writeln!(
+                out,
+                "switchyard_upstream_errors_total{{provider=\"{}\",model=\"{}\",error_type=\"{}\"}} {n}",
+                esc(provider),
+                esc(model),
+                esc(error_type)
+            );
+        }
+
+        header(
+            &mut out,
+            "switchyard_gateway_overhead_seconds",
+            "histogram",
+            "Time spent in the gateway per request, upstream time excluded.",
+        );
+        let (counts, count, sum) = self.overhead.snapshot();
+        write_histogram(&mut out, "switchyard_gateway_overhead_seconds", "", &OVERHEAD_BUCKETS, &counts, count, sum);
+
+        header(
+            &mut out,
+            "switchyard_usage_rows_dropped_total",
+            "counter",
+            "Usage log rows dropped because the writer fell behind.",
+        );
+        let _ = writeln!(out, "switchyard_usage_rows_dropped_total {dropped_rows}");
+        header(&mut out, "switchyard_usage_rows_written_total", "counter", "Usage log rows written.");
+        let _ = writeln!(out, "switchyard_usage_rows_written_total {written_rows}");
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn write_histogram(out: &mut String, name: &str, labels: &str, bounds: &[f64], counts: &[u64], count: u64, sum: f64) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    let mut cumulative = 0;
+    for (bound, n) in bounds.iter().zip(counts) {
+        cumulative += n;
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+    let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+    let _ = writeln!(out, "{name}_sum{braces} {sum}");
+    let _ = writeln!(out, "{name}_count{braces} {count}");
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn esc(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_histograms() {
+        let metrics = Metrics::default();
+        let entry = LogEntry {
+            provider: Some("mock".into()),
+            model: Some("echo".into()),
+            status: 200,
+            client: Some("cu\"rl".into()),
+            input_tokens: Some(12),
+            output_tokens: Some(5),
+            ttft_ms: Some(3.0),
+            cost_usd: Some(0.5),
+            ..LogEntry::default()
+        };
+        metrics.observe(&entry, Duration::from_millis(20), Some(Duration::from_millis(19)));
+        metrics.observe(&entry, Duration::from_millis(700), None);
+        let text = metrics.render(3, 2);
+        assert!(
+            text.contains(
+                "switchyard_requests_total{provider=\"mock\",model=\"echo\",status=\"200\",client=\"cu\\\"rl\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("switchyard_input_tokens_total{provider=\"mock\",model=\"echo\"} 24"), "{text}");
+        assert!(text.contains("switchyard_cost_dollars_total{provider=\"mock\",model=\"echo\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "switchyard_request_duration_seconds_bucket{provider=\"mock\",model=\"echo\",le=\"0.025\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchyard_request_duration_seconds_bucket{provider=\"mock\",model=\"echo\",le=\"+Inf\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("switchyard_gateway_overhead_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("switchyard_upstream_latency_seconds_count{provider=\"mock\",model=\"echo\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("switchyard_usage_rows_dropped_total 3"), "{text}");
+    }
+}

@@ -1,0 +1,299 @@
+//! The usage log: one row per request in SQLite, written off the hot path.
+//!
+//! `UsageRecorder` is the gateway's `RequestObserver`. For each finished request it prices the
+//! usage (`pricing`), updates the in-memory metrics (`crate::metrics`) and hands a row to the
+//! `UsageLog`: a bounded channel into one batching writer thread (`writer`). When the channel is
+//! full the row is dropped and counted, never waited for. At shutdown the writer flushes what is
+//! pending. Prompts and responses are never stored; neither is any request header but the
+//! User-Agent and the client's session id.
+
+pub mod attribution;
+pub mod pricing;
+pub mod query;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use self::pricing::PriceTable;
+use self::writer::{Msg, WriterHandle};
+use crate::api::ApiFamily;
+use crate::config::UsageConfig;
+use crate::metrics::Metrics;
+use crate::observe::{Outcome, RequestObserver, RequestRecord};
+
+/// Rows waiting for the writer; beyond this, rows are dropped (and counted).
+pub const CHANNEL_CAPACITY: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("usage log: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("usage log {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("usage log: the database has schema version {found}, newer than this build's {supported}")]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("usage log: no data directory for this user; set usage.path")]
+    NoDataDir,
+    #[error("usage log: the writer has stopped")]
+    WriterGone,
+}
+
+/// One row of the usage log, as stored and as the API returns it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub ts_ms: i64,
+    pub client: Option<String>,
+    pub virtual_key: Option<String>,
+    pub task_class: Option<String>,
+    pub family: String,
+    pub endpoint: String,
+    pub requested_model: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub local: bool,
+    pub attempts: u32,
+    pub status: u16,
+    pub outcome: String,
+    pub error_type: Option<String>,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub stream: bool,
+    pub cache_hit: Option<bool>,
+    pub session_id: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl LogEntry {
+    /// The row for a finished request, priced by `pricing`.
+    pub fn from_record(record: &RequestRecord, pricing: &PriceTable) -> LogEntry {
+        let (outcome, error_type) = match record.outcome {
+            Outcome::Success => ("success", None),
+            Outcome::Error(kind) => ("error", Some(kind.as_str())),
+            Outcome::StreamError(kind) => ("stream_error", Some(kind.as_str())),
+            Outcome::ClientGone => ("client_gone", Some("client_gone")),
+        };
+        let usage = record.usage;
+        let cost = match (&record.provider, &record.upstream_model, &usage) {
+            (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
+            _ => None,
+        };
+        let ts_ms = record.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        LogEntry {
+            id: 0,
+            ts_ms,
+            client: record.client.clone(),
+            virtual_key: None,
+            task_class: record.class.clone(),
+            family: family_name(record.family).to_owned(),
+            endpoint: record.endpoint.to_owned(),
+            requested_model: record.requested_model.clone(),
+            provider: record.provider.clone(),
+            model: record.upstream_model.clone(),
+            local: record.provider_local,
+            attempts: record.attempts,
+            status: record.status,
+            outcome: outcome.to_owned(),
+            error_type: error_type.map(str::to_owned),
+            latency_ms: millis(record.latency),
+            ttft_ms: record.time_to_first_byte.map(millis),
+            input_tokens: usage.map(|u| u.input_tokens),
+            output_tokens: usage.map(|u| u.output_tokens),
+            cached_tokens: usage.map(|u| u.cached_input_tokens),
+            reasoning_tokens: usage.map(|u| u.reasoning_tokens),
+            cost_usd: cost,
+            stream: record.stream,
+            cache_hit: None,
+            session_id: record.session_id.clone(),
+            user_agent: record.user_agent.clone(),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn family_name(family: ApiFamily) -> &'static str {
+    match family {
+        ApiFamily::OpenAi => "openai",
+        ApiFamily::Anthropic => "anthropic",
+        ApiFamily::Gemini => "gemini",
+        ApiFamily::Admin => "admin",
+    }
+}
+
+/// Where the log lives by default: `~/Library/Application Support/Switchyard/usage.sqlite3` on
+/// macOS, `$XDG_DATA_HOME/switchyard/usage.sqlite3` on Linux.
+pub fn default_path() -> Option<PathBuf> {
+    let app = if cfg!(target_os = "macos") { "Switchyard" } else { "switchyard" };
+    directories::BaseDirs::new().map(|dirs| dirs.data_dir().join(app).join("usage.sqlite3"))
+}
+
+/// The SQLite log: a writer thread fed by a bounded channel, and a connection for queries.
+pub struct UsageLog {
+    writer: WriterHandle,
+    reader: Arc<Mutex<Connection>>,
+    live: broadcast::Sender<Arc<LogEntry>>,
+    dropped: AtomicU64,
+    path: String,
+}
+
+impl UsageLog {
+    /// Opens (creating and migrating) the log at `path`; `:memory:` keeps it in memory.
+    pub fn open(path: &Path, retention: Duration) -> Result<UsageLog, UsageError> {
+        let display = path.display().to_string();
+        let (writer_conn, reader) = if display == ":memory:" {
+            let mut conn = Connection::open_in_memory()?;
+            schema::configure(&conn)?;
+            schema::migrate(&mut conn)?;
+            let shared = Arc::new(Mutex::new(conn));
+            (shared.clone(), shared)
+        } else {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| UsageError::Io { path: dir.to_owned(), source })?;
+            }
+            let mut conn = Connection::open(path)?;
+            schema::configure(&conn)?;
+            schema::migrate(&mut conn)?;
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            reader.busy_timeout(Duration::from_secs(5))?;
+            (Arc::new(Mutex::new(conn)), Arc::new(Mutex::new(reader)))
+        };
+        let (live, _) = broadcast::channel(1024);
+        let writer = writer::spawn(writer_conn, live.clone(), retention, CHANNEL_CAPACITY)?;
+        Ok(UsageLog { writer, reader, live, dropped: AtomicU64::new(0), path: display })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Queues a row; never blocks. A full channel drops the row and counts it.
+    pub fn push(&self, entry: LogEntry) -> bool {
+        let sent = self.writer.try_send(Msg::Row(Box::new(entry)));
+        if !sent {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// Rows dropped because the writer could not keep up (or had stopped).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Rows written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.written()
+    }
+
+    /// Waits until every row queued before this call is in the database. Blocking.
+    pub fn flush(&self) -> Result<(), UsageError> {
+        self.writer.request(Msg::Flush)
+    }
+
+    /// Deletes rows older than the retention now (the writer also does it hourly). Blocking.
+    pub fn prune(&self) -> Result<(), UsageError> {
+        self.writer.request(Msg::Prune)
+    }
+
+    /// Flushes and stops the writer. Blocking; later rows are dropped.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+
+    /// New rows as they are written.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogEntry>> {
+        self.live.subscribe()
+    }
+
+    /// The connection for queries (the same as the writer's for `:memory:`).
+    pub fn reader(&self) -> Arc<Mutex<Connection>> {
+        self.reader.clone()
+    }
+}
+
+/// The gateway's observer: prices each request, counts it in the metrics, logs it.
+pub struct UsageRecorder {
+    pub metrics: Arc<Metrics>,
+    pub log: Option<Arc<UsageLog>>,
+    pricing: PriceTable,
+    /// The observer the embedding program supplied (`GatewayOptions::observer`), told too.
+    next: Arc<dyn RequestObserver>,
+    /// Cancelled at shutdown: ends the live log streams so the server can stop.
+    pub streams_closed: CancellationToken,
+}
+
+impl UsageRecorder {
+    /// Opens the log as configured (`usage.enabled`, `usage.path`, `usage.retention_days`).
+    pub fn open(
+        config: &UsageConfig,
+        pricing: PriceTable,
+        next: Arc<dyn RequestObserver>,
+    ) -> Result<UsageRecorder, UsageError> {
+        let log = if config.enabled {
+            let path = match &config.path {
+                Some(path) => path.clone(),
+                None => default_path().ok_or(UsageError::NoDataDir)?,
+            };
+            let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);
+            let log = UsageLog::open(&path, retention)?;
+            tracing::info!(path = log.path(), "usage log open");
+            Some(Arc::new(log))
+        } else {
+            None
+        };
+        Ok(UsageRecorder {
+            metrics: Arc::new(Metrics::default()),
+            log,
+            pricing,
+            next,
+            streams_closed: CancellationToken::new(),
+        })
+    }
+
+    pub fn pricing(&self) -> &PriceTable {
+        &self.pricing
+    }
+
+    /// Rows dropped because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.log.as_ref().map_or(0, |log| log.dropped())
+    }
+}
+
+impl RequestObserver for UsageRecorder {
+    fn record(&self, record: RequestRecord) {
+        let entry = LogEntry::from_record(&record, &self.pricing);
+        self.metrics.observe(&entry, record.latency, record.upstream_time);
+        if let Some(log) = &self.log {
+            log.push(entry);
+        }
+        self.next.record(record);
+    }
+
+    fn close(&self) {
+        if let Some(log) = &self.log {
+            log.close();
+        }
+        self.next.close();
+    }
+}

@@ -1,0 +1,92 @@
+//! The usage log's tables. Migrations run in one transaction at open; `PRAGMA user_version` holds
+//! the schema version. Indexes cover the time range and every `group_by` column of the usage API.
+
+use rusqlite::{Connection, Transaction};
+
+use super::UsageError;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE requests (
+    id               INTEGER PRIMARY KEY,
+    ts_ms            INTEGER NOT NULL,   -- start of the request, Unix milliseconds
+    client           TEXT,               -- the calling tool
+    virtual_key      TEXT,               -- wave 2: governance
+    task_class       TEXT,               -- set by routing
+    family           TEXT NOT NULL,      -- openai | anthropic | gemini | admin
+    endpoint         TEXT NOT NULL,
+    requested_model  TEXT,
+    provider         TEXT,
+    model            TEXT,               -- the upstream model that served it
+    local            INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    status           INTEGER NOT NULL,
+    outcome          TEXT NOT NULL,      -- success | error | stream_error | client_gone
+    error_type       TEXT,
+    latency_ms       REAL NOT NULL,
+    ttft_ms          REAL,
+    input_tokens     INTEGER,
+    output_tokens    INTEGER,
+    cached_tokens    INTEGER,
+    reasoning_tokens INTEGER,
+    cost_usd         REAL,
+    stream           INTEGER NOT NULL,
+    cache_hit        INTEGER,            -- wave 2: the gateway's response cache
+    session_id       TEXT,
+    user_agent       TEXT
+);
+CREATE INDEX requests_ts ON requests (ts_ms);
+CREATE INDEX requests_model ON requests (model, ts_ms);
+CREATE INDEX requests_provider ON requests (provider, ts_ms);
+CREATE INDEX requests_client ON requests (client, ts_ms);
+CREATE INDEX requests_class ON requests (task_class, ts_ms);
+CREATE INDEX requests_status ON requests (status, ts_ms);
+"#];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Connection settings for every connection: WAL, `synchronous=NORMAL`, a busy timeout.
+pub fn configure(conn: &Connection) -> Result<(), UsageError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // `journal_mode` answers with a row; in-memory databases stay in `memory` mode.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+/// Brings the schema up to date, all steps in one transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), UsageError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > VERSION {
+        return Err(UsageError::NewerSchema { found: current, supported: VERSION });
+    }
+    for step in &MIGRATIONS[current as usize..] {
+        tx.execute_batch(step)?;
+    }
+    set_version(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn set_version(tx: &Transaction<'_>) -> Result<(), UsageError> {
+    tx.execute_batch(&format!("PRAGMA user_version = {VERSION}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, VERSION);
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        assert!(matches!(migrate(&mut conn), Err(UsageError::NewerSchema { found: 99, .. })));
+    }
+}

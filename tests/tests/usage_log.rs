@@ -1,0 +1,482 @@
+//! The usage log and metrics end to end: real HTTP on loopback through the gateway to the mock,
+//! a real SQLite file in a temporary directory, real clients (curl, the Prometheus parser).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use gateway_core::config::UsageConfig;
+use gateway_core::observe::{Outcome, RequestRecord, TracingObserver, Usage};
+use gateway_core::usage::pricing::PriceTable;
+use gateway_core::usage::query::{self, LogFilter};
+use gateway_core::usage::{LogEntry, UsageLog, UsageRecorder};
+use serde_json::{Value, json};
+use switchyard_mock::MockUpstream;
+use switchyard_mock::usage::{CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use switchyard_tests::{TestGateway, gateway, provider_toml};
+
+/// `mock/*` priced so that every mock answer has a known cost: (12 - 4) × 1 + 4 × 0.5 + 5 × 2
+/// dollars per million tokens.
+const PRICING: &str = "[pricing.\"mock/*\"]\ninput = 1.0\ncached_input = 0.5\noutput = 2.0\n";
+const MOCK_COST: f64 = 20.0 / 1e6;
+
+async fn priced_gateway() -> (TestGateway, MockUpstream) {
+    let mock = MockUpstream::start().await;
+    let gw = gateway(&format!("{}{PRICING}", provider_toml("mock", &mock))).await;
+    (gw, mock)
+}
+
+fn log(gw: &TestGateway) -> Arc<UsageLog> {
+    gw.running.state().usage().log.clone().expect("the usage log is on")
+}
+
+/// Waits until every row so far is written, then reads them all, oldest first.
+async fn rows(gw: &TestGateway) -> Vec<LogEntry> {
+    let log = log(gw);
+    tokio::task::spawn_blocking(move || {
+        log.flush().unwrap();
+        let reader = log.reader();
+        let conn = reader.lock().unwrap();
+        let mut rows = query::logs(&conn, &LogFilter { limit: 100_000, ..LogFilter::default() }).unwrap();
+        rows.reverse();
+        rows
+    })
+    .await
+    .unwrap()
+}
+
+fn chat(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hello there"}]})
+}
+
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().expect("curl runs");
+    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_row_per_request_with_tokens_cost_and_outcome() {
+    let (gw, _mock) = priced_gateway().await;
+    assert!(gw.data_dir.path().join("usage.sqlite3").exists(), "a real SQLite file");
+    let plain = gw.post_json("/v1/chat/completions", &chat("mock/echo", false)).await;
+    assert_eq!(plain.status(), 200);
+    plain.bytes().await.unwrap();
+    let streamed = gw.post_json("/v1/chat/completions", &chat("mock/echo", true)).await;
+    assert_eq!(streamed.status(), 200);
+    streamed.bytes().await.unwrap();
+    let failed = gw.post_json("/v1/chat/completions", &chat("mock/status-500", false)).await;
+    assert_eq!(failed.status(), 500);
+    let missing = gw.post_json("/v1/chat/completions", &chat("nowhere/model", false)).await;
+    assert_eq!(missing.status(), 404);
+    let cut = gw.post_json("/v1/chat/completions", &chat("mock/cut-mid-stream", true)).await;
+    cut.bytes().await.unwrap();
+
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    for (row, stream) in [(&rows[0], false), (&rows[1], true)] {
+        assert_eq!(row.outcome, "success", "{row:?}");
+        assert_eq!(row.status, 200);
+        assert_eq!(row.stream, stream);
+        assert_eq!((row.provider.as_deref(), row.model.as_deref()), (Some("mock"), Some("echo")));
+        assert_eq!(row.requested_model.as_deref(), Some("mock/echo"));
+        assert_eq!(row.input_tokens, Some(PROMPT_TOKENS), "{row:?}");
+        assert_eq!(row.output_tokens, Some(COMPLETION_TOKENS));
+        assert_eq!(row.cached_tokens, Some(CACHED_TOKENS));
+        assert!((row.cost_usd.unwrap() - MOCK_COST).abs() < 1e-12, "{row:?}");
+        assert_eq!(row.attempts, 1);
+        assert!(row.ttft_ms.is_some() && row.latency_ms >= row.ttft_ms.unwrap());
+        assert_eq!(row.error_type, None);
+        assert!(row.ts_ms > 0);
+    }
+    let failed = &rows[2];
+    assert_eq!((failed.status, failed.outcome.as_str()), (500, "error"));
+    assert_eq!(failed.error_type.as_deref(), Some("upstream_status"));
+    assert_eq!((failed.input_tokens, failed.cost_usd), (None, None));
+    let missing = &rows[3];
+    assert_eq!((missing.status, missing.error_type.as_deref()), (404, Some("model_not_found")));
+    assert_eq!((missing.provider.as_deref(), missing.attempts), (None, 0));
+    let cut = &rows[4];
+    assert_eq!((cut.outcome.as_str(), cut.error_type.as_deref()), ("stream_error", Some("stream_interrupted")));
+    // No body, no key: nothing of the prompt or the Authorization header is in the row.
+    assert!(!format!("{rows:?}").contains("hello there"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribution_from_header_user_agent_and_peer_process() {
+    let (gw, _mock) = priced_gateway().await;
+    let body = chat("mock/echo", false).to_string();
+    let url = gw.url("/v1/chat/completions");
+    let response = gw
+        .client
+        .post(&url)
+        .header("x-switchyard-client", "nightly-eval")
+        .header("x-claude-code-session-id", "session-42")
+        .header("authorization", "Bearer sk-never-stored-1234")
+        .json(&chat("mock/echo", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let (url2, body2) = (url.clone(), body.clone());
+    tokio::task::spawn_blocking(move || {
+        // The real curl, with its own User-Agent…
+        curl(&[&url2, "-H", "content-type: application/json", "-d", &body2]);
+        // …and without one: then the process on the other end of the connection names it.
+        curl(&[&url2, "-H", "content-type: application/json", "-H", "User-Agent:", "-d", &body2]);
+    })
+    .await
+    .unwrap();
+
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows[0].client.as_deref(), Some("nightly-eval"));
+    assert_eq!(rows[0].session_id.as_deref(), Some("session-42"));
+    assert!(!format!("{rows:?}").contains("sk-never-stored"));
+    assert_eq!(rows[1].client.as_deref(), Some("curl"));
+    assert!(rows[1].user_agent.as_deref().is_some_and(|ua| ua.starts_with("curl/")), "{:?}", rows[1]);
+    assert_eq!(rows[2].user_agent, None, "{:?}", rows[2]);
+    if cfg!(target_os = "linux") {
+        assert_eq!(rows[2].client.as_deref(), Some("curl"), "found from the peer process: {:?}", rows[2]);
+    }
+}
+
+fn conformance_python() -> PathBuf {
+    if let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/conformance-venv/bin/python");
+    assert!(venv.exists(), "the conformance venv is missing: run `scripts/test`, or set SWITCHYARD_TEST_PYTHON");
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_with_the_prometheus_client() {
+    let (gw, _mock) = priced_gateway().await;
+    for stream in [false, true, false] {
+        let response = gw.post_json("/v1/chat/completions", &chat("mock/echo", stream)).await;
+        response.bytes().await.unwrap();
+    }
+    gw.post_json("/v1/chat/completions", &chat("mock/status-503", false)).await.bytes().await.unwrap();
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/metrics_parse.py");
+    let python = conformance_python();
+    let url = gw.url("/metrics");
+    let output = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(url).output())
+        .await
+        .unwrap()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let samples: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        samples
+            .iter()
+            .filter(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+            .map(|s| s["value"].as_f64().unwrap())
+            .sum()
+    };
+    let echo = [("provider", "mock"), ("model", "echo")];
+    assert_eq!(value("switchyard_requests_total", &[("provider", "mock"), ("model", "echo"), ("status", "200")]), 3.0);
+    assert_eq!(value("switchyard_requests_total", &[("status", "503")]), 1.0);
+    assert_eq!(value("switchyard_input_tokens_total", &echo), 3.0 * PROMPT_TOKENS as f64);
+    assert_eq!(value("switchyard_output_tokens_total", &echo), 3.0 * COMPLETION_TOKENS as f64);
+    assert_eq!(value("switchyard_cached_input_tokens_total", &echo), 3.0 * CACHED_TOKENS as f64);
+    assert!((value("switchyard_cost_dollars_total", &echo) - 3.0 * MOCK_COST).abs() < 1e-9);
+    assert_eq!(value("switchyard_request_duration_seconds_count", &echo), 3.0);
+    assert_eq!(value("switchyard_request_duration_seconds_bucket", &[("model", "echo"), ("le", "+Inf")]), 3.0);
+    assert_eq!(value("switchyard_time_to_first_token_seconds_count", &echo), 3.0);
+    assert_eq!(value("switchyard_upstream_errors_total", &[("error_type", "upstream_status")]), 1.0);
+    assert_eq!(value("switchyard_gateway_overhead_seconds_count", &[]), 3.0);
+    // Three answered requests, and the 503 twice: it is retried once (`max_retries = 1`).
+    assert_eq!(value("switchyard_upstream_requests_total", &[("provider", "mock")]), 5.0);
+    assert_eq!(value("switchyard_upstream_latency_seconds_count", &echo), 3.0);
+    assert_eq!(value("switchyard_usage_rows_dropped_total", &[]), 0.0);
+    let family = |name: &str| samples.iter().find(|s| s["family"] == name).map(|s| s["type"].clone());
+    assert_eq!(family("switchyard_request_duration_seconds"), Some(json!("histogram")));
+    assert_eq!(family("switchyard_requests"), Some(json!("counter")));
+}
+
+fn record(started_at: SystemTime, model: &str) -> RequestRecord {
+    RequestRecord {
+        started_at,
+        family: gateway_core::api::ApiFamily::OpenAi,
+        endpoint: "/chat/completions",
+        requested_model: Some(format!("openai/{model}")),
+        class: None,
+        provider: Some("openai".into()),
+        upstream_model: Some(model.into()),
+        stream: false,
+        status: 200,
+        outcome: Outcome::Success,
+        usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, reasoning_tokens: 0 }),
+        latency: Duration::from_millis(30),
+        time_to_first_byte: Some(Duration::from_millis(20)),
+        user_agent: None,
+        client: Some("bench".into()),
+        session_id: None,
+        provider_local: false,
+        attempts: 1,
+        upstream_time: Some(Duration::from_millis(29)),
+    }
+}
+
+fn recorder(dir: &tempfile::TempDir, retention_days: u32) -> UsageRecorder {
+    let config = UsageConfig { enabled: true, path: Some(dir.path().join("usage.sqlite3")), retention_days };
+    UsageRecorder::open(&config, PriceTable::default(), Arc::new(TracingObserver)).unwrap()
+}
+
+#[test]
+fn ten_thousand_requests_give_ten_thousand_rows() {
+    use gateway_core::observe::RequestObserver;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, 30);
+    let now = SystemTime::now();
+    for i in 0..10_000 {
+        recorder.record(record(now, if i % 2 == 0 { "gpt-4o" } else { "gpt-4o-mini" }));
+    }
+    let log = recorder.log.clone().unwrap();
+    log.flush().unwrap();
+    assert_eq!(log.dropped(), 0);
+    assert_eq!(log.written(), 10_000);
+    let reader = log.reader();
+    let conn = reader.lock().unwrap();
+    let summary = query::summary(&conn, 0).unwrap();
+    assert_eq!(summary.requests, 10_000);
+    assert_eq!(summary.input_tokens, 1_000_000);
+    // gpt-4o: 60 × 2.5 + 40 × 1.25 + 10 × 10; gpt-4o-mini: 60 × 0.15 + 40 × 0.075 + 10 × 0.6 (per 1M).
+    let expected = 5_000.0 * (300.0 + 18.0) / 1e6;
+    assert!((summary.cost_usd - expected).abs() < 1e-6, "{}", summary.cost_usd);
+}
+
+#[test]
+fn retention_deletes_what_is_old() {
+    use gateway_core::observe::RequestObserver;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, 30);
+    let now = SystemTime::now();
+    for days in [0u64, 1, 29, 31, 45, 400] {
+        recorder.record(record(now - Duration::from_secs(days * 86_400), "gpt-4o"));
+    }
+    let log = recorder.log.clone().unwrap();
+    log.flush().unwrap();
+    let count = |log: &UsageLog| query::summary(&log.reader().lock().unwrap(), 0).unwrap().requests;
+    assert_eq!(count(&log), 6);
+    log.prune().unwrap();
+    assert_eq!(count(&log), 3, "rows older than 30 days are gone");
+    recorder.close();
+    // A shorter retention applies at the next start, in the background writer.
+    let recorder = self::recorder(&dir, 1);
+    let log = recorder.log.clone().unwrap();
+    log.flush().unwrap();
+    assert_eq!(count(&log), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_api_sums_equal_the_rows() {
+    let (gw, _mock) = priced_gateway().await;
+    let models = ["mock/echo", "mock/reasoning", "mock/echo", "mock/status-429", "mock/echo"];
+    for (i, model) in models.iter().enumerate() {
+        let response = gw
+            .client
+            .post(gw.url("/v1/chat/completions"))
+            .header("x-switchyard-client", if i % 2 == 0 { "tool-a" } else { "tool-b" })
+            .json(&chat(model, i % 2 == 1))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), models.len());
+    let get = |path: String| {
+        let client = gw.client.clone();
+        async move {
+            let response = client.get(path).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let to = rows.last().unwrap().ts_ms + 1;
+    let series = get(gw.url(&format!("/api/usage?from=0&to={to}&bucket=day&group_by=model"))).await;
+    let data = series["data"].as_array().unwrap();
+    let sum = |key: &str| data.iter().map(|p| p[key].as_f64().unwrap()).sum::<f64>();
+    assert_eq!(sum("requests") as usize, rows.len());
+    assert_eq!(sum("errors"), 1.0);
+    assert_eq!(sum("input_tokens") as u64, rows.iter().filter_map(|r| r.input_tokens).sum::<u64>());
+    assert_eq!(sum("output_tokens") as u64, rows.iter().filter_map(|r| r.output_tokens).sum::<u64>());
+    assert!((sum("cost_usd") - rows.iter().filter_map(|r| r.cost_usd).sum::<f64>()).abs() < 1e-12);
+    let groups: Vec<&str> = data.iter().map(|p| p["group"].as_str().unwrap()).collect();
+    assert!(groups.contains(&"echo") && groups.contains(&"reasoning"), "{series}");
+    let from = rows[0].ts_ms - 1;
+    let by_locality = get(gw.url(&format!("/api/usage?from={from}&to={to}&bucket=minute&group_by=locality"))).await;
+    let local: u64 = by_locality["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|p| assert_eq!(p["group"], "local", "the mock is on loopback"))
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(local as usize, rows.len());
+    let by_client = get(gw.url(&format!("/api/usage?from={from}&to={to}&group_by=client"))).await;
+    let tool_a: u64 = by_client["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["group"] == "tool-a")
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(tool_a, 3);
+    assert!(data.iter().all(|p| p["p95_latency_ms"].as_f64().unwrap() >= p["p50_latency_ms"].as_f64().unwrap()));
+
+    let summary = get(gw.url("/api/usage/summary")).await;
+    assert_eq!(summary["requests"], rows.len());
+    assert_eq!(summary["top_client"], "tool-a");
+    assert_eq!(summary["top_model"], "echo");
+
+    // The log, filtered and paged by cursor.
+    let first = get(gw.url("/api/logs?limit=2")).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(first["data"][0]["id"], rows.last().unwrap().id);
+    let cursor = first["next_cursor"].as_i64().unwrap();
+    let second = get(gw.url(&format!("/api/logs?limit=2&cursor={cursor}"))).await;
+    assert!(second["data"][0]["id"].as_i64().unwrap() < cursor);
+    let tool_b = get(gw.url("/api/logs?client=tool-b")).await;
+    assert_eq!(tool_b["data"].as_array().unwrap().len(), 2);
+    let errors = get(gw.url("/api/logs?status=429")).await;
+    assert_eq!(errors["data"][0]["error_type"], "upstream_status");
+    let one = get(gw.url(&format!("/api/logs/{}", rows[0].id))).await;
+    assert_eq!(one["client"], "tool-a");
+    let missing = gw.client.get(gw.url("/api/logs/999999")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = gw.client.get(gw.url("/api/usage?bucket=week")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_stream_and_shutdown_flush() {
+    let (gw, _mock) = priced_gateway().await;
+    let path = gw.data_dir.path().join("usage.sqlite3");
+    let stream = gw.client.get(gw.url("/api/logs/stream")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut events = stream.bytes_stream();
+    gw.post_json("/v1/chat/completions", &chat("mock/echo", false)).await.bytes().await.unwrap();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), events.next()).await.unwrap().unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.starts_with("event: log\ndata: {"), "{text}");
+    assert!(text.contains("\"model\":\"echo\""), "{text}");
+
+    // Rows still queued at shutdown are written before shutdown returns (no flush here), and
+    // an open live stream does not hold the shutdown up.
+    for _ in 0..20 {
+        gw.post_json("/v1/chat/completions", &chat("mock/echo", false)).await.bytes().await.unwrap();
+    }
+    let TestGateway { running, data_dir, .. } = gw;
+    tokio::time::timeout(Duration::from_secs(10), running.shutdown()).await.expect("shutdown is prompt");
+    let reopened = UsageLog::open(&path, Duration::from_secs(86_400)).unwrap();
+    assert_eq!(query::summary(&reopened.reader().lock().unwrap(), 0).unwrap().requests, 21);
+    reopened.close();
+    drop(data_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_give_two_hundred_rows() {
+    let (gw, _mock) = priced_gateway().await;
+    let gw = Arc::new(gw);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let response = gw.post_json("/v1/chat/completions", &chat("mock/echo", i % 2 == 0)).await;
+                assert_eq!(response.status(), 200);
+                response.bytes().await.unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 200);
+    assert!(rows.iter().all(|r| r.input_tokens == Some(PROMPT_TOKENS)));
+}
+
+/// A figure, not an assertion: how many rows a second the writer takes through `record` (run
+/// with `cargo test --release -p switchyard-tests --test usage_log -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn writer_throughput() {
+    use gateway_core::observe::RequestObserver;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&dir, 30);
+    let log = recorder.log.clone().unwrap();
+    let now = SystemTime::now();
+    let rows = 200_000u64;
+    let started = std::time::Instant::now();
+    // In chunks well under the channel's capacity: this measures the writer, not drops.
+    for _ in 0..rows / 20_000 {
+        for _ in 0..20_000 {
+            recorder.record(record(now, "gpt-4o"));
+        }
+        log.flush().unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{rows} rows in {:.2}s: {:.0} rows/s written, {} dropped",
+        elapsed.as_secs_f64(),
+        log.written() as f64 / elapsed.as_secs_f64(),
+        log.dropped()
+    );
+}
+
+/// A figure, not an assertion: the usage API's queries on a million rows over 30 days
+/// (`cargo test -p switchyard-tests --test usage_log -- --ignored --nocapture query_speed`).
+#[test]
+#[ignore]
+fn query_speed_on_a_million_rows() {
+    let log = UsageLog::open(std::path::Path::new(":memory:"), Duration::from_secs(400 * 86_400)).unwrap();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let reader = log.reader();
+    let conn = reader.lock().unwrap();
+    let started = std::time::Instant::now();
+    conn.execute_batch(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999) \
+         INSERT INTO requests (ts_ms, client, family, endpoint, provider, model, status, outcome, latency_ms, \
+         input_tokens, output_tokens, cost_usd, stream) \
+         SELECT {now} - (i * 2592), 'tool-' || (i % 7), 'openai', 'chat completions', 'p' || (i % 3), \
+         'model-' || (i % 20), 200, CASE WHEN i % 50 = 0 THEN 'error' ELSE 'success' END, (i % 997) * 1.0, \
+         100, 10, 0.001, i % 2 FROM n"
+    ))
+    .unwrap();
+    println!("1,000,000 rows inserted in {:.2}s", started.elapsed().as_secs_f64());
+    let time = |label: &str, f: &dyn Fn()| {
+        let started = std::time::Instant::now();
+        f();
+        println!("{label}: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    };
+    let day = 86_400_000;
+    time("series, 30 days by day and model (1M rows)", &|| {
+        let points = query::series(&conn, now - 30 * day, now + 1, query::Bucket::Day, Some(query::GroupBy::Model));
+        assert!(points.unwrap().len() >= 20 * 30);
+    });
+    time("series, last 24 h by hour and client", &|| {
+        query::series(&conn, now - day, now + 1, query::Bucket::Hour, Some(query::GroupBy::Client)).unwrap();
+    });
+    time("summary, today", &|| {
+        query::summary(&conn, now - day).unwrap();
+    });
+    time("logs, newest 50 of one client", &|| {
+        let filter = LogFilter { client: Some("tool-3".into()), limit: 50, ..LogFilter::default() };
+        assert_eq!(query::logs(&conn, &filter).unwrap().len(), 50);
+    });
+    time("logs, page deep in the log by cursor", &|| {
+        let filter = LogFilter { before_id: Some(500_000), limit: 50, ..LogFilter::default() };
+        assert_eq!(query::logs(&conn, &filter).unwrap().len(), 50);
+    });
+}
