@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, openai};
+use crate::api::{ApiFamily, admin, openai, ui};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -40,7 +40,8 @@ pub fn router(state: AppState) -> Router {
             .route("/models", get(openai::models))
     };
     Router::new()
-        .route("/", get(root).head(|| async { StatusCode::OK }))
+        .route("/", get(ui::index).head(|| async { StatusCode::OK }))
+        .route("/assets/{*file}", get(ui::asset))
         .route("/health", get(health))
         .nest("/v1", openai_routes())
         .nest("/openai/v1", openai_routes())
@@ -54,16 +55,6 @@ pub fn router(state: AppState) -> Router {
 
 async fn health() -> Response {
     axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
-}
-
-async fn root() -> Response {
-    axum::Json(json!({
-        "name": "Switchyard",
-        "version": env!("CARGO_PKG_VERSION"),
-        "openai_base_url": "/v1",
-        "health": "/health",
-    }))
-    .into_response()
 }
 
 async fn not_found(request: Request) -> Response {

@@ -5,5 +5,6 @@ mod family;
 pub mod local_servers;
 pub mod openai;
 pub mod routing;
+pub mod ui;
 
 pub use family::ApiFamily;

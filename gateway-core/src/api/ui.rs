@@ -1,0 +1,82 @@
+//! The dashboard: `ui/` built by Vite into `ui/dist`, served at `/` and `/assets/...`.
+//!
+//! Release builds embed the files in the binary; debug builds read them from `ui/dist` on disk
+//! (rust-embed's default), so a rebuilt UI shows without recompiling the gateway. Before the UI
+//! is built the folder is missing; the crate still compiles and `/` says how to build it.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+#[derive(RustEmbed)]
+#[folder = "../ui/dist"]
+#[allow_missing = true]
+struct Assets;
+
+const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Switchyard</title>\
+<h1>Switchyard</h1><p>The gateway runs, but its dashboard is not built. Build it with \
+<code>scripts/build-ui</code> (needs Node.js and npm), then rebuild the gateway.</p>\
+<p>The OpenAI-compatible API is at <code>/v1</code>; liveness at <code>/health</code>.</p>";
+
+/// `GET /`: the dashboard's `index.html`, or a page saying how to build it.
+pub async fn index() -> Response {
+    match serve("index.html") {
+        Some(response) => response,
+        None => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], NOT_BUILT).into_response(),
+    }
+}
+
+/// `GET /assets/{*file}`: Vite's hashed bundles, cached for good since their names change with
+/// their content.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match serve(&format!("assets/{file}")) {
+        Some(mut response) => {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+            response
+        }
+        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found\n").into_response(),
+    }
+}
+
+fn serve(path: &str) -> Option<Response> {
+    let file = Assets::get(path)?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type(path))),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    Some((headers, file.data.into_owned()).into_response())
+}
+
+/// The content type of the files Vite writes, by extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_type;
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("assets/index-abc123.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("assets/index-abc123.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("favicon.svg"), "image/svg+xml");
+        assert_eq!(content_type("LICENSE"), "application/octet-stream");
+    }
+}
