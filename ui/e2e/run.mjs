@@ -271,6 +271,56 @@ async function main() {
     }
   });
 
+  await step("with the usage API (answers shaped like wt-usage's, served by the test), charts, totals and the live log render", async () => {
+    const now = Date.now();
+    const HOUR = 3_600_000;
+    const start = Math.floor(now / HOUR) * HOUR;
+    const tools = ["claude-code", "aider", "codex"];
+    const points = [];
+    for (let h = 0; h < 24; h++) {
+      tools.forEach((tool, i) => {
+        const requests = Math.round(5 + 4 * Math.sin(h / 3 + i) + (3 - i) * 3);
+        points.push({
+          ts_ms: start - h * HOUR, group: tool, requests, errors: h % 7 === i ? 1 : 0,
+          input_tokens: requests * 900, output_tokens: requests * 300, cached_tokens: 0, reasoning_tokens: 0,
+          cost_usd: requests * 0.004 * (i + 1), p50_latency_ms: 400 + 50 * i, p95_latency_ms: 1500 + 200 * i,
+        });
+      });
+    }
+    const row = (id, extra = {}) => ({
+      id, ts_ms: now - (100 - id) * 1000, client: "claude-code", virtual_key: null, task_class: "coding", family: "openai",
+      endpoint: "/v1/chat/completions", requested_model: "coding", provider: CLOUD, model: "gpt-4o", local: false, attempts: 1,
+      status: 200, outcome: "success", error_type: null, latency_ms: 812.4, ttft_ms: 120.5, input_tokens: 1200, output_tokens: 340,
+      cached_tokens: 0, reasoning_tokens: 0, cost_usd: 0.0064, stream: true, cache_hit: null, session_id: null, user_agent: "claude-cli/2.0", ...extra,
+    });
+    const json = (body) => ({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
+    await page.route(/\/api\/usage\/summary/, (r) => r.fulfill(json({ since_ms: start, requests: 412, errors: 3, input_tokens: 380_000, output_tokens: 120_500, cached_tokens: 0, cost_usd: 2.37, top_client: "claude-code", top_model: `${CLOUD}/gpt-4o` })));
+    await page.route(/\/api\/usage\?/, (r) => {
+      const q = new URL(r.request().url()).searchParams;
+      const data = q.get("group_by") === "locality"
+        ? [{ ...points[0], group: "local", requests: 120 }, { ...points[1], group: "cloud", requests: 292 }]
+        : points;
+      return r.fulfill(json({ from: Number(q.get("from")), to: Number(q.get("to")), bucket: q.get("bucket"), group_by: q.get("group_by"), data }));
+    });
+    await page.route(/\/api\/logs\/stream/, (r) => r.fulfill({ status: 200, contentType: "text/event-stream", body: `event: log\ndata: ${JSON.stringify(row(99, { client: "streamed-tool" }))}\n\n` }));
+    await page.route(/\/api\/logs\/\d+$/, (r) => r.fulfill(json(row(Number(r.request().url().split("/").pop())))));
+    await page.route(/\/api\/logs(\?|$)/, (r) => r.fulfill(json({ data: [row(98), row(97, { status: 429, outcome: "error", error_type: "rate_limited", model: "claude-sonnet-4" }), row(96, { local: true, provider: "mlx", model: "qwen2.5-coder-7b", cost_usd: 0 })], next_cursor: null })));
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.goto(`${gw.base}/#/overview`);
+      await page.locator(".chart .uplot").first().waitFor();
+      assert.equal(await page.locator(".chart .uplot").count(), 6);
+      await page.getByText("412").waitFor();
+      await shot(page, `overview-usage-${scheme}`);
+    }
+    await page.goto(`${gw.base}/#/live`);
+    await page.getByRole("cell", { name: "streamed-tool" }).waitFor();
+    await page.locator("table.log tbody tr").first().getByRole("button").click();
+    await page.getByRole("heading", { name: "Request 99" }).waitFor();
+    await shot(page, "live-usage-dark");
+    await page.unrouteAll();
+  });
+
   await step("no console errors", async () => {
     assert.deepEqual(consoleErrors, []);
   });

@@ -18,7 +18,7 @@ function themed(): { axis: string; grid: string } {
 export function drawChart(
   target: HTMLElement,
   data: ChartData,
-  opts: { title: string; stacked: boolean; format: (v: number) => string },
+  opts: { title: string; stacked: boolean; format: (v: number) => string; integer?: boolean },
 ): () => void {
   const { axis, grid } = themed();
   const rows = opts.stacked ? stack(data.values) : data.values;
@@ -34,7 +34,8 @@ export function drawChart(
         idx === null ? "–" : opts.format(data.values[i][idx]),
     })),
   ];
-  // Stacked areas are drawn from the top series down so each fill shows its own band.
+  // Stacked: each group fills the band between its cumulative line and the one below it.
+  const bands: uPlot.Band[] = opts.stacked ? data.groups.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })) : [];
   const plotData: uPlot.AlignedData = [data.xs, ...rows];
   const u = new uPlot(
     {
@@ -42,9 +43,15 @@ export function drawChart(
       height: 200,
       title: opts.title,
       series,
+      bands,
       axes: [
         { stroke: axis, grid: { stroke: grid } },
-        { stroke: axis, grid: { stroke: grid }, values: (_u, ticks) => ticks.map((t) => opts.format(t)), size: 60 },
+        {
+          stroke: axis,
+          grid: { stroke: grid },
+          values: (_u, ticks) => ticks.map((t) => (opts.integer && !Number.isInteger(t) ? "" : opts.format(t))),
+          size: 60,
+        },
       ],
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },

@@ -43,6 +43,10 @@ describe("buildSeries", () => {
     ]);
   });
 
+  it("keeps a given group order, so colours match across charts", () => {
+    expect(buildSeries(points, "cost", window, ["aider", "claude-code"]).groups).toEqual(["aider", "claude-code"]);
+  });
+
   it("adds input and output tokens; ignores points outside the window", () => {
     const s = buildSeries([...points, point(10 * H, "aider", 100)], "tokens", window);
     expect(s.values[1]).toEqual([30, 15, 0, 0]);

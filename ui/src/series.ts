@@ -66,6 +66,7 @@ export function buildSeries(
   points: UsagePoint[],
   metric: Metric,
   window: { from: number; to: number; bucket: Bucket },
+  order?: string[],
 ): ChartData {
   const size = bucketMs(window.bucket);
   const start = Math.floor(window.from / size) * size;
@@ -88,7 +89,14 @@ export function buildSeries(
     totals.set(group, (totals.get(group) ?? 0) + v);
   }
   // Biggest groups first, so the legend and the stack read top-down.
-  const groups = [...byGroup.keys()].sort((a, b) => (totals.get(b) ?? 0) - (totals.get(a) ?? 0) || a.localeCompare(b));
+  // A given order (the requests chart's) keeps each group's place and colour the same on every chart.
+  const rank = (g: string) => {
+    const i = order?.indexOf(g) ?? -1;
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  const groups = [...byGroup.keys()].sort(
+    (a, b) => rank(a) - rank(b) || (totals.get(b) ?? 0) - (totals.get(a) ?? 0) || a.localeCompare(b),
+  );
   return { xs: xsMs.map((t) => t / 1000), groups, values: groups.map((g) => byGroup.get(g)!) };
 }
 

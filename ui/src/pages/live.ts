@@ -132,9 +132,12 @@ export function liveLog(root: HTMLElement): () => void {
     });
     source.addEventListener("lagged", () => void reload());
     source.addEventListener("error", () => {
-      // No stream route (404) or the gateway stopped: stop retrying and say so.
-      status.textContent = "Not live: the request stream (/api/logs/stream) is not available.";
-      source?.close();
+      // CONNECTING: the browser retries by itself (the gateway restarted); CLOSED: the route
+      // answered something other than a stream, so stop and say so.
+      status.textContent =
+        source?.readyState === EventSource.CONNECTING
+          ? "Reconnecting to the request stream…"
+          : "Not live: the request stream (/api/logs/stream) is not available.";
     });
   }
 

@@ -50,7 +50,7 @@ export function modelsPage(root: HTMLElement): void {
         h("strong", { id: "lo-attempts" }, String(lo.cloud_attempts_while_local)),
         ` · local providers: `,
         lo.local_providers.length
-          ? lo.local_providers.map((p) => `${p.provider} (${p.healthy ? `${p.models} models` : "not answering"})`).join(", ")
+          ? lo.local_providers.map((p) => `${p.provider} (${p.healthy ? `${p.models} model${p.models === 1 ? "" : "s"}` : "not answering"})`).join(", ")
           : "none",
       ),
       message ?? null,
@@ -125,7 +125,7 @@ export function modelsPage(root: HTMLElement): void {
         h(
           "details",
           { open: byProvider.length <= 3 },
-          h("summary", null, `${name} — ${status.models.length} models`, status.stale ? h("span", { class: "tag warn" }, "stale") : null),
+          h("summary", null, `${name} — ${status.models.length} model${status.models.length === 1 ? "" : "s"}`, status.stale ? h("span", { class: "tag warn" }, "stale") : null),
           status.error ? notice(status.error, "error") : null,
           h("ul", { class: "models" }, status.models.map((m) => h("li", null, h("code", null, `${name}/${m}`)))),
         ),

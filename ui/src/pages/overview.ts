@@ -99,12 +99,14 @@ export function overview(root: HTMLElement): () => void {
       return;
     }
     replace(charts);
+    const order = buildSeries(answer.data, "requests", window).groups;
     for (const m of METRICS) {
-      const data = buildSeries(answer.data, m.id, window);
+      const data = buildSeries(answer.data, m.id, window, order);
       const box = h("div", { class: "chart" });
       charts.appendChild(box);
       const format = m.id === "cost" ? fmtCost : m.id === "p50" || m.id === "p95" ? fmtMs : fmtInt;
-      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format }));
+      const integer = m.id === "requests" || m.id === "tokens" || m.id === "errors";
+      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format, integer }));
     }
   }
 
@@ -116,9 +118,14 @@ export function overview(root: HTMLElement): () => void {
   load();
   void loadCards();
   const timer = setInterval(() => { void loadCards(); void loadCharts(); }, 30_000);
+  // The charts' colours are drawn on canvas: redraw them when the system turns dark or light.
+  const scheme = matchMedia("(prefers-color-scheme: dark)");
+  const redraw = () => void loadCharts();
+  scheme.addEventListener("change", redraw);
   return () => {
     stopped = true;
     clearInterval(timer);
+    scheme.removeEventListener("change", redraw);
     disposers.forEach((d) => d());
   };
 }
