@@ -1,8 +1,8 @@
 //! The dashboard: `ui/` built by Vite into `ui/dist`, served at `/` and `/assets/...`.
 //!
-//! Release builds embed the files in the binary; debug builds read them from `ui/dist` on disk
-//! (rust-embed's default), so a rebuilt UI shows without recompiling the gateway. Before the UI
-//! is built the folder is missing; the crate still compiles and `/` says how to build it.
+//! Every build embeds the files in the binary (rust-embed's `debug-embed`, so the UI tests run
+//! what ships); `build.rs` rebuilds the crate when `ui/dist` changes. Before the UI is built the
+//! folder is empty or missing; the crate still compiles and `/` says how to build it.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
