@@ -194,6 +194,9 @@ async function main() {
     assert.ok(!keys.includes("sk-e2e-secret"), `key shown in clear: ${keys}`);
     assert.ok(!(await page.content()).includes("sk-e2e-secret-9876"), "the key is in the page");
     await shot(page, "providers-light");
+    await page.locator(`article[data-provider="${CLOUD}"]`).getByRole("button", { name: "Remove key" }).click();
+    await page.getByText("Key removed from the secret store.").waitFor();
+    assert.equal(await page.locator(`article[data-provider="${CLOUD}"] .keys`).textContent(), "none");
   });
 
   await step("models and classes show; picking a class model routes the next request there", async () => {
@@ -210,6 +213,10 @@ async function main() {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("x-switchyard-model"), "claude-sonnet-4");
     assert.equal(r.headers.get("x-switchyard-provider"), CLOUD);
+    // Reset: back to the config's chain.
+    await row.getByRole("button", { name: "Reset" }).click();
+    await page.locator('tr[data-class="coding"] .current').getByText(`${CLOUD}/gpt-4o`).waitFor();
+    assert.equal((await chat(gw.base, "coding")).headers.get("x-switchyard-model"), "gpt-4o");
   });
 
   await step("local-only is refused without a local server, with the reason", async () => {
@@ -240,7 +247,6 @@ async function main() {
     await page.getByRole("heading", { name: "Live log", level: 1 }).waitFor();
   });
 
-  await fetch(`${gw.base}/api/providers/${CLOUD}/key`, { method: "DELETE" });
   await stopGateway(gw);
 
   // Run 2: the cloud mock (`local = false`) and a second mock as a local provider.

@@ -97,6 +97,19 @@ export function modelsPage(root: HTMLElement): void {
       },
       "Use",
     );
+    const reset = h(
+      "button",
+      {
+        type: "button",
+        title: "Back to the config's or the built-in definition",
+        onclick: async () => {
+          const r = await api.resetClass(c.name);
+          if (r.ok) await loadClasses();
+          else status.textContent = r.message;
+        },
+      },
+      "Reset",
+    );
     return h(
       "tr",
       { "data-class": c.name },
@@ -104,7 +117,7 @@ export function modelsPage(root: HTMLElement): void {
       h("td", { class: "current" }, c.model ?? h("span", { class: "muted" }, "nothing resolves")),
       h("td", null, h("code", null, c.chain.map(entry).join(" → ") || "–")),
       h("td", null, h("code", null, c.local.map(entry).join(" → ") || "–")),
-      h("td", null, h("label", { htmlFor: id, class: "sr-only" }, `Model for ${c.name}`), select, " ", save, " ", status),
+      h("td", null, h("label", { htmlFor: id, class: "sr-only" }, `Model for ${c.name}`), select, " ", save, " ", reset, " ", status),
     );
   }
 

@@ -48,8 +48,8 @@ export function overview(root: HTMLElement): () => void {
       api.usage({ ...rangeWindow("24h", Date.now()), group_by: "locality" }),
     ]);
     if (stopped) return;
-    const card = (label: string, value: string, extra?: string, id?: string) =>
-      h("div", { class: "card", id }, h("div", { class: "label" }, label), h("div", { class: "value" }, value), extra ? h("div", { class: "extra" }, extra) : null);
+    const card = (label: string, value: string, extra?: string, id?: string, alarm = false) =>
+      h("div", { class: alarm ? "card alarm" : "card", id }, h("div", { class: "label" }, label), h("div", { class: "value" }, value), extra ? h("div", { class: "extra" }, extra) : null);
     const items: HTMLElement[] = [];
     if (summary.ok) {
       const s = summary.data;
@@ -74,6 +74,7 @@ export function overview(root: HTMLElement): () => void {
           String(lo.cloud_attempts_while_local),
           lo.enabled ? "local-only is ON" : "local-only is off",
           "cloud-attempts",
+          lo.cloud_attempts_while_local > 0,
         ),
       );
     }

@@ -77,6 +77,19 @@ export function providersPage(root: HTMLElement): void {
               },
               "Test connection",
             ),
+            p.keys.some((k) => k.startsWith("secret.") || k.startsWith("****"))
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    onclick: async () => {
+                      const r = await api.deleteKey(p.name);
+                      await load({ provider: p.name, el: r.ok ? notice("Key removed from the secret store.", "ok") : notice(r.message, "error") });
+                    },
+                  },
+                  "Remove key",
+                )
+              : null,
           ),
           out,
         );
