@@ -56,6 +56,7 @@ describe("buildSeries", () => {
     const s = buildSeries([point(0, undefined, 3)], "cost", window);
     expect(s.groups).toEqual(["all"]);
     expect(s.values[0][0]).toBeCloseTo(0.03);
+    expect(buildSeries([point(0, undefined, 3)], "requests", window, undefined, "unknown").groups).toEqual(["unknown"]);
   });
 
   it("stacks cumulatively, never latencies", () => {

@@ -67,6 +67,8 @@ export function buildSeries(
   metric: Metric,
   window: { from: number; to: number; bucket: Bucket },
   order?: string[],
+  /** The name of points without a group: the whole series when ungrouped, else "unknown". */
+  nullGroup = "all",
 ): ChartData {
   const size = bucketMs(window.bucket);
   const start = Math.floor(window.from / size) * size;
@@ -76,7 +78,7 @@ export function buildSeries(
   const totals = new Map<string, number>();
   const byGroup = new Map<string, number[]>();
   for (const p of points) {
-    const group = p.group ?? "all";
+    const group = p.group ?? nullGroup;
     const i = index.get(Math.floor(p.ts_ms / size) * size);
     if (i === undefined) continue;
     let row = byGroup.get(group);

@@ -100,9 +100,9 @@ export function overview(root: HTMLElement): () => void {
       return;
     }
     replace(charts);
-    const order = buildSeries(answer.data, "requests", window).groups;
+    const order = buildSeries(answer.data, "requests", window, undefined, "unknown").groups;
     for (const m of METRICS) {
-      const data = buildSeries(answer.data, m.id, window, order);
+      const data = buildSeries(answer.data, m.id, window, order, "unknown");
       const box = h("div", { class: "chart" });
       charts.appendChild(box);
       const format = m.id === "cost" ? fmtCost : m.id === "p50" || m.id === "p95" ? fmtMs : fmtInt;
