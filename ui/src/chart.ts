@@ -44,6 +44,8 @@ export function drawChart(
       title: opts.title,
       series,
       bands,
+      // Every metric starts at 0; an all-zero series gets 0..1 rather than uPlot's 0..100.
+      scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
         { stroke: axis, grid: { stroke: grid } },
         {

@@ -15,6 +15,8 @@ describe("format", () => {
     expect(fmtCost(0.00123)).toBe("$0.0012");
     expect(fmtCost(12.5)).toBe("$12.50");
     expect(fmtMs(85.4)).toBe("85 ms");
+    expect(fmtMs(1.04)).toBe("1 ms");
+    expect(fmtMs(0.45)).toBe("0.5 ms");
     expect(fmtMs(1234)).toBe("1.23 s");
     expect(fmtMs(null)).toBe("–");
     expect(fmtPercent(1, 4)).toBe("25%");

@@ -4,6 +4,16 @@ import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
 
 const MAX_ROWS = 500;
 
+function detailValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "number") {
+    if (key === "ts_ms") return new Date(v).toLocaleString();
+    if (key.endsWith("_ms")) return fmtMs(v);
+    if (key === "cost_usd") return fmtCost(v);
+  }
+  return String(v);
+}
+
 export function liveLog(root: HTMLElement): () => void {
   const filter: LogFilter = { limit: 100 };
   let rows: LogEntry[] = [];
@@ -86,10 +96,11 @@ export function liveLog(root: HTMLElement): () => void {
     replace(
       detail,
       h("h2", null, `Request ${id}`),
-      h("dl", null, Object.entries(answer.data).flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v === null || v === undefined ? "–" : String(v))])),
+      h("dl", null, Object.entries(answer.data).flatMap(([k, v]) => [h("dt", null, k), h("dd", null, detailValue(k, v))])),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close"),
     );
     detail.querySelector("button")?.focus();
+    detail.scrollIntoView({ block: "nearest" });
   }
 
   async function reload(): Promise<void> {
