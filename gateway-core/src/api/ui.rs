@@ -69,7 +69,21 @@ fn content_type(path: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::content_type;
+    use axum::extract::Path;
+    use axum::http::{StatusCode, header};
+
+    use super::{asset, content_type, index};
+
+    #[tokio::test]
+    async fn the_root_is_html_built_or_not_and_unknown_assets_are_404() {
+        let response = index().await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        let response = asset(Path("no-such-file.js".to_owned())).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let response = asset(Path("../index.html".to_owned())).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn content_types_follow_the_extension() {
