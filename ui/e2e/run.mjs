@@ -224,6 +224,15 @@ async function main() {
     await page.getByText(/Refused \(409 no_local_server\)/).waitFor();
     assert.equal(await page.getByRole("switch").isChecked(), false);
     await shot(page, "models-refused-light");
+    // Forced on: a cloud model is refused with 503 local_only, and no cloud attempt is made.
+    await page.getByLabel("Force (turn on even when no local server answers)").check();
+    await page.getByRole("switch").check();
+    await page.getByText("Local-only is on.").waitFor();
+    const r = await chat(gw.base, `${CLOUD}/gpt-4o`);
+    assert.equal(r.status, 503);
+    assert.equal((await (await fetch(`${gw.base}/api/local-only`)).json()).cloud_attempts_while_local, 0);
+    await page.getByRole("switch").uncheck();
+    await page.getByText("Local-only is off.").waitFor();
   });
 
   await step("every page renders and is reachable by keyboard", async () => {
