@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, anthropic, openai, usage};
+use crate::api::{ApiFamily, admin, anthropic, openai, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -50,7 +50,8 @@ pub fn router(state: AppState) -> Router {
             .route("/messages/count_tokens", post(anthropic::count_tokens))
     };
     Router::new()
-        .route("/", get(root).head(|| async { StatusCode::OK }))
+        .route("/", get(ui::index).head(|| async { StatusCode::OK }))
+        .route("/assets/{*file}", get(ui::asset))
         .route("/health", get(health))
         .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes().merge(anthropic_routes()))
@@ -66,16 +67,6 @@ pub fn router(state: AppState) -> Router {
 
 async fn health() -> Response {
     axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
-}
-
-async fn root() -> Response {
-    axum::Json(json!({
-        "name": "Switchyard",
-        "version": env!("CARGO_PKG_VERSION"),
-        "openai_base_url": "/v1",
-        "health": "/health",
-    }))
-    .into_response()
 }
 
 async fn not_found(request: Request) -> Response {

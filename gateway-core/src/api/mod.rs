@@ -7,5 +7,6 @@ pub mod local_servers;
 pub mod openai;
 pub mod routing;
 pub mod usage;
+pub mod ui;
 
 pub use family::ApiFamily;

@@ -1,0 +1,226 @@
+// Every call the dashboard makes, typed, in one place: same-origin relative URLs only (the
+// gateway refuses foreign Origins). A call never throws: it answers `{ ok: false, ... }` with
+// the gateway's error message, and `missing: true` when the route does not exist (yet).
+
+export type Result<T> =
+  | { ok: true; data: T }
+  | { ok: false; status: number; message: string; code?: string; missing: boolean };
+
+async function call<T>(method: string, url: string, body?: unknown): Promise<Result<T>> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    return { ok: false, status: 0, message: `the gateway did not answer (${String(err)})`, missing: false };
+  }
+  let json: unknown = null;
+  try {
+    json = await response.json();
+  } catch {
+    /* not JSON */
+  }
+  if (response.ok) return { ok: true, data: json as T };
+  const error = (json as { error?: { message?: string; code?: string } } | null)?.error;
+  const missing = response.status === 404 && (error?.code === "route_not_found" || !error?.code || /no route|not found/i.test(error?.message ?? "")) && !/^no log entry/.test(error?.message ?? "");
+  return {
+    ok: false,
+    status: response.status,
+    message: error?.message ?? `${response.status} ${response.statusText}`,
+    code: error?.code,
+    missing,
+  };
+}
+
+// ---- admin API ----
+
+export interface ProviderInfo {
+  name: string;
+  kind: string;
+  base_url: string;
+  local: boolean;
+  source: string;
+  wire_format: string;
+  keys: string[];
+  models: string[] | null;
+}
+export interface CatalogStatus {
+  models: string[];
+  stale: boolean;
+  error?: string;
+}
+export interface ProvidersAnswer {
+  providers: { provider: ProviderInfo; catalog: CatalogStatus | null }[];
+  secret_store: string;
+}
+export interface ModelRecord {
+  id: string;
+  provider: string;
+  model: string;
+  local: boolean;
+  stale: boolean;
+}
+export interface ModelsAnswer {
+  data: ModelRecord[];
+  providers: Record<string, CatalogStatus>;
+}
+export type ChainEntry = string | { model: string; weight?: number };
+export interface TaskClass {
+  name: string;
+  description?: string | null;
+  chain: ChainEntry[];
+  local: ChainEntry[];
+  model: string | null;
+}
+export interface TaskClassesAnswer {
+  local_only: boolean;
+  classes: TaskClass[];
+}
+export interface LocalOnlyAnswer {
+  enabled: boolean;
+  cloud_attempts_while_local: number;
+  local_providers: { provider: string; healthy: boolean; models: number }[];
+}
+export interface LocalServer {
+  name: string;
+  label?: string;
+  backend?: string;
+  enabled?: boolean;
+  installed: boolean;
+  running: boolean;
+  state?: string | null;
+  pid?: number | null;
+  model?: string | null;
+  port?: number;
+  base_url?: string;
+  health?: unknown;
+  uptime_secs?: number | null;
+  usage?: { cpu_percent?: number; rss_bytes?: number; [k: string]: unknown } | null;
+  log_tail?: string[];
+  notes?: string[];
+  error?: string | null;
+}
+export interface LocalServersAnswer {
+  backend: string;
+  servers: LocalServer[];
+}
+
+export const api = {
+  providers: () => call<ProvidersAnswer>("GET", "/api/providers"),
+  models: () => call<ModelsAnswer>("GET", "/api/models"),
+  refreshModels: () => call<ModelsAnswer>("POST", "/api/models/refresh"),
+  putKey: (provider: string, key: string) =>
+    call<{ provider: string; key: string; stored_in: string }>("PUT", `/api/providers/${enc(provider)}/key`, { key }),
+  deleteKey: (provider: string) => call<{ provider: string; keys: string[] }>("DELETE", `/api/providers/${enc(provider)}/key`),
+  taskClasses: () => call<TaskClassesAnswer>("GET", "/api/task-classes"),
+  setClassModel: (name: string, model: string) => call<TaskClass>("PUT", `/api/task-classes/${enc(name)}`, { model }),
+  resetClass: (name: string) => call<unknown>("DELETE", `/api/task-classes/${enc(name)}`),
+  localOnly: () => call<LocalOnlyAnswer>("GET", "/api/local-only"),
+  setLocalOnly: (enabled: boolean, force = false) =>
+    call<LocalOnlyAnswer>("PUT", "/api/local-only", force ? { enabled, force } : { enabled }),
+  localServers: () => call<LocalServersAnswer>("GET", "/api/local-servers"),
+  localServerAction: (name: string, action: "start" | "stop" | "restart") =>
+    call<unknown>("POST", `/api/local-servers/${enc(name)}/${action}`),
+  localServerLogs: (name: string, lines = 100) =>
+    call<{ server: string; logs: unknown }>("GET", `/api/local-servers/${enc(name)}/logs?lines=${lines}`),
+  // ---- usage API (issue: /api/usage, /api/usage/summary, /api/logs) ----
+  usage: (q: UsageQuery) => call<UsageAnswer>("GET", `/api/usage?${query(q)}`),
+  summary: () => call<UsageSummary>("GET", "/api/usage/summary"),
+  logs: (f: LogFilter) => call<LogsAnswer>("GET", `/api/logs?${query(f)}`),
+  log: (id: number) => call<LogEntry>("GET", `/api/logs/${id}`),
+};
+
+export const LOG_STREAM_URL = "/api/logs/stream";
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export function query(params: object): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  return q.toString();
+}
+
+// ---- usage API shapes ----
+
+export type Bucket = "minute" | "hour" | "day";
+export type GroupBy = "model" | "provider" | "client" | "class" | "locality";
+export interface UsageQuery {
+  from: number;
+  to: number;
+  bucket: Bucket;
+  group_by?: GroupBy;
+}
+export interface UsagePoint {
+  ts_ms: number;
+  group?: string | null;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+  cost_usd: number;
+  p50_latency_ms: number;
+  p95_latency_ms: number;
+}
+export interface UsageAnswer {
+  from: number;
+  to: number;
+  bucket: string;
+  group_by?: string | null;
+  data: UsagePoint[];
+}
+export interface UsageSummary {
+  since_ms: number;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens?: number;
+  cost_usd: number;
+  top_client?: string | null;
+  top_model?: string | null;
+}
+export interface LogEntry {
+  id: number;
+  ts_ms: number;
+  client?: string | null;
+  task_class?: string | null;
+  family?: string;
+  endpoint?: string;
+  requested_model?: string | null;
+  provider?: string | null;
+  model?: string | null;
+  local: boolean;
+  attempts?: number;
+  status: number;
+  outcome: string;
+  error_type?: string | null;
+  latency_ms: number;
+  ttft_ms?: number | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cost_usd?: number | null;
+  stream?: boolean;
+  [k: string]: unknown;
+}
+export interface LogFilter {
+  client?: string;
+  model?: string;
+  provider?: string;
+  status?: number;
+  since?: number;
+  limit?: number;
+  cursor?: number;
+}
+export interface LogsAnswer {
+  data: LogEntry[];
+  next_cursor: number | null;
+}

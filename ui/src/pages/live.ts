@@ -1,0 +1,162 @@
+import { LOG_STREAM_URL, api, type LogEntry, type LogFilter } from "../api";
+import { empty, h, notice, replace } from "../dom";
+import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
+
+const MAX_ROWS = 500;
+
+function detailValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "number") {
+    if (key === "ts_ms") return new Date(v).toLocaleString();
+    if (key.endsWith("_ms")) return fmtMs(v);
+    if (key === "cost_usd") return fmtCost(v);
+  }
+  return String(v);
+}
+
+export function liveLog(root: HTMLElement): () => void {
+  const filter: LogFilter = { limit: 100 };
+  let rows: LogEntry[] = [];
+  let cursor: number | null = null;
+  let source: EventSource | null = null;
+  let stopped = false;
+
+  const status = h("p", { class: "muted", role: "status" });
+  const field = (id: keyof LogFilter, label: string) =>
+    h("label", null, label, " ", h("input", { id: `f-${id}`, name: id, type: id === "status" ? "number" : "text", size: 14, value: String(filter[id] ?? "") }));
+  const form = h(
+    "form",
+    {
+      class: "filters",
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const data = new FormData(form);
+        for (const k of ["client", "model", "provider"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
+        const s = Number(data.get("status"));
+        filter.status = s ? s : undefined;
+        void reload();
+      },
+    },
+    field("client", "Tool"),
+    field("model", "Model"),
+    field("provider", "Provider"),
+    field("status", "Status"),
+    h("button", { type: "submit" }, "Apply"),
+  );
+  const tbody = h("tbody");
+  const table = h(
+    "table",
+    { class: "log" },
+    h("thead", null, h("tr", null, ["Time", "Tool", "Class", "Model", "Status", "Latency", "Tokens", "Cost"].map((c) => h("th", { scope: "col" }, c)))),
+    tbody,
+  );
+  const more = h("button", { type: "button", hidden: true, onclick: () => void page() }, "Older…");
+  const detail = h("section", { class: "detail", "aria-label": "Request detail", hidden: true });
+  const listBox = h("div", { class: "table-wrap" });
+  root.append(form, status, listBox, more, detail);
+
+  const matches = (r: LogEntry) =>
+    (!filter.client || r.client === filter.client) &&
+    (!filter.model || r.model === filter.model || r.requested_model === filter.model) &&
+    (!filter.provider || r.provider === filter.provider) &&
+    (!filter.status || r.status === filter.status);
+
+  function row(r: LogEntry): HTMLElement {
+    const tokens = (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
+    return h(
+      "tr",
+      { class: r.outcome === "success" ? "" : "err" },
+      h("td", null, h("button", { type: "button", class: "link", onclick: () => void showDetail(r.id) }, fmtTime(r.ts_ms))),
+      h("td", null, r.client ?? "–"),
+      h("td", null, r.task_class ?? "–"),
+      h("td", null, r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"), r.local ? h("span", { class: "tag" }, "local") : null),
+      h("td", null, String(r.status)),
+      h("td", null, fmtMs(r.latency_ms)),
+      h("td", null, tokens ? fmtInt(tokens) : "–"),
+      h("td", null, fmtCost(r.cost_usd)),
+    );
+  }
+
+  function render(): void {
+    if (!rows.length) replace(listBox, empty("No requests yet. New requests appear here as they happen."));
+    else {
+      replace(tbody, rows.map(row));
+      replace(listBox, table);
+    }
+    more.hidden = cursor === null;
+  }
+
+  async function showDetail(id: number): Promise<void> {
+    const answer = await api.log(id);
+    detail.hidden = false;
+    if (!answer.ok) {
+      replace(detail, notice(answer.message, "error"));
+      return;
+    }
+    replace(
+      detail,
+      h("h2", null, `Request ${id}`),
+      h("dl", null, Object.entries(answer.data).flatMap(([k, v]) => [h("dt", null, k), h("dd", null, detailValue(k, v))])),
+      h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close"),
+    );
+    detail.querySelector("button")?.focus();
+    detail.scrollIntoView({ block: "nearest" });
+  }
+
+  async function reload(): Promise<void> {
+    const answer = await api.logs(filter);
+    if (stopped) return;
+    if (!answer.ok) {
+      rows = [];
+      cursor = null;
+      replace(listBox, empty(answer.missing ? "No request log yet: this gateway has no usage API (/api/logs)." : `The log could not load: ${answer.message}`));
+      return;
+    }
+    rows = answer.data.data ?? [];
+    cursor = answer.data.next_cursor ?? null;
+    render();
+  }
+
+  async function page(): Promise<void> {
+    if (cursor === null) return;
+    const answer = await api.logs({ ...filter, cursor });
+    if (!answer.ok || stopped) return;
+    rows = rows.concat(answer.data.data ?? []);
+    cursor = answer.data.next_cursor ?? null;
+    render();
+  }
+
+  function connect(): void {
+    if (typeof EventSource === "undefined") return;
+    source = new EventSource(LOG_STREAM_URL);
+    source.addEventListener("open", () => { status.textContent = "Live: new requests appear as they happen."; });
+    source.addEventListener("log", (e) => {
+      try {
+        const r = JSON.parse((e as MessageEvent).data) as LogEntry;
+        if (!matches(r) || rows.some((x) => x.id === r.id)) return;
+        rows.unshift(r);
+        if (rows.length > MAX_ROWS) rows.length = MAX_ROWS;
+        render();
+      } catch {
+        /* a malformed event is skipped */
+      }
+    });
+    source.addEventListener("lagged", () => void reload());
+    source.addEventListener("error", () => {
+      // CONNECTING: the browser retries by itself (the gateway restarted); CLOSED: the route
+      // answered something other than a stream, so stop and say so.
+      status.textContent =
+        source?.readyState === EventSource.CONNECTING
+          ? "Reconnecting to the request stream…"
+          : "Not live: the request stream (/api/logs/stream) is not available.";
+    });
+  }
+
+  // The stream is opened only when the log route exists, so an older gateway shows a message,
+  // not a failing EventSource.
+  void reload().then(() => { if (!stopped && listBox.querySelector(".empty")?.textContent?.startsWith("No request log") !== true) connect(); });
+  return () => {
+    stopped = true;
+    source?.close();
+  };
+}

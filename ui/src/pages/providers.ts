@@ -1,0 +1,133 @@
+import { api, type ProvidersAnswer } from "../api";
+import { empty, h, notice, replace, uid } from "../dom";
+
+export function providersPage(root: HTMLElement): void {
+  const body = h("div");
+  const addForm = h("div");
+  root.append(body, addForm);
+
+  async function load(message?: { provider: string; el: HTMLElement }): Promise<void> {
+    const answer = await api.providers();
+    if (!answer.ok) {
+      replace(body, empty(answer.message));
+      return;
+    }
+    render(answer.data, message);
+  }
+
+  function render(data: ProvidersAnswer, message?: { provider: string; el: HTMLElement }): void {
+    replace(
+      body,
+      h("p", { class: "muted" }, `Keys are kept in: ${data.secret_store}`),
+      data.providers.length ? null : empty("No providers yet."),
+      data.providers.map(({ provider: p, catalog }) => {
+        const id = uid("key");
+        const input = h("input", { id, type: "password", autocomplete: "off", name: `key-${p.name}`, placeholder: "paste a key" });
+        const out = h("div", { class: "provider-status" }, message?.provider === p.name ? message.el : null);
+        const catalogLine = catalog
+          ? catalog.error
+            ? notice(`Catalog: ${catalog.error}`, "error")
+            : h("p", { class: "muted" }, `Catalog: ${catalog.models.length} models${catalog.stale ? " (stale)" : ""}`)
+          : h("p", { class: "muted" }, "Catalog: not loaded yet");
+        return h(
+          "article",
+          { class: "provider", "data-provider": p.name },
+          h("h2", null, p.name, " ", h("span", { class: "tag" }, p.local ? "local" : "cloud"), " ", h("span", { class: "muted" }, p.kind)),
+          h("p", null, h("code", null, p.base_url)),
+          h("p", null, "Keys: ", h("span", { class: "keys" }, p.keys.length ? p.keys.join(", ") : "none")),
+          catalogLine,
+          h(
+            "form",
+            {
+              class: "row",
+              onsubmit: async (e: Event) => {
+                e.preventDefault();
+                if (!input.value.trim()) return;
+                const r = await api.putKey(p.name, input.value.trim());
+                input.value = "";
+                await load({
+                  provider: p.name,
+                  el: r.ok ? notice(`Saved ${r.data.key} in ${r.data.stored_in}.`, "ok") : notice(r.message, "error"),
+                });
+              },
+            },
+            h("label", { htmlFor: id }, "API key"),
+            input,
+            h("button", { type: "submit" }, "Save key"),
+            h(
+              "button",
+              {
+                type: "button",
+                onclick: async () => {
+                  out.replaceChildren(notice("Testing…"));
+                  const r = await api.refreshModels();
+                  if (!r.ok) {
+                    out.replaceChildren(notice(r.message, "error"));
+                    return;
+                  }
+                  const st = r.data.providers?.[p.name];
+                  out.replaceChildren(
+                    !st
+                      ? notice("No catalog for this provider.", "error")
+                      : st.error
+                        ? notice(`Failed: ${st.error}`, "error")
+                        : notice(`OK: ${st.models.length} models${st.stale ? " (stale)" : ""}.`, "ok"),
+                  );
+                },
+              },
+              "Test connection",
+            ),
+            p.keys.some((k) => k.startsWith("secret.") || k.startsWith("****"))
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    onclick: async () => {
+                      const r = await api.deleteKey(p.name);
+                      await load({ provider: p.name, el: r.ok ? notice("Key removed from the secret store.", "ok") : notice(r.message, "error") });
+                    },
+                  },
+                  "Remove key",
+                )
+              : null,
+          ),
+          out,
+        );
+      }),
+    );
+  }
+
+  // A known cloud provider that does not exist yet is created by saving its key.
+  const nameId = uid("new");
+  const keyId = uid("newkey");
+  const name = h("input", { id: nameId, name: "new-provider", placeholder: "openai", list: "known-providers" });
+  const key = h("input", { id: keyId, name: "new-key", type: "password", autocomplete: "off" });
+  const result = h("div");
+  replace(
+    addForm,
+    h("h2", null, "Add a cloud provider"),
+    h("datalist", { id: "known-providers" }, ["openai", "anthropic", "gemini", "openrouter", "groq", "mistral", "deepseek"].map((n) => h("option", { value: n }))),
+    h(
+      "form",
+      {
+        class: "row",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          if (!name.value.trim() || !key.value.trim()) return;
+          const r = await api.putKey(name.value.trim(), key.value.trim());
+          key.value = "";
+          replace(result, r.ok ? notice(`Saved ${r.data.key} for ${r.data.provider}.`, "ok") : notice(r.message, "error"));
+          if (r.ok) void load();
+        },
+      },
+      h("label", { htmlFor: nameId }, "Provider"),
+      name,
+      h("label", { htmlFor: keyId }, "API key"),
+      key,
+      h("button", { type: "submit" }, "Add"),
+    ),
+    result,
+  );
+  name.setAttribute("list", "known-providers");
+  void load();
+}
