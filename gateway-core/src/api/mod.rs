@@ -6,7 +6,7 @@ mod family;
 pub mod local_servers;
 pub mod openai;
 pub mod routing;
-pub mod usage;
 pub mod ui;
+pub mod usage;
 
 pub use family::ApiFamily;
