@@ -257,6 +257,31 @@ async fn local_only_never_reaches_the_cloud() {
     }
     let response = gw.post_json("/v1/embeddings", &json!({"model": "cloud/gpt-4o", "input": "x"})).await;
     assert_eq!(response.status(), 200);
+    // The Anthropic API too: a Claude Code request naming a cloud model is served locally
+    // (translated to the local server's OpenAI API).
+    for stream in [false, true] {
+        let body = json!({"model": "cloud/gpt-4o", "max_tokens": 64000, "stream": stream,
+                          "messages": [{"role": "user", "content": "hi"}]});
+        let response = gw
+            .client
+            .post(gw.url("/v1/messages?beta=true"))
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-switchyard-provider"], "mlx");
+        response.bytes().await.unwrap();
+    }
+    let response = gw
+        .client
+        .post(gw.url("/v1/messages/count_tokens"))
+        .json(&json!({"model": "cloud/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     gw.client.post(gw.url("/api/models/refresh")).send().await.unwrap();
     gw.client.get(gw.url("/v1/models")).send().await.unwrap();
     assert_eq!(cloud.request_count(), 0, "not one request reached the cloud: {:?}", cloud.requests());
