@@ -50,17 +50,7 @@ impl ProviderApi for AnthropicApi {
     }
 
     fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String> {
-        #[derive(Deserialize)]
-        struct ModelList {
-            data: Vec<ModelEntry>,
-        }
-        #[derive(Deserialize)]
-        struct ModelEntry {
-            id: String,
-        }
-        let list: ModelList =
-            serde_json::from_slice(body).map_err(|err| format!("model list is not Anthropic-shaped: {err}"))?;
-        Ok(list.data.into_iter().map(|m| m.id).collect())
+        super::ids_in_data_list(body, "Anthropic")
     }
 
     fn protocol_headers(&self, same_format_client: Option<&HeaderMap>) -> HeaderMap {

@@ -321,6 +321,21 @@ fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
     }
 }
 
+/// The ids of a `{"data": [{"id": …}, …]}` model list, the shape OpenAI and Anthropic share.
+pub(crate) fn ids_in_data_list(body: &[u8], shape: &str) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct ModelList {
+        data: Vec<ModelEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ModelEntry {
+        id: String,
+    }
+    let list: ModelList =
+        serde_json::from_slice(body).map_err(|err| format!("model list is not {shape}-shaped: {err}"))?;
+    Ok(list.data.into_iter().map(|m| m.id).collect())
+}
+
 /// Whether a URL points at this machine.
 pub fn is_loopback_url(url: &str) -> bool {
     let Ok(parsed) = reqwest::Url::parse(url) else { return false };

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::{Endpoint, ProviderApi, ProviderKind, WireFormat};
 use crate::config::Secret;
 
@@ -45,17 +43,7 @@ impl ProviderApi for OpenAiCompatible {
     }
 
     fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String> {
-        #[derive(Deserialize)]
-        struct ModelList {
-            data: Vec<ModelEntry>,
-        }
-        #[derive(Deserialize)]
-        struct ModelEntry {
-            id: String,
-        }
-        let list: ModelList =
-            serde_json::from_slice(body).map_err(|err| format!("model list is not OpenAI-shaped: {err}"))?;
-        Ok(list.data.into_iter().map(|m| m.id).collect())
+        super::ids_in_data_list(body, "OpenAI")
     }
 }
 
