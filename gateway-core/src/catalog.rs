@@ -203,10 +203,7 @@ async fn fetch_models(
     http: &reqwest::Client,
     provider: &Provider,
 ) -> Result<(Vec<String>, BTreeMap<String, ModelDetails>), String> {
-    let url = provider
-        .api
-        .endpoint_url(&provider.base_url, Endpoint::Models)
-        .ok_or_else(|| "the provider has no model list".to_owned())?;
+    let url = provider.endpoint_url(Endpoint::Models).ok_or_else(|| "the provider has no model list".to_owned())?;
     let mut request = http
         .get(url)
         .timeout(provider.timeout.min(Duration::from_secs(15)))

@@ -42,6 +42,19 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    const ALL: [Endpoint; 6] = [
+        Endpoint::ChatCompletions,
+        Endpoint::Completions,
+        Endpoint::Embeddings,
+        Endpoint::Models,
+        Endpoint::Messages,
+        Endpoint::CountTokens,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "chat completions",
@@ -122,6 +135,8 @@ pub struct Provider {
     pub extra_headers: HeaderMap,
     /// What the provider was built from, to rebuild it when its keys change.
     pub config: ProviderConfig,
+    /// Each endpoint's URL, parsed once: parsing (and IDNA) per request showed in profiles.
+    endpoint_urls: [Option<reqwest::Url>; Endpoint::ALL.len()],
 }
 
 impl std::fmt::Debug for Provider {
@@ -168,6 +183,9 @@ impl Provider {
             .trim_end_matches('/')
             .to_owned();
         let is_local = config.local.unwrap_or_else(|| is_loopback_url(&base_url));
+        let api = api_for(kind);
+        let endpoint_urls = Endpoint::ALL
+            .map(|endpoint| api.endpoint_url(&base_url, endpoint).and_then(|url| reqwest::Url::parse(&url).ok()));
         let mut keys = Vec::with_capacity(config.keys.len());
         for (index, key) in config.keys.iter().enumerate() {
             let secret = crate::secrets::resolve(key, env, store).map_err(|source| ProviderError::Key {
@@ -191,7 +209,7 @@ impl Provider {
             base_url,
             is_local,
             source,
-            api: api_for(kind),
+            api,
             key_weights: config.key_weights.as_ref().filter(|w| w.len() == keys.len()).map(|weights| {
                 weights
                     .iter()
@@ -216,7 +234,13 @@ impl Provider {
             max_output_tokens: config.max_output_tokens,
             extra_headers,
             config: config.clone(),
+            endpoint_urls,
         })
+    }
+
+    /// The upstream URL of an endpoint, or `None` when the provider has no such endpoint.
+    pub fn endpoint_url(&self, endpoint: Endpoint) -> Option<reqwest::Url> {
+        self.endpoint_urls[endpoint.index()].clone()
     }
 
     pub fn key_count(&self) -> usize {
@@ -394,6 +418,21 @@ mod tests {
         let store = MemorySecretStore::default();
         let err = Provider::from_config("openai", &config, ProviderSource::Config, &no_env, &store).unwrap_err();
         assert_eq!(err.to_string(), "providers.openai.keys[0]: environment variable NOT_SET_ANYWHERE is not set");
+    }
+
+    #[test]
+    fn endpoint_urls_are_parsed_once_per_endpoint() {
+        for (i, endpoint) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(endpoint.index(), i);
+        }
+        let store = MemorySecretStore::default();
+        let config = ProviderConfig::default();
+        let provider = Provider::from_config("openai", &config, ProviderSource::Config, &no_env, &store).unwrap();
+        assert_eq!(
+            provider.endpoint_url(Endpoint::Embeddings).unwrap().as_str(),
+            "https://api.openai.com/v1/embeddings"
+        );
+        assert!(provider.endpoint_url(Endpoint::Messages).is_none(), "an OpenAI provider has no Messages endpoint");
     }
 
     #[test]

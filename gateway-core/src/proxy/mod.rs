@@ -287,8 +287,9 @@ async fn attempt_once(
         let plan = translate::request(endpoint, bytes, &context)?;
         (plan.endpoint, plan.body, Some(plan.mapper), false)
     };
-    let url = provider.api.endpoint_url(&provider.base_url, upstream_endpoint).ok_or_else(|| {
-        ApiError::UnsupportedEndpoint { provider: provider.name.clone(), endpoint: endpoint.as_str() }
+    let url = provider.endpoint_url(upstream_endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
+        provider: provider.name.clone(),
+        endpoint: endpoint.as_str(),
     })?;
 
     let mut request = state
