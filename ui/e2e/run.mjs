@@ -256,6 +256,9 @@ async function main() {
     await page.getByRole("heading", { name: "Live log", level: 1 }).waitFor();
   });
 
+  // The live page holds an EventSource on the gateway: leave it before the gateway stops, or its
+  // reconnect attempts show up as console errors.
+  await page.goto("about:blank");
   await stopGateway(gw);
 
   // Run 2: the cloud mock (`local = false`) and a second mock as a local provider.
@@ -333,6 +336,9 @@ async function main() {
     await page.locator("table.log tbody tr").first().getByRole("button").click();
     await page.getByRole("heading", { name: "Request 99" }).waitFor();
     await shot(page, "live-usage-dark");
+    // Leave the live page first: its EventSource would otherwise reconnect once the routed
+    // stream ends, and a reconnect racing the end of the test shows up as a console error.
+    await page.goto("about:blank");
     await page.unrouteAll();
   });
 
