@@ -90,3 +90,15 @@ pub async fn sse_data(response: reqwest::Response) -> Vec<String> {
 pub fn posts(mock: &MockUpstream) -> Vec<switchyard_mock::RecordedRequest> {
     mock.requests().into_iter().filter(|r| r.method == "POST").collect()
 }
+
+/// A gateway with two mocks: `mock` (OpenAI-compatible) and `claude` (kind `anthropic`).
+pub async fn gateway_with_openai_and_anthropic() -> (TestGateway, MockUpstream, MockUpstream) {
+    let openai = MockUpstream::start().await;
+    let anthropic = MockUpstream::start().await;
+    let toml = format!(
+        "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n",
+        provider_toml("mock", &openai),
+        anthropic.base_url()
+    );
+    (gateway(&toml).await, openai, anthropic)
+}

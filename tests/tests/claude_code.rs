@@ -12,8 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use switchyard_tests::switchyard_mock::MockUpstream;
-use switchyard_tests::{gateway, posts, provider_toml};
+use switchyard_tests::{gateway_with_openai_and_anthropic, posts};
 
 fn claude(base: &str, home: &std::path::Path, model: &str, args: &[&str]) -> String {
     let binary = PathBuf::from(std::env::var("SWITCHYARD_TEST_CLAUDE").expect("checked by the caller"));
@@ -40,14 +39,7 @@ async fn claude_code_cli_through_the_gateway() {
         println!("skipped: set SWITCHYARD_TEST_CLAUDE to a claude binary to run Claude Code against the gateway");
         return;
     }
-    let openai = MockUpstream::start().await;
-    let anthropic = MockUpstream::start().await;
-    let toml = format!(
-        "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n",
-        provider_toml("mock", &openai),
-        anthropic.base_url()
-    );
-    let gw = gateway(&toml).await;
+    let (gw, openai, anthropic) = gateway_with_openai_and_anthropic().await;
     let home = tempfile::tempdir().expect("temp home");
     for prefix in ["mock/", "claude/"] {
         let base = gw.base();

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use gateway_core::usage::query::LogFilter;
-use switchyard_tests::switchyard_mock::MockUpstream;
-use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
+use switchyard_tests::{gateway_with_mock, gateway_with_openai_and_anthropic, posts};
 
 fn conformance_python() -> PathBuf {
     if let Ok(python) = std::env::var("SWITCHYARD_TEST_PYTHON") {
@@ -78,21 +77,9 @@ async fn run_script(name: &str, args: Vec<String>) {
     println!("{label}\n{}", stdout.trim());
 }
 
-/// A gateway with `mock` (OpenAI-compatible) and `claude` (kind `anthropic`) mocks.
-async fn gateway_with_both() -> (switchyard_tests::TestGateway, MockUpstream, MockUpstream) {
-    let openai = MockUpstream::start().await;
-    let anthropic = MockUpstream::start().await;
-    let toml = format!(
-        "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n",
-        provider_toml("mock", &openai),
-        anthropic.base_url()
-    );
-    (gateway(&toml).await, openai, anthropic)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anthropic_python_sdk_translated_to_openai_upstream() {
-    let (gw, openai, _anthropic) = gateway_with_both().await;
+    let (gw, openai, _anthropic) = gateway_with_openai_and_anthropic().await;
     run_script("anthropic_sdk.py", vec![gw.base(), "mock/".into()]).await;
     let seen = posts(&openai);
     assert!(seen.iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat Completions");
@@ -101,7 +88,7 @@ async fn anthropic_python_sdk_translated_to_openai_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anthropic_python_sdk_passed_through_to_anthropic_upstream() {
-    let (gw, _openai, anthropic) = gateway_with_both().await;
+    let (gw, _openai, anthropic) = gateway_with_openai_and_anthropic().await;
     run_script("anthropic_sdk.py", vec![gw.base(), "claude/".into()]).await;
     let seen = posts(&anthropic);
     let first = &seen[0];
@@ -114,7 +101,7 @@ async fn anthropic_python_sdk_passed_through_to_anthropic_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_python_sdk_translated_to_anthropic_upstream() {
-    let (gw, _openai, anthropic) = gateway_with_both().await;
+    let (gw, _openai, anthropic) = gateway_with_openai_and_anthropic().await;
     run_script("openai_sdk_to_anthropic.py", vec![gw.url("/v1"), "claude/".into()]).await;
     assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
 }
