@@ -1,0 +1,14 @@
+//! The end-to-end suites, one module per area, linked into one test binary: each separate binary
+//! would link the whole gateway again (time and, on a small CI disk, space).
+
+mod anthropic_api;
+mod claude_code;
+mod discovery;
+mod errors;
+mod local_servers_api;
+mod openai_api;
+mod provider_keys;
+mod routing;
+mod sdk_conformance;
+mod shutdown;
+mod usage_log;
