@@ -8,8 +8,10 @@
 //! User-Agent and the client's session id.
 
 pub mod attribution;
+pub mod histogram;
 pub mod pricing;
 pub mod query;
+pub mod rollup;
 pub mod schema;
 pub mod writer;
 

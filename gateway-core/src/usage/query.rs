@@ -1,14 +1,16 @@
-//! Reading the usage log for the API: time series, today's summary, the request log with
-//! filters and cursor paging. Every query is bounded by a time range or a row limit and served
-//! by an index (`schema`). Blocking: callers run these off the async runtime.
+//! Reading the usage log for the API: time series and today's summary from the rollup tables
+//! (`rollup`), the request log with filters and cursor paging from the rows. Every query is
+//! bounded by a time range or a row limit and served by a key or an index (`schema`). Blocking:
+//! callers run these off the async runtime.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde::Serialize;
 
 use super::LogEntry;
+use super::rollup::{self, Grain, RollupRow, Totals};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bucket {
@@ -28,10 +30,15 @@ impl Bucket {
     }
 
     pub fn millis(self) -> i64 {
+        self.grain().millis()
+    }
+
+    /// The coarsest rollup a series of these buckets can be read from.
+    fn grain(self) -> Grain {
         match self {
-            Bucket::Minute => 60_000,
-            Bucket::Hour => 3_600_000,
-            Bucket::Day => 86_400_000,
+            Bucket::Minute => Grain::Minute,
+            Bucket::Hour => Grain::Hour,
+            Bucket::Day => Grain::Day,
         }
     }
 }
@@ -57,14 +64,14 @@ impl GroupBy {
         }
     }
 
-    /// The SQL expression for the group (from a fixed list: never the caller's text).
-    fn column(self) -> &'static str {
+    /// The group a rollup row belongs to (`None`: the dimension was not set).
+    fn of(self, row: &RollupRow) -> Option<String> {
         match self {
-            GroupBy::Model => "model",
-            GroupBy::Provider => "provider",
-            GroupBy::Client => "client",
-            GroupBy::Class => "task_class",
-            GroupBy::Locality => "CASE WHEN local THEN 'local' ELSE 'cloud' END",
+            GroupBy::Model => row.model.clone(),
+            GroupBy::Provider => row.provider.clone(),
+            GroupBy::Client => row.client.clone(),
+            GroupBy::Class => row.task_class.clone(),
+            GroupBy::Locality => Some(if row.local { "local" } else { "cloud" }.to_owned()),
         }
     }
 }
@@ -87,7 +94,8 @@ pub struct Point {
     pub p95_latency_ms: f64,
 }
 
-/// Requests in `[from, to)` per bucket, optionally per group.
+/// Requests in `[from, to)` (whole minutes) per bucket, optionally per group, from the rollup
+/// tables. Sums are exact; p50 and p95 come from merged histograms (within ±4.5%).
 pub fn series(
     conn: &Connection,
     from_ms: i64,
@@ -95,52 +103,28 @@ pub fn series(
     bucket: Bucket,
     group_by: Option<GroupBy>,
 ) -> rusqlite::Result<Vec<Point>> {
-    let group = group_by.map_or("NULL", GroupBy::column);
-    let sql = format!(
-        "SELECT (ts_ms / ?3) * ?3, {group}, outcome != 'success', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), \
-         IFNULL(cached_tokens, 0), IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), latency_ms \
-         FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(rusqlite::params![from_ms, to_ms, bucket.millis()])?;
-    let mut acc: BTreeMap<(i64, Option<String>), (Point, Vec<f64>)> = BTreeMap::new();
-    while let Some(row) = rows.next()? {
-        let key: (i64, Option<String>) = (row.get(0)?, row.get(1)?);
-        let (point, latencies) = acc
-            .entry(key.clone())
-            .or_insert_with(|| (Point { ts_ms: key.0, group: key.1.clone(), ..Point::default() }, Vec::new()));
-        point.requests += 1;
-        point.errors += u64::from(row.get::<_, bool>(2)?);
-        point.input_tokens += count(row, 3)?;
-        point.output_tokens += count(row, 4)?;
-        point.cached_tokens += count(row, 5)?;
-        point.reasoning_tokens += count(row, 6)?;
-        point.cost_usd += row.get::<_, f64>(7)?;
-        latencies.push(row.get(8)?);
-    }
+    let size = bucket.millis();
+    let mut acc: BTreeMap<(i64, Option<String>), Totals> = BTreeMap::new();
+    rollup::visit(conn, from_ms, to_ms, bucket.grain(), &mut |row| {
+        let group = group_by.and_then(|g| g.of(&row));
+        acc.entry((row.start_ms.div_euclid(size) * size, group)).or_default().merge(&row.totals);
+    })?;
     Ok(acc
-        .into_values()
-        .map(|(mut point, mut latencies)| {
-            latencies.sort_by(f64::total_cmp);
-            point.p50_latency_ms = percentile(&latencies, 0.50);
-            point.p95_latency_ms = percentile(&latencies, 0.95);
-            point
+        .into_iter()
+        .map(|((ts_ms, group), totals)| Point {
+            ts_ms,
+            group,
+            requests: totals.requests,
+            errors: totals.errors,
+            input_tokens: totals.input_tokens,
+            output_tokens: totals.output_tokens,
+            cached_tokens: totals.cached_tokens,
+            reasoning_tokens: totals.reasoning_tokens,
+            cost_usd: totals.cost_usd,
+            p50_latency_ms: totals.latency.percentile(0.50),
+            p95_latency_ms: totals.latency.percentile(0.95),
         })
         .collect())
-}
-
-/// A non-negative integer column (SQLite stores `i64`).
-fn count(row: &Row<'_>, index: usize) -> rusqlite::Result<u64> {
-    Ok(row.get::<_, i64>(index)?.max(0) as u64)
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// Totals since a moment (the start of today for the tray).
@@ -158,37 +142,35 @@ pub struct Summary {
 }
 
 pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
-    let mut summary = conn.query_row(
-        "SELECT COUNT(*), IFNULL(SUM(outcome != 'success'), 0), IFNULL(SUM(input_tokens), 0), \
-         IFNULL(SUM(output_tokens), 0), IFNULL(SUM(cached_tokens), 0), IFNULL(SUM(cost_usd), 0) \
-         FROM requests WHERE ts_ms >= ?1",
-        [since_ms],
-        |row| {
-            Ok(Summary {
-                since_ms,
-                requests: count(row, 0)?,
-                errors: count(row, 1)?,
-                input_tokens: count(row, 2)?,
-                output_tokens: count(row, 3)?,
-                cached_tokens: count(row, 4)?,
-                cost_usd: row.get(5)?,
-                top_client: None,
-                top_model: None,
-            })
-        },
-    )?;
-    let top = |column: &str| -> rusqlite::Result<Option<String>> {
-        let sql = format!(
-            "SELECT {column} FROM requests WHERE ts_ms >= ?1 AND {column} IS NOT NULL \
-             GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT 1"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([since_ms])?;
-        rows.next()?.map(|row| row.get(0)).transpose()
-    };
-    summary.top_client = top("client")?;
-    summary.top_model = top("model")?;
-    Ok(summary)
+    let mut totals = Totals::default();
+    let mut by_client: HashMap<String, u64> = HashMap::new();
+    let mut by_model: HashMap<String, u64> = HashMap::new();
+    // Up to the end of time: rows stamped a little ahead of this clock count too.
+    rollup::visit(conn, since_ms, i64::MAX / 4, Grain::Day, &mut |row| {
+        totals.merge(&row.totals);
+        if let Some(client) = row.client {
+            *by_client.entry(client).or_default() += row.totals.requests;
+        }
+        if let Some(model) = row.model {
+            *by_model.entry(model).or_default() += row.totals.requests;
+        }
+    })?;
+    Ok(Summary {
+        since_ms,
+        requests: totals.requests,
+        errors: totals.errors,
+        input_tokens: totals.input_tokens,
+        output_tokens: totals.output_tokens,
+        cached_tokens: totals.cached_tokens,
+        cost_usd: totals.cost_usd,
+        top_client: top(by_client),
+        top_model: top(by_model),
+    })
+}
+
+/// The name with the most requests; ties go to the first name in order.
+fn top(counts: HashMap<String, u64>) -> Option<String> {
+    counts.into_iter().max_by(|(a, x), (b, y)| x.cmp(y).then_with(|| b.cmp(a))).map(|(name, _)| name)
 }
 
 /// Filters for the request log.
@@ -276,4 +258,11 @@ pub fn log(conn: &Connection, id: i64) -> rusqlite::Result<Option<LogEntry>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"))?;
     let mut rows = stmt.query([id])?;
     rows.next()?.map(entry).transpose()
+}
+
+/// Every row with `from <= ts_ms < to` (re-summing a rollup bucket at the retention's edge).
+pub fn rows_between(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<LogEntry>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2"))?;
+    let rows = stmt.query_map([from_ms, to_ms], entry)?;
+    rows.collect()
 }

@@ -1,12 +1,14 @@
 //! The usage log's tables. Migrations run in one transaction at open; `PRAGMA user_version` holds
-//! the schema version. Indexes cover the time range and every `group_by` column of the usage API.
+//! the schema version. The request rows have indexes for the log's filters; the usage API's
+//! series and summaries read the rollup tables (`rollup`).
 
 use rusqlite::{Connection, Transaction};
 
-use super::UsageError;
+use super::{UsageError, rollup};
 
 /// Each entry moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
     id               INTEGER PRIMARY KEY,
     ts_ms            INTEGER NOT NULL,   -- start of the request, Unix milliseconds
@@ -41,7 +43,13 @@ CREATE INDEX requests_provider ON requests (provider, ts_ms);
 CREATE INDEX requests_client ON requests (client, ts_ms);
 CREATE INDEX requests_class ON requests (task_class, ts_ms);
 CREATE INDEX requests_status ON requests (status, ts_ms);
-"#];
+"#,
+    // Version 2: the rollup tables, filled from the existing rows right after (`migrate`).
+    rollup::CREATE_TABLES,
+];
+
+/// The version that added the rollup tables.
+const ROLLUPS: i64 = 2;
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -63,6 +71,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), UsageError> {
     }
     for step in &MIGRATIONS[current as usize..] {
         tx.execute_batch(step)?;
+    }
+    if current > 0 && current < ROLLUPS {
+        // A log from before the rollups: sum what it holds (once; seconds for a million rows).
+        rollup::rebuild(&tx)?;
     }
     set_version(&tx)?;
     tx.commit()?;

@@ -166,16 +166,22 @@ impl Writer {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_millis() as i64);
         if let Ok(conn) = self.conn.lock() {
-            match conn.execute("DELETE FROM requests WHERE ts_ms < ?1", [cutoff]) {
-                Ok(0) => {}
-                Ok(rows) => tracing::info!(rows, "usage log: deleted rows past the retention"),
+            let deleted = conn.unchecked_transaction().and_then(|tx| {
+                let rows = tx.execute("DELETE FROM requests WHERE ts_ms < ?1", [cutoff])?;
+                let rollups = super::rollup::prune(&tx, cutoff)?;
+                tx.commit()?;
+                Ok((rows, rollups))
+            });
+            match deleted {
+                Ok((0, 0)) => {}
+                Ok((rows, rollups)) => tracing::info!(rows, rollups, "usage log: deleted rows past the retention"),
                 Err(err) => tracing::warn!(error = %err, "usage log: could not delete old rows"),
             }
         }
     }
 }
 
-fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<(), rusqlite::Error> {
+pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<(), rusqlite::Error> {
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare_cached(
@@ -216,6 +222,8 @@ fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<(), rusqlite:
             e.id = tx.last_insert_rowid();
         }
     }
+    // In the same transaction: the rollups never disagree with the rows.
+    super::rollup::add(&tx, batch)?;
     tx.commit()
 }
 
