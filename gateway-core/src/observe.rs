@@ -92,6 +92,9 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// Time spent waiting on the upstream; `latency - upstream_time` is the gateway's overhead.
     pub upstream_time: Option<Duration>,
+    /// The class's first cloud model (`provider`, `model`): what a request served locally would
+    /// have cost there ("saved by running locally").
+    pub cloud_reference: Option<(String, String)>,
 }
 
 pub trait RequestObserver: Send + Sync {
@@ -152,6 +155,7 @@ impl PendingRecord {
                 provider_local: false,
                 attempts: 0,
                 upstream_time: None,
+                cloud_reference: None,
             }),
             started: Instant::now(),
             observer,

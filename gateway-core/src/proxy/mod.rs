@@ -150,7 +150,11 @@ async fn attempt(
     }
     let ask = routing::Ask { model: &requested, class_header, fallbacks: &fallbacks };
     let plan = routing::plan(&ask, &providers, &state.catalog().snapshot(), state.routing())?;
-    record.update(|r| r.class = plan.class.clone());
+    let cloud_reference = plan.class.as_deref().and_then(|c| routing::cloud_reference(c, &providers, state.routing()));
+    record.update(|r| {
+        r.class = plan.class.clone();
+        r.cloud_reference = cloud_reference;
+    });
 
     let mut attempts = 0u32;
     let mut last_error = None;

@@ -74,6 +74,8 @@ pub struct LogEntry {
     pub cached_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
     pub cost_usd: Option<f64>,
+    /// Served locally: what the same tokens would have cost on the class's first cloud model.
+    pub saved_usd: Option<f64>,
     pub stream: bool,
     pub cache_hit: Option<bool>,
     pub session_id: Option<String>,
@@ -92,6 +94,12 @@ impl LogEntry {
         let usage = record.usage;
         let cost = match (&record.provider, &record.upstream_model, &usage) {
             (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
+            _ => None,
+        };
+        let saved = match (&record.cloud_reference, &usage) {
+            (Some((provider, model)), Some(usage)) if record.provider_local => {
+                pricing.price(provider, model).map(|price| price.cost(usage))
+            }
             _ => None,
         };
         let ts_ms = record.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -118,6 +126,7 @@ impl LogEntry {
             cached_tokens: usage.map(|u| u.cached_input_tokens),
             reasoning_tokens: usage.map(|u| u.reasoning_tokens),
             cost_usd: cost,
+            saved_usd: saved,
             stream: record.stream,
             cache_hit: None,
             session_id: record.session_id.clone(),

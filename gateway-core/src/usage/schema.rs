@@ -44,8 +44,9 @@ CREATE INDEX requests_client ON requests (client, ts_ms);
 CREATE INDEX requests_class ON requests (task_class, ts_ms);
 CREATE INDEX requests_status ON requests (status, ts_ms);
 "#,
-    // Version 2: the rollup tables, filled from the existing rows right after (`migrate`).
-    rollup::CREATE_TABLES,
+    // Version 2: what running locally saved, and the rollup tables, filled from the existing rows
+    // right after (`migrate`).
+    concat!("ALTER TABLE requests ADD COLUMN saved_usd REAL;\n", crate::rollup_tables!()),
 ];
 
 /// The version that added the rollup tables.

@@ -13,8 +13,8 @@ use gateway_core::usage::pricing::PriceTable;
 use gateway_core::usage::query::{self, LogFilter};
 use gateway_core::usage::{LogEntry, UsageLog, UsageRecorder};
 use serde_json::{Value, json};
-use switchyard_mock::MockUpstream;
 use switchyard_mock::usage::{CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use switchyard_mock::{MockOptions, MockUpstream};
 use switchyard_tests::{TestGateway, gateway, provider_toml};
 
 /// `mock/*` priced so that every mock answer has a known cost: (12 - 4) × 1 + 4 × 0.5 + 5 × 2
@@ -220,6 +220,7 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         provider_local: false,
         attempts: 1,
         upstream_time: Some(Duration::from_millis(29)),
+        cloud_reference: None,
     }
 }
 
@@ -354,6 +355,68 @@ async fn usage_api_sums_equal_the_rows() {
     let bad = gw.client.get(gw.url("/api/usage?bucket=week")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_locally_the_row_says_what_the_class_cloud_model_would_have_cost() {
+    let cloud = MockUpstream::start_with(MockOptions { models: vec!["gpt-4o".into()], ..MockOptions::default() }).await;
+    let local =
+        MockUpstream::start_with(MockOptions { models: vec!["qwen3-coder".into()], ..MockOptions::default() }).await;
+    let toml = format!(
+        "{}local = false\n{}[task_classes.coding]\nchain = [\"cloud/gpt-4o\"]\nlocal = [\"mlx/*coder*\"]\n\
+         [pricing.\"cloud/gpt-4o\"]\ninput = 2.5\ncached_input = 1.25\noutput = 10.0\n",
+        provider_toml("cloud", &cloud),
+        provider_toml("mlx", &local)
+    );
+    let gw = gateway(&toml).await;
+    let send = |body: Value| {
+        let request = gw.client.post(gw.url("/v1/chat/completions")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+        }
+    };
+    send(chat("coding", false)).await;
+    let response = gw.client.put(gw.url("/api/local-only")).json(&json!({"enabled": true})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    send(chat("coding", false)).await;
+    send(chat("coding", true)).await;
+
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 3);
+    let cloud_cost =
+        ((PROMPT_TOKENS - CACHED_TOKENS) as f64 * 2.5 + CACHED_TOKENS as f64 * 1.25 + COMPLETION_TOKENS as f64 * 10.0)
+            / 1e6;
+    assert_eq!(rows[0].provider.as_deref(), Some("cloud"));
+    assert!((rows[0].cost_usd.unwrap() - cloud_cost).abs() < 1e-12);
+    assert_eq!(rows[0].saved_usd, None, "served by the cloud: nothing saved");
+    for row in &rows[1..] {
+        assert_eq!(row.provider.as_deref(), Some("mlx"));
+        assert_eq!(row.cost_usd, Some(0.0));
+        assert!((row.saved_usd.unwrap() - cloud_cost).abs() < 1e-12, "{row:?}");
+    }
+    let summary: Value = gw.client.get(gw.url("/api/usage/summary")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(summary["local_requests"], 2);
+    assert!((summary["saved_usd"].as_f64().unwrap() - 2.0 * cloud_cost).abs() < 1e-12, "{summary}");
+    let to = rows.last().unwrap().ts_ms + 1;
+    let series: Value = gw
+        .client
+        .get(gw.url(&format!("/api/usage?from=0&to={to}&bucket=day&group_by=locality")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let local_saved: f64 = series["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["group"] == "local")
+        .map(|p| p["saved_usd"].as_f64().unwrap())
+        .sum();
+    assert!((local_saved - 2.0 * cloud_cost).abs() < 1e-12, "{series}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
