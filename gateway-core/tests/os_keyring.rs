@@ -5,6 +5,7 @@
 //! - the Secret Service: a real GNOME Keyring (Debian `gnome-keyring`) on a private session bus
 //!   (`dbus-run-session`), unlocked with a throwaway password in a throwaway `HOME`, so the
 //!   store's probe must find it and choose it.
+//!
 //! `scripts/test` installs both packages.
 
 #![cfg(target_os = "linux")]
