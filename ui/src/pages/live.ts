@@ -31,7 +31,7 @@ export function liveLog(root: HTMLElement): () => void {
       onsubmit: (e: Event) => {
         e.preventDefault();
         const data = new FormData(form);
-        for (const k of ["client", "model", "provider"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
+        for (const k of ["client", "model", "provider", "class"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
         const s = Number(data.get("status"));
         filter.status = s ? s : undefined;
         void reload();
@@ -40,6 +40,7 @@ export function liveLog(root: HTMLElement): () => void {
     field("client", "Tool"),
     field("model", "Model"),
     field("provider", "Provider"),
+    field("class", "Class"),
     field("status", "Status"),
     h("button", { type: "submit" }, "Apply"),
   );
@@ -57,15 +58,16 @@ export function liveLog(root: HTMLElement): () => void {
 
   const matches = (r: LogEntry) =>
     (!filter.client || r.client === filter.client) &&
-    (!filter.model || r.model === filter.model || r.requested_model === filter.model) &&
+    (!filter.model || r.model === filter.model) &&
     (!filter.provider || r.provider === filter.provider) &&
+    (!filter.class || r.task_class === filter.class) &&
     (!filter.status || r.status === filter.status);
 
   function row(r: LogEntry): HTMLElement {
     const tokens = (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
     return h(
       "tr",
-      { class: r.outcome === "success" ? "" : "err" },
+      { class: r.outcome === "success" ? "" : "err", "data-id": r.id },
       h("td", null, h("button", { type: "button", class: "link", onclick: () => void showDetail(r.id) }, fmtTime(r.ts_ms))),
       h("td", null, r.client ?? "–"),
       h("td", null, r.task_class ?? "–"),

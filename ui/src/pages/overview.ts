@@ -54,17 +54,17 @@ export function overview(root: HTMLElement): () => void {
     if (summary.ok) {
       const s = summary.data;
       items.push(
-        card("Requests today", fmtInt(s.requests), s.errors ? `${fmtInt(s.errors)} errors` : "no errors"),
-        card("Tokens today", fmtInt(s.input_tokens + s.output_tokens), `${fmtInt(s.input_tokens)} in · ${fmtInt(s.output_tokens)} out`),
-        card("Cost today", fmtCost(s.cost_usd)),
-        card("Top tool", s.top_client ?? "–", s.top_model ? `top model ${s.top_model}` : undefined),
+        card("Requests today", fmtInt(s.requests), s.errors ? `${fmtInt(s.errors)} errors` : "no errors", "requests-today"),
+        card("Tokens today", fmtInt(s.input_tokens + s.output_tokens), `${fmtInt(s.input_tokens)} in · ${fmtInt(s.output_tokens)} out`, "tokens-today"),
+        card("Cost today", fmtCost(s.cost_usd), undefined, "cost-today"),
+        card("Top tool", s.top_client ?? "–", s.top_model ? `top model ${s.top_model}` : undefined, "top-tool"),
       );
     } else {
       items.push(card("Today", "–", summary.missing ? "usage API not available in this build" : summary.message));
     }
     if (locality.ok) {
       const { local, cloud } = localShare(locality.data.data);
-      items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`));
+      items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`, "local-share"));
     }
     if (localOnly.ok) {
       const lo = localOnly.data;
