@@ -216,18 +216,27 @@ async function main() {
     assert.match(asset.headers.get("content-type"), /^text\/javascript/);
     const head = await fetch(`${gw.base}/`, { method: "HEAD" });
     assert.equal(head.status, 200);
-    // The page's own navigation timing (request start to the load event), first visit with a
-    // cold cache and a second visit; the debug gateway reads the files from disk.
+    // The page's own navigation timing (request start to the load event). The browser's very
+    // first navigation also pays for starting its renderer, so it is reported, not judged; then
+    // an empty cache (as a user's first visit) and a reload (a later one) must stay under 300 ms.
     await page.goto(`${gw.base}/`, { waitUntil: "load" });
-    const coldMs = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+    const loadEnd = () => page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+    const firstMs = await loadEnd();
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send("Network.clearBrowserCache");
     await page.reload({ waitUntil: "load" });
-    const loadMs = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+    const coldMs = await loadEnd();
+    await page.reload({ waitUntil: "load" });
+    const loadMs = await loadEnd();
     // And until the Overview shows data (its first API answers are in).
     await page.locator("#cloud-attempts .value").waitFor();
     const readyMs = await page.evaluate(() => performance.now());
-    figures.push(`page load: ${Math.round(coldMs)} ms first visit, ${Math.round(loadMs)} ms reload (load event); Overview cards drawn at ${Math.round(readyMs)} ms`);
+    figures.push(
+      `page load (load event): ${Math.round(coldMs)} ms with an empty cache, ${Math.round(loadMs)} ms on reload; ` +
+        `${Math.round(firstMs)} ms for the browser's first navigation; Overview cards seen by the test ${Math.round(readyMs)} ms after the reload started`,
+    );
     console.log(`   ${figures.at(-1)}`);
-    assert.ok(coldMs < 300, `the dashboard took ${coldMs} ms to load`);
+    assert.ok(coldMs < 300, `the dashboard took ${coldMs} ms to load with an empty cache`);
     assert.ok(loadMs < 300, `the dashboard took ${loadMs} ms to load`);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     assert.equal(await page.locator("#cloud-attempts .value").textContent(), "0");
@@ -262,7 +271,7 @@ async function main() {
     await page.goto(`${gw.base}/#/overview`);
     await page.locator("#requests-today .value").waitFor();
     assert.equal(shown(await page.locator("#requests-today .value").textContent()), summary.requests);
-    assert.equal(await page.locator("#requests-today .extra").textContent(), "1 errors");
+    assert.equal(await page.locator("#requests-today .extra").textContent(), "1 error");
     assert.equal(shown(await page.locator("#tokens-today .value").textContent()), summary.input_tokens + summary.output_tokens);
     assert.ok(Math.abs(shown(await page.locator("#cost-today .value").textContent()) - summary.cost_usd) < 0.00006);
     assert.equal(await page.locator("#top-tool .value").textContent(), summary.top_client);
@@ -348,14 +357,20 @@ async function main() {
     const detail = Object.fromEntries(
       await page.locator(".detail dl dt").evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
     );
-    assert.equal(detail.attempts, "2");
-    assert.equal(detail.model, "gpt-4o");
-    assert.equal(detail.requested_model, `${CLOUD}/status-500`);
-    assert.equal(detail.client, "e2e-beta");
-    assert.match(detail.latency_ms, /^[\d.]+ (ms|s)$/);
-    assert.equal(detail.input_tokens, String(fallback.input_tokens));
-    assert.equal(detail.output_tokens, String(fallback.output_tokens));
-    assert.match(detail.cost_usd, /^\$0\.\d{4}$/);
+    assert.equal(detail["Attempts"], "2");
+    assert.equal(detail["Served by"], `${CLOUD}/gpt-4o`);
+    assert.equal(detail["Requested model"], `${CLOUD}/status-500`);
+    assert.equal(detail["Fallback"], `yes: ${CLOUD}/status-500 → ${CLOUD}/gpt-4o`);
+    assert.equal(detail["Tool"], "e2e-beta");
+    assert.equal(detail["Status"], "200");
+    assert.match(detail["Latency"], /^[\d.]+ (ms|s)$/);
+    assert.match(detail["First token"], /^[\d.]+ (ms|s)$/);
+    assert.equal(detail["Input tokens"], String(fallback.input_tokens));
+    assert.equal(detail["Output tokens"], String(fallback.output_tokens));
+    assert.ok(fallback.input_tokens > 0 && fallback.output_tokens > 0);
+    assert.match(detail["Cost"], /^\$0\.\d{4}$/);
+    // The row says it fell back.
+    await page.locator(`table.log tbody tr[data-id="${fallback.id}"] .tag`, { hasText: "fallback" }).waitFor();
     await shot(page, "live-detail-light");
     // Keyboard: the detail's Close button has the focus; Enter closes it.
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Close");

@@ -1,18 +1,9 @@
 import { LOG_STREAM_URL, api, type LogEntry, type LogFilter } from "../api";
 import { empty, h, notice, replace } from "../dom";
 import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
+import { detailGroups, fellBack } from "../logdetail";
 
 const MAX_ROWS = 500;
-
-function detailValue(key: string, v: unknown): string {
-  if (v === null || v === undefined) return "–";
-  if (typeof v === "number") {
-    if (key === "ts_ms") return new Date(v).toLocaleString();
-    if (key.endsWith("_ms")) return fmtMs(v);
-    if (key === "cost_usd") return fmtCost(v);
-  }
-  return String(v);
-}
 
 export function liveLog(root: HTMLElement): () => void {
   const filter: LogFilter = { limit: 100 };
@@ -71,7 +62,13 @@ export function liveLog(root: HTMLElement): () => void {
       h("td", null, h("button", { type: "button", class: "link", onclick: () => void showDetail(r.id) }, fmtTime(r.ts_ms))),
       h("td", null, r.client ?? "–"),
       h("td", null, r.task_class ?? "–"),
-      h("td", null, r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"), r.local ? h("span", { class: "tag" }, "local") : null),
+      h(
+        "td",
+        null,
+        r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"),
+        r.local ? h("span", { class: "tag" }, "local") : null,
+        fellBack(r) ? h("span", { class: "tag", title: `fell back from ${r.requested_model}` }, "fallback") : null,
+      ),
       h("td", null, String(r.status)),
       h("td", null, fmtMs(r.latency_ms)),
       h("td", null, tokens ? fmtInt(tokens) : "–"),
@@ -98,7 +95,9 @@ export function liveLog(root: HTMLElement): () => void {
     replace(
       detail,
       h("h2", null, `Request ${id}`),
-      h("dl", null, Object.entries(answer.data).flatMap(([k, v]) => [h("dt", null, k), h("dd", null, detailValue(k, v))])),
+      detailGroups(answer.data).map((g) =>
+        h("div", { class: "detail-group" }, h("h3", null, g.title), h("dl", null, g.rows.map(([label, value]) => [h("dt", null, label), h("dd", null, value)]))),
+      ),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close"),
     );
     detail.querySelector("button")?.focus();
