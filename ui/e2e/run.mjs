@@ -582,7 +582,8 @@ async function main() {
     await page.getByText("Local-only is off.").waitFor();
   });
 
-  await step("Local servers: start, stop and restart vllm-mlx through the gateway's systemd backend", async () => {
+  // The fake service manager is systemctl: on macOS the gateway drives launchctl instead.
+  if (process.platform === "linux") await step("Local servers: start, stop and restart vllm-mlx through the gateway's systemd backend", async () => {
     await page.goto(`${gw.base}/#/local`);
     const card = page.locator('article[data-server="vllm-mlx"]');
     await card.getByText("not installed").waitFor();
