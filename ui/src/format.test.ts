@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fmtBytes, fmtCost, fmtInt, fmtMs, fmtPercent, maskKey } from "./format";
+import { fmtBytes, fmtCost, fmtInt, fmtMs, fmtPercent, maskKey, plural } from "./format";
 
 describe("format", () => {
   it("abbreviates counts", () => {
@@ -27,5 +27,10 @@ describe("format", () => {
   it("masks keys like the gateway", () => {
     expect(maskKey("sk-test-abcd")).toBe("****abcd");
     expect(maskKey("abc")).toBe("****");
+  });
+  it("counts in words", () => {
+    expect(plural(1, "model")).toBe("1 model");
+    expect(plural(0, "model")).toBe("0 models");
+    expect(plural(3, "error")).toBe("3 errors");
   });
 });

@@ -55,3 +55,8 @@ export function maskKey(key: string): string {
   const k = key.trim();
   return k.length <= 4 ? "****" : `****${k.slice(-4)}`;
 }
+
+/** "1 model", "3 models". */
+export function plural(n: number, word: string): string {
+  return `${n} ${n === 1 ? word : `${word}s`}`;
+}

@@ -1,7 +1,7 @@
 import { api, type GroupBy, type UsageAnswer } from "../api";
 import { drawChart } from "../chart";
 import { empty, h, replace } from "../dom";
-import { fmtCost, fmtInt, fmtMs, fmtPercent } from "../format";
+import { fmtCost, fmtInt, fmtMs, fmtPercent, plural } from "../format";
 import { METRICS, RANGES, type Range, buildSeries, localShare, rangeWindow, stackable } from "../series";
 
 const GROUPS: { id: GroupBy; label: string }[] = [
@@ -54,7 +54,7 @@ export function overview(root: HTMLElement): () => void {
     if (summary.ok) {
       const s = summary.data;
       items.push(
-        card("Requests today", fmtInt(s.requests), s.errors ? `${fmtInt(s.errors)} ${s.errors === 1 ? "error" : "errors"}` : "no errors", "requests-today"),
+        card("Requests today", fmtInt(s.requests), s.errors ? plural(s.errors, "error") : "no errors", "requests-today"),
         card("Tokens today", fmtInt(s.input_tokens + s.output_tokens), `${fmtInt(s.input_tokens)} in · ${fmtInt(s.output_tokens)} out`, "tokens-today"),
         card("Cost today", fmtCost(s.cost_usd), undefined, "cost-today"),
         card("Top tool", s.top_client ?? "–", s.top_model ? `top model ${s.top_model}` : undefined, "top-tool"),
