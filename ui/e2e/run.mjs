@@ -276,6 +276,7 @@ async function main() {
     assert.ok(Math.abs(shown(await page.locator("#cost-today .value").textContent()) - summary.cost_usd) < 0.00006);
     assert.equal(await page.locator("#top-tool .value").textContent(), summary.top_client);
     assert.equal(await page.locator("#local-share .value").textContent(), "0%");
+    assert.equal(await page.locator("#local-savings .value").textContent(), "$0");
 
     // The charts: one series per tool, the same groups as /api/usage answers for 24h by tool.
     await page.locator(".chart .uplot").first().waitFor();
@@ -551,6 +552,10 @@ async function main() {
   await page.emulateMedia({ colorScheme: "dark" });
 
   await step("with a local server, local-only turns on; the cloud mock gets nothing and the Overview reads 0", async () => {
+    // One cloud request first: its price per token is what the local ones are compared with.
+    const before = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-cloud" } });
+    assert.equal(before.status, 200);
+    assert.equal(before.headers.get("x-switchyard-provider"), CLOUD);
     await page.goto(`${gw.base}/#/models`);
     await page.getByRole("switch").check();
     await page.getByText("Local-only is on.").waitFor();
@@ -570,11 +575,22 @@ async function main() {
     assert.equal(lo.enabled, true);
     assert.equal(lo.cloud_attempts_while_local, 0);
     await shot(page, "models-dark");
-    await waitForRows(gw.base, 2);
+    await waitForRows(gw.base, 3);
     await page.goto(`${gw.base}/#/overview`);
     await page.locator("#cloud-attempts .value").waitFor();
     assert.equal(await page.locator("#cloud-attempts .value").textContent(), "0");
-    assert.equal(await page.locator("#local-share .value").textContent(), "100%");
+    assert.equal(await page.locator("#local-share .value").textContent(), "67%");
+    assert.equal(await page.locator("#local-share .extra").textContent(), "2 local · 1 cloud");
+    // Saved: the local tokens at the cloud request's price per token, as /api/usage has them.
+    const now = Date.now();
+    const locality = (await getJson(`${gw.base}/api/usage?from=${now - 86_400_000}&to=${now + 60_000}&bucket=hour&group_by=locality`)).data;
+    const sum = (group, f) => locality.filter((p) => p.group === group).reduce((a, p) => a + f(p), 0);
+    const tokens = (p) => p.input_tokens + p.output_tokens;
+    const cloudCost = sum("cloud", (p) => p.cost_usd);
+    assert.ok(cloudCost > 0);
+    const saved = (sum("local", tokens) * cloudCost) / sum("cloud", tokens);
+    assert.ok(Math.abs(shown(await page.locator("#local-savings .value").textContent()) - saved) < 0.00006);
+    assert.match(await page.locator("#local-savings .extra").textContent(), /^at your cloud average of \$[\d.]+ per 1M tokens$/);
     await page.locator(".chart .uplot").first().waitFor();
     await shot(page, "overview-dark");
     await page.goto(`${gw.base}/#/models`);

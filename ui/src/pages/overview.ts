@@ -2,7 +2,7 @@ import { api, type GroupBy, type UsageAnswer } from "../api";
 import { drawChart } from "../chart";
 import { empty, h, replace } from "../dom";
 import { fmtCost, fmtInt, fmtMs, fmtPercent, plural } from "../format";
-import { METRICS, RANGES, type Range, buildSeries, localShare, rangeWindow, stackable } from "../series";
+import { METRICS, RANGES, type Range, buildSeries, localSavings, localShare, rangeWindow, stackable } from "../series";
 
 const GROUPS: { id: GroupBy; label: string }[] = [
   { id: "client", label: "Tool" },
@@ -65,6 +65,15 @@ export function overview(root: HTMLElement): () => void {
     if (locality.ok) {
       const { local, cloud } = localShare(locality.data.data);
       items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`, "local-share"));
+      const { saved, perMillion } = localSavings(locality.data.data);
+      items.push(
+        card(
+          "Saved by running locally (24h)",
+          saved === null ? "–" : fmtCost(saved),
+          perMillion === null ? "no priced cloud requests to compare with" : `at your cloud average of ${fmtCost(perMillion)} per 1M tokens`,
+          "local-savings",
+        ),
+      );
     }
     if (localOnly.ok) {
       const lo = localOnly.data;
