@@ -33,7 +33,14 @@ function axisWidth(u: uPlot, values: string[] | null): number {
 export function drawChart(
   target: HTMLElement,
   data: ChartData,
-  opts: { title: string; stacked: boolean; format: (v: number) => string; integer?: boolean },
+  opts: {
+    title: string;
+    stacked: boolean;
+    format: (v: number) => string;
+    integer?: boolean;
+    /** Axis labels for all ticks at once (when a label depends on the spacing). */
+    ticks?: (ticks: number[]) => string[];
+  },
 ): () => void {
   const { axis, grid } = themed();
   const rows = opts.stacked ? stack(data.values) : data.values;
@@ -66,7 +73,8 @@ export function drawChart(
         {
           stroke: axis,
           grid: { stroke: grid },
-          values: (_u, ticks) => ticks.map((t) => (opts.integer && !Number.isInteger(t) ? "" : opts.format(t))),
+          values: (_u, ticks) =>
+            opts.ticks ? opts.ticks(ticks) : ticks.map((t) => (opts.integer && !Number.isInteger(t) ? "" : opts.format(t))),
           // Wide enough for the longest label ("$0.0003"), measured in the axis font.
           size: (u, values) => axisWidth(u, values),
         },

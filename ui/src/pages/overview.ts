@@ -1,7 +1,7 @@
 import { api, type GroupBy, type UsageAnswer } from "../api";
 import { drawChart } from "../chart";
 import { empty, h, replace } from "../dom";
-import { fmtCost, fmtInt, fmtMs, fmtPercent, plural } from "../format";
+import { fmtCost, fmtCostTicks, fmtInt, fmtMs, fmtPercent, plural } from "../format";
 import { METRICS, RANGES, type Range, buildSeries, localSavings, localShare, rangeWindow, stackable } from "../series";
 
 const GROUPS: { id: GroupBy; label: string }[] = [
@@ -116,7 +116,8 @@ export function overview(root: HTMLElement): () => void {
       charts.appendChild(box);
       const format = m.id === "cost" ? fmtCost : m.id === "p50" || m.id === "p95" ? fmtMs : fmtInt;
       const integer = m.id === "requests" || m.id === "tokens" || m.id === "errors";
-      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format, integer }));
+      const ticks = m.id === "cost" ? fmtCostTicks : undefined;
+      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format, integer, ticks }));
     }
   }
 
