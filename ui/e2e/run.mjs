@@ -346,8 +346,15 @@ async function main() {
     assert.equal(await page.locator("table.log tbody tr td:nth-child(5)").textContent(), "500");
     assert.equal(await page.locator("table.log tbody tr td:nth-child(4)").textContent(), `${CLOUD}/status-500`);
 
-    // The fallback's detail: two attempts, served by gpt-4o, with timings, tokens and cost.
+    // Filter by model (as served): Claude Code's one Anthropic call.
     await page.getByLabel("Status").fill("");
+    await page.getByLabel("Model").fill("claude-sonnet-4");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 1);
+    assert.equal(await page.locator("table.log tbody tr td:nth-child(2)").textContent(), "claude-code");
+    await page.getByLabel("Model").fill("");
+
+    // The fallback's detail: two attempts, served by gpt-4o, with timings, tokens and cost.
     await page.getByRole("button", { name: "Apply" }).click();
     await page.waitForFunction((n) => document.querySelectorAll("table.log tbody tr").length === n, sent);
     const rows = (await getJson(`${gw.base}/api/logs?client=e2e-beta&limit=10`)).data;

@@ -13,8 +13,8 @@ export function liveLog(root: HTMLElement): () => void {
   let stopped = false;
 
   const status = h("p", { class: "muted", role: "status" });
-  const field = (id: keyof LogFilter, label: string) =>
-    h("label", null, label, " ", h("input", { id: `f-${id}`, name: id, type: id === "status" ? "number" : "text", size: 14, value: String(filter[id] ?? "") }));
+  const field = (id: keyof LogFilter, label: string, placeholder: string) =>
+    h("label", null, label, " ", h("input", { id: `f-${id}`, name: id, type: id === "status" ? "number" : "text", size: 14, placeholder, value: String(filter[id] ?? "") }));
   const form = h(
     "form",
     {
@@ -28,11 +28,12 @@ export function liveLog(root: HTMLElement): () => void {
         void reload();
       },
     },
-    field("client", "Tool"),
-    field("model", "Model"),
-    field("provider", "Provider"),
-    field("class", "Class"),
-    field("status", "Status"),
+    field("client", "Tool", "claude-code"),
+    // The model as the provider named it (the part after `provider/`).
+    field("model", "Model", "gpt-4o"),
+    field("provider", "Provider", "openai"),
+    field("class", "Class", "coding"),
+    field("status", "Status", "429"),
     h("button", { type: "submit" }, "Apply"),
   );
   const tbody = h("tbody");
