@@ -215,6 +215,8 @@ export interface LogFilter {
   client?: string;
   model?: string;
   provider?: string;
+  /** The task class (`coding`, ...). */
+  class?: string;
   status?: number;
   since?: number;
   limit?: number;

@@ -119,3 +119,24 @@ export function localShare(points: UsagePoint[]): { local: number; cloud: number
   }
   return { local, cloud };
 }
+
+/**
+ * What the local requests would have cost in the cloud, at the average price per token the
+ * cloud requests of the same answer actually paid; `null` when there is no priced cloud traffic
+ * to compare with (nothing is assumed about prices the log has not seen).
+ */
+export function localSavings(points: UsagePoint[]): { saved: number | null; perMillion: number | null } {
+  let cloudTokens = 0;
+  let cloudCost = 0;
+  let localTokens = 0;
+  for (const p of points) {
+    const tokens = (p.input_tokens ?? 0) + (p.output_tokens ?? 0);
+    if (p.group === "cloud") {
+      cloudTokens += tokens;
+      cloudCost += p.cost_usd ?? 0;
+    } else if (p.group === "local") localTokens += tokens;
+  }
+  if (cloudTokens === 0 || cloudCost === 0) return { saved: null, perMillion: null };
+  const rate = cloudCost / cloudTokens;
+  return { saved: localTokens * rate, perMillion: rate * 1e6 };
+}

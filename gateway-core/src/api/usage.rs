@@ -1,7 +1,7 @@
 //! The usage API under `/api/` (dashboard and tray) and `GET /metrics` (Prometheus):
 //! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality`
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
-//! - `GET /api/logs?client&model&provider&status&since&limit&cursor`, newest first
+//! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
 //! - `GET /api/logs/{id}`, `GET /api/logs/stream` (SSE, one `log` event per new row)
 //!
 //! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
@@ -156,6 +156,7 @@ struct LogParams {
     client: Option<String>,
     model: Option<String>,
     provider: Option<String>,
+    class: Option<String>,
     status: Option<u16>,
     since: Option<i64>,
     limit: Option<usize>,
@@ -169,6 +170,7 @@ async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, Qu
         client: params.client,
         model: params.model,
         provider: params.provider,
+        task_class: params.class,
         status: params.status,
         since_ms: params.since,
         before_id: params.cursor,

@@ -191,6 +191,8 @@ pub struct LogFilter {
     pub client: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
+    /// The task class the request named (`coding`, ...).
+    pub task_class: Option<String>,
     pub status: Option<u16>,
     pub since_ms: Option<i64>,
     /// Rows with an id below this (the previous page's `next_cursor`).
@@ -247,6 +249,7 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEn
     text("client = ?", &filter.client, &mut clauses);
     text("model = ?", &filter.model, &mut clauses);
     text("provider = ?", &filter.provider, &mut clauses);
+    text("task_class = ?", &filter.task_class, &mut clauses);
     if let Some(status) = filter.status {
         clauses.push("status = ?");
         values.push(SqlValue::Integer(i64::from(status)));

@@ -348,6 +348,9 @@ async fn usage_api_sums_equal_the_rows() {
     assert_eq!(tool_b["data"].as_array().unwrap().len(), 2);
     let errors = get(gw.url("/api/logs?status=429")).await;
     assert_eq!(errors["data"][0]["error_type"], "upstream_status");
+    // No request here named a task class (the dashboard's browser tests filter real class rows).
+    let by_class = get(gw.url("/api/logs?class=coding")).await;
+    assert_eq!(by_class["data"].as_array().unwrap().len(), 0);
     let one = get(gw.url(&format!("/api/logs/{}", rows[0].id))).await;
     assert_eq!(one["client"], "tool-a");
     let missing = gw.client.get(gw.url("/api/logs/999999")).send().await.unwrap();
