@@ -167,6 +167,8 @@ export interface UsagePoint {
   cached_tokens?: number;
   reasoning_tokens?: number;
   cost_usd: number;
+  /** Served locally: what the class's cloud model would have charged. */
+  saved_usd?: number;
   p50_latency_ms: number;
   p95_latency_ms: number;
 }
@@ -185,6 +187,8 @@ export interface UsageSummary {
   output_tokens: number;
   cached_tokens?: number;
   cost_usd: number;
+  saved_usd?: number;
+  local_requests?: number;
   top_client?: string | null;
   top_model?: string | null;
 }
@@ -208,6 +212,7 @@ export interface LogEntry {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cost_usd?: number | null;
+  saved_usd?: number | null;
   stream?: boolean;
   [k: string]: unknown;
 }

@@ -60,6 +60,7 @@ export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
         ["Cached input tokens", count(e.cached_tokens as number | null | undefined)],
         ["Reasoning tokens", count(e.reasoning_tokens as number | null | undefined)],
         ["Cost", fmtCost(e.cost_usd)],
+        ...(e.saved_usd != null ? ([["Saved vs. cloud", fmtCost(e.saved_usd)]] as [string, string][]) : []),
       ],
     },
     {

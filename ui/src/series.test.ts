@@ -71,15 +71,12 @@ describe("localShare", () => {
     expect(localShare([point(0, "local", 3), point(H, "cloud", 1), point(H, "local", 2)])).toEqual({ local: 5, cloud: 1 });
   });
 
-  it("prices local tokens at the cloud's average price per token", () => {
-    const p = (group: string, input: number, output: number, cost: number): UsagePoint => ({
-      ts_ms: 0, group, requests: 1, errors: 0, input_tokens: input, output_tokens: output, cost_usd: cost, p50_latency_ms: 0, p95_latency_ms: 0,
+  it("sums what the gateway priced the local requests at on their class's cloud model", () => {
+    const p = (group: string, requests: number, saved?: number): UsagePoint => ({
+      ts_ms: 0, group, requests, errors: 0, input_tokens: 1, output_tokens: 1, cost_usd: 0, saved_usd: saved, p50_latency_ms: 0, p95_latency_ms: 0,
     });
-    // Cloud: 1,000 tokens for $0.01 → $10 per 1M; local: 3,000 tokens → $0.03.
-    const { saved, perMillion } = localSavings([p("cloud", 600, 400, 0.01), p("local", 2000, 1000, 0), p("local", 0, 0, 0)]);
-    expect(saved).toBeCloseTo(0.03, 10);
-    expect(perMillion).toBeCloseTo(10, 10);
-    expect(localSavings([p("local", 100, 100, 0)])).toEqual({ saved: null, perMillion: null });
-    expect(localSavings([p("cloud", 100, 100, 0), p("local", 100, 100, 0)]).saved).toBeNull();
+    expect(localSavings([p("cloud", 4, 0), p("local", 2, 0.01), p("local", 3, 0.02), p("local", 1)])).toEqual({ saved: 0.03, localRequests: 6 });
+    expect(localSavings([p("cloud", 4, 0)])).toEqual({ saved: null, localRequests: 0 });
+    expect(localSavings([p("local", 2, 0)])).toEqual({ saved: 0, localRequests: 2 });
   });
 });

@@ -121,22 +121,17 @@ export function localShare(points: UsagePoint[]): { local: number; cloud: number
 }
 
 /**
- * What the local requests would have cost in the cloud, at the average price per token the
- * cloud requests of the same answer actually paid; `null` when there is no priced cloud traffic
- * to compare with (nothing is assumed about prices the log has not seen).
+ * What the local requests would have cost in the cloud: the gateway prices each request served
+ * locally at its task class's first cloud model (`saved_usd`); requests without a class, or whose
+ * class has no priced cloud model, add nothing. `null` when nothing was served locally.
  */
-export function localSavings(points: UsagePoint[]): { saved: number | null; perMillion: number | null } {
-  let cloudTokens = 0;
-  let cloudCost = 0;
-  let localTokens = 0;
+export function localSavings(points: UsagePoint[]): { saved: number | null; localRequests: number } {
+  let saved = 0;
+  let localRequests = 0;
   for (const p of points) {
-    const tokens = (p.input_tokens ?? 0) + (p.output_tokens ?? 0);
-    if (p.group === "cloud") {
-      cloudTokens += tokens;
-      cloudCost += p.cost_usd ?? 0;
-    } else if (p.group === "local") localTokens += tokens;
+    if (p.group !== "local") continue;
+    localRequests += p.requests;
+    saved += p.saved_usd ?? 0;
   }
-  if (cloudTokens === 0 || cloudCost === 0) return { saved: null, perMillion: null };
-  const rate = cloudCost / cloudTokens;
-  return { saved: localTokens * rate, perMillion: rate * 1e6 };
+  return { saved: localRequests === 0 ? null : saved, localRequests };
 }

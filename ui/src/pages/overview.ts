@@ -65,12 +65,12 @@ export function overview(root: HTMLElement): () => void {
     if (locality.ok) {
       const { local, cloud } = localShare(locality.data.data);
       items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`, "local-share"));
-      const { saved, perMillion } = localSavings(locality.data.data);
+      const { saved, localRequests } = localSavings(locality.data.data);
       items.push(
         card(
           "Saved by running locally (24h)",
           saved === null ? "–" : fmtCost(saved),
-          perMillion === null ? "no priced cloud requests to compare with" : `at your cloud average of ${fmtCost(perMillion)} per 1M tokens`,
+          saved === null ? "nothing served locally" : `${plural(localRequests, "local request")} at their class's cloud price`,
           "local-savings",
         ),
       );
