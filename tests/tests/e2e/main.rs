@@ -5,6 +5,7 @@ mod anthropic_api;
 mod claude_code;
 mod discovery;
 mod errors;
+mod gemini_api;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;
