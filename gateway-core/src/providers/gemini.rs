@@ -182,7 +182,7 @@ mod tests {
         let flash = &details["gemini-2.5-flash"];
         assert_eq!((flash.context_window, flash.max_output_tokens, flash.reasoning), (Some(1_048_576), Some(65_536), Some(true)));
         assert_eq!(details["text-embedding-004"].tools, Some(false));
-        assert!(api().parse_model_list(b"[]").is_err());
+        assert!(api().parse_model_list(b"nope").is_err());
     }
 
     #[test]
