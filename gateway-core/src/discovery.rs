@@ -43,7 +43,9 @@ pub fn initial_providers(
             let (key, source) = match store.get(name) {
                 Ok(Some(_)) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
                 _ if env(var).is_some() => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
-                _ if alternate.is_some() => (KeyRef::Env(alternate.unwrap_or(var).to_owned()), ProviderSource::Environment),
+                _ if alternate.is_some() => {
+                    (KeyRef::Env(alternate.unwrap_or(var).to_owned()), ProviderSource::Environment)
+                }
                 _ => continue,
             };
             let provider_config = ProviderConfig { keys: vec![key], ..ProviderConfig::default() };

@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(api().parse_model_list(body).unwrap(), vec!["gemini-2.5-flash", "text-embedding-004"]);
         let details = list_details(body);
         let flash = &details["gemini-2.5-flash"];
-        assert_eq!((flash.context_window, flash.max_output_tokens, flash.reasoning), (Some(1_048_576), Some(65_536), Some(true)));
+        assert_eq!(
+            (flash.context_window, flash.max_output_tokens, flash.reasoning),
+            (Some(1_048_576), Some(65_536), Some(true))
+        );
         assert_eq!(details["text-embedding-004"].tools, Some(false));
         assert!(api().parse_model_list(b"nope").is_err());
     }

@@ -154,13 +154,8 @@ impl CallIds {
 }
 
 fn assistant(content: &Content, calls: &mut CallIds) -> Value {
-    let text: String = content
-        .parts
-        .iter()
-        .filter(|p| !p.thought)
-        .filter_map(|p| p.text.as_deref())
-        .collect::<Vec<_>>()
-        .join("");
+    let text: String =
+        content.parts.iter().filter(|p| !p.thought).filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join("");
     let tool_calls: Vec<Value> = content
         .parts
         .iter()

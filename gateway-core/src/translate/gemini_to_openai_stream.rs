@@ -168,7 +168,8 @@ impl StreamTranslator for FromGemini {
                         "function": {"name": call.name, "arguments": arguments}}]});
                     write_event(out, None, &self.chunk(delta, None));
                 } else if let Some(text) = part.text.filter(|t| !t.is_empty()) {
-                    let delta = if part.thought { json!({"reasoning_content": text}) } else { json!({"content": text}) };
+                    let delta =
+                        if part.thought { json!({"reasoning_content": text}) } else { json!({"content": text}) };
                     write_event(out, None, &self.chunk(delta, None));
                 }
             }
@@ -202,7 +203,9 @@ pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String>
             if let Some(call) = part.function_call {
                 let id = call.id.unwrap_or_else(|| format!("call_{}", random_id()));
                 let arguments = if call.args.is_null() { "{}".to_owned() } else { call.args.to_string() };
-                calls.push(json!({"id": id, "type": "function", "function": {"name": call.name, "arguments": arguments}}));
+                calls.push(
+                    json!({"id": id, "type": "function", "function": {"name": call.name, "arguments": arguments}}),
+                );
             } else if let Some(part_text) = part.text {
                 if part.thought { thoughts.push_str(&part_text) } else { text.push_str(&part_text) }
             }
@@ -220,11 +223,14 @@ pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String>
         choices.push(json!({"index": index, "message": message, "finish_reason": reason}));
     }
     if choices.is_empty() && response.prompt_feedback.and_then(|f| f.block_reason).is_some() {
-        choices.push(json!({"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "content_filter"}));
+        choices.push(
+            json!({"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "content_filter"}),
+        );
     }
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let id = response.response_id.map_or_else(|| format!("chatcmpl-{}", random_id()), |id| format!("chatcmpl-{id}"));
-    let mut completion = json!({"id": id, "object": "chat.completion", "created": created, "model": model, "choices": choices});
+    let mut completion =
+        json!({"id": id, "object": "chat.completion", "created": created, "model": model, "choices": choices});
     if let Some(usage) = &usage {
         completion["usage"] = chat_usage(usage);
     }

@@ -18,10 +18,10 @@ pub mod chain;
 pub mod gemini_to_openai;
 pub mod gemini_to_openai_stream;
 mod gemini_types;
-pub mod openai_to_gemini;
-pub mod openai_to_gemini_stream;
 pub mod openai_to_anthropic;
 pub mod openai_to_anthropic_stream;
+pub mod openai_to_gemini;
+pub mod openai_to_gemini_stream;
 pub mod relay;
 mod types;
 
@@ -109,7 +109,11 @@ pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) ->
         }
         (Endpoint::ChatCompletions, WireFormat::Anthropic) => {
             let (body, include_usage) = openai_to_anthropic::translate(body, context)?;
-            Ok(Plan { endpoint: Endpoint::Messages, body, mapper: Mapper::OpenAiClient { model: model(), include_usage } })
+            Ok(Plan {
+                endpoint: Endpoint::Messages,
+                body,
+                mapper: Mapper::OpenAiClient { model: model(), include_usage },
+            })
         }
         (Endpoint::GenerateContent, WireFormat::OpenAi) => {
             let body = gemini_to_openai::translate(body, context)?;
@@ -130,7 +134,9 @@ pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) ->
             // The hub leg always carries usage, so the client's last event has it.
             let upstream_to_hub = match onward.mapper {
                 Mapper::OpenAiClient { model, .. } => Mapper::OpenAiClient { model, include_usage: true },
-                Mapper::OpenAiClientOfGemini { model, .. } => Mapper::OpenAiClientOfGemini { model, include_usage: true },
+                Mapper::OpenAiClientOfGemini { model, .. } => {
+                    Mapper::OpenAiClientOfGemini { model, include_usage: true }
+                }
                 other => other,
             };
             Ok(Plan {

@@ -124,7 +124,10 @@ async fn passthrough_streams_sse_and_records_usage_and_the_client() {
     assert!(chunks.len() >= 3, "{chunks:?}");
     assert_eq!(gemini_text(&chunks), "echo: hello there");
     assert_eq!(chunks.last().unwrap()["candidates"][0]["finishReason"], "STOP");
-    assert_eq!(posts(&mocks.gemini)[0].path_and_query, "/v1beta/models/gemini-x-stream-delay-5:streamGenerateContent?alt=sse");
+    assert_eq!(
+        posts(&mocks.gemini)[0].path_and_query,
+        "/v1beta/models/gemini-x-stream-delay-5:streamGenerateContent?alt=sse"
+    );
 
     let rows = rows(&gw).await;
     let row = rows.last().unwrap();
@@ -194,7 +197,8 @@ async fn gemini_client_to_openai_upstream_whole_answer() {
 #[tokio::test]
 async fn gemini_client_to_openai_upstream_streams_text_and_function_calls() {
     let (gw, mocks) = gateway_with_all().await;
-    let response = post_gemini(&gw, "/v1beta/models/mock/reasoning-stream-delay-5:streamGenerateContent?alt=sse", &hello()).await;
+    let response =
+        post_gemini(&gw, "/v1beta/models/mock/reasoning-stream-delay-5:streamGenerateContent?alt=sse", &hello()).await;
     assert_eq!(response.status(), 200);
     let chunks = sse_json(response).await;
     assert!(chunks.len() >= 4, "one chunk per upstream delta: {chunks:?}");
@@ -280,7 +284,10 @@ async fn openai_client_to_gemini_provider() {
     assert_eq!(answer["object"], "chat.completion");
     let call = &answer["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["function"]["name"], "get_weather");
-    assert_eq!(serde_json::from_str::<Value>(call["function"]["arguments"].as_str().unwrap()).unwrap()["city"], "Paris");
+    assert_eq!(
+        serde_json::from_str::<Value>(call["function"]["arguments"].as_str().unwrap()).unwrap()["city"],
+        "Paris"
+    );
     assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(answer["usage"]["prompt_tokens"], usage::PROMPT_TOKENS);
     assert_eq!(answer["usage"]["prompt_tokens_details"]["cached_tokens"], usage::CACHED_TOKENS);
@@ -292,7 +299,10 @@ async fn openai_client_to_gemini_provider() {
     assert_eq!(body["systemInstruction"]["parts"][0]["text"], "be brief");
     assert_eq!(body["contents"][0]["parts"][1]["inlineData"], json!({"mimeType": "image/jpeg", "data": "/9j/4A=="}));
     assert_eq!(body["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]["additionalProperties"], false);
-    assert_eq!(body["toolConfig"]["functionCallingConfig"], json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}));
+    assert_eq!(
+        body["toolConfig"]["functionCallingConfig"],
+        json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]})
+    );
     assert_eq!(body["generationConfig"]["maxOutputTokens"], 4096, "clamped to the provider's max_output_tokens");
     assert_eq!(body["generationConfig"]["responseMimeType"], "application/json");
     assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 1024);
@@ -376,7 +386,8 @@ async fn anthropic_client_to_gemini_provider_through_openai_chat() {
 #[tokio::test]
 async fn count_tokens_exact_on_passthrough_estimated_when_translated() {
     let (gw, mocks) = gateway_with_all().await;
-    let body = json!({"contents": [{"role": "user", "parts": [{"text": "a fairly long prompt to count, forty bytes"}]}]});
+    let body =
+        json!({"contents": [{"role": "user", "parts": [{"text": "a fairly long prompt to count, forty bytes"}]}]});
     let exact: Value = post_gemini(&gw, "/v1beta/models/gem/gemini-x:countTokens", &body).await.json().await.unwrap();
     let sent = posts(&mocks.gemini);
     assert_eq!(sent[0].path(), "/v1beta/models/gemini-x:countTokens");

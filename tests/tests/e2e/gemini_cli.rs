@@ -7,7 +7,7 @@
 //! `{"security":{"auth":{"selectedType":"gemini-api-key"}}}`, `GEMINI_API_KEY`,
 //! `GOOGLE_GEMINI_BASE_URL` = the gateway and `GEMINI_CLI_TRUST_WORKSPACE=true`; the model
 //! (`-m`) is an OpenAI-compatible mock's, so every request is translated Gemini → OpenAI Chat
-//! and the answer back, streamed.
+//! and the answer back, streamed: a text answer, then a function call round trip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +38,9 @@ fn gemini(binary: &Path, base: &str, home: &Path, model: &str, prompt: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gemini_cli_answers_through_the_gateway() {
     let Some(binary) = std::env::var_os("SWITCHYARD_TEST_GEMINI_CLI").map(PathBuf::from) else {
-        println!("skipped: SWITCHYARD_TEST_GEMINI_CLI is not set (scripts/test sets it after scripts/install-gemini-cli)");
+        println!(
+            "skipped: SWITCHYARD_TEST_GEMINI_CLI is not set (scripts/test sets it after scripts/install-gemini-cli)"
+        );
         return;
     };
     let (gw, mock) = gateway_with_mock().await;
@@ -78,12 +80,33 @@ async fn gemini_cli_answers_through_the_gateway() {
     })
     .await
     .expect("join");
-    for row in &rows {
-        println!("gemini-cli request: {} {:?} stream={} status={}", row.endpoint, row.requested_model, row.stream, row.status);
-    }
-    println!("gemini-cli said: {}", stdout.trim());
-    let streamed = rows.iter().find(|r| r.stream && r.family == "gemini").unwrap_or_else(|| panic!("a Gemini row: {rows:?}"));
+    let streamed =
+        rows.iter().find(|r| r.stream && r.family == "gemini").unwrap_or_else(|| panic!("a Gemini row: {rows:?}"));
     assert_eq!(streamed.client.as_deref(), Some("gemini-cli"), "attributed by its User-Agent");
     assert_eq!(streamed.outcome, "success");
     assert!(streamed.output_tokens.is_some_and(|n| n > 0));
+
+    // A function call round trip: the mock's `tool` model calls Gemini CLI's first declared
+    // function with arguments that do not fit it; Gemini CLI answers with a functionResponse
+    // carrying the error, which reaches the mock as a `role:"tool"` message for the same call.
+    let before = posts(&mock).len();
+    let base = gw.base();
+    let home_path = home.path().to_owned();
+    let binary = PathBuf::from(std::env::var_os("SWITCHYARD_TEST_GEMINI_CLI").expect("checked above"));
+    let (ok, stdout, stderr) =
+        tokio::task::spawn_blocking(move || gemini(&binary, &base, &home_path, "mock/tool", "weather?"))
+            .await
+            .expect("join");
+    assert!(ok, "gemini -p failed:\n{stdout}\n{stderr}");
+    assert!(stdout.trim_start().starts_with("tool result:"), "stdout: {stdout}\nstderr: {stderr}");
+    let sent = posts(&mock);
+    let followup = sent[before..]
+        .iter()
+        .map(|r| r.json())
+        .find(|body| body["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["role"] == "tool")))
+        .expect("the function's result went back upstream");
+    let messages = followup["messages"].as_array().expect("messages");
+    let call = messages.iter().find_map(|m| m["tool_calls"].get(0)).expect("the model's call, sent back");
+    let result = messages.iter().find(|m| m["role"] == "tool").expect("the result");
+    assert_eq!(result["tool_call_id"], call["id"], "the result answers that call");
 }
