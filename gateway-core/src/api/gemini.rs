@@ -18,9 +18,12 @@ use crate::state::AppState;
 
 /// `POST …/models/{model}:{method}`.
 pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, request: Request) -> Response {
+    let no_route = || {
+        let path = request.uri().path().to_owned();
+        ApiError::RouteNotFound { method: "POST".into(), path }.into_response_for(ApiFamily::Gemini)
+    };
     let Some((model, method)) = rest.rsplit_once(':') else {
-        return ApiError::RouteNotFound { method: "POST".into(), path: format!("models/{rest}") }
-            .into_response_for(ApiFamily::Gemini);
+        return no_route();
     };
     let model = crate::providers::gemini::bare_name(model).to_owned();
     let sse = request.uri().query().is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse"));
@@ -34,10 +37,7 @@ pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, reque
             .into_response_for(ApiFamily::Gemini);
         }
         "countTokens" => (Endpoint::GeminiCountTokens, false),
-        other => {
-            return ApiError::RouteNotFound { method: "POST".into(), path: format!("models/{model}:{other}") }
-                .into_response_for(ApiFamily::Gemini);
-        }
+        _ => return no_route(),
     };
     if model.is_empty() {
         return ApiError::invalid("the path names no model").into_response_for(ApiFamily::Gemini);
