@@ -38,14 +38,11 @@ pub fn initial_providers(
                 continue;
             }
             // A key saved through the admin API (in the OS secret store) wins over the environment.
-            // Google's tools accept either name for the Gemini key.
-            let alternate = kind.alternate_env_key().filter(|alt| env(alt).is_some());
-            let (key, source) = match store.get(name) {
-                Ok(Some(_)) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
-                _ if env(var).is_some() => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
-                _ if alternate.is_some() => {
-                    (KeyRef::Env(alternate.unwrap_or(var).to_owned()), ProviderSource::Environment)
-                }
+            // Google's tools accept either name for the Gemini key; the first one set wins.
+            let set_var = [Some(var), kind.alternate_env_key()].into_iter().flatten().find(|v| env(v).is_some());
+            let (key, source) = match (store.get(name), set_var) {
+                (Ok(Some(_)), _) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
+                (_, Some(var)) => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
                 _ => continue,
             };
             let provider_config = ProviderConfig { keys: vec![key], ..ProviderConfig::default() };
