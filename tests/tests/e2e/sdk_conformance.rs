@@ -1,6 +1,7 @@
 //! The real OpenAI Python SDK as a drop-in client, at both `/v1` and `/openai`, through the
 //! gateway to a mock upstream; the real Anthropic Python SDK translated to an OpenAI-compatible
-//! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic. The SDK comes from PyPI into a venv that `scripts/test` prepares
+//! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic; both SDKs
+//! in front of a Gemini provider (translated; Anthropic through OpenAI Chat). The SDK comes from PyPI into a venv that `scripts/test` prepares
 //! (`SWITCHYARD_TEST_PYTHON` names its interpreter).
 
 use std::path::PathBuf;
@@ -104,4 +105,30 @@ async fn openai_python_sdk_translated_to_anthropic_upstream() {
     let (gw, _openai, anthropic) = gateway_with_openai_and_anthropic().await;
     run_script("openai_sdk_to_anthropic.py", vec![gw.url("/v1"), "claude/".into()]).await;
     assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_sdk_translated_to_gemini_upstream() {
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
+        mock.base_url()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    run_script("openai_sdk_to_anthropic.py", vec![gw.url("/v1"), "gem/".into()]).await;
+    let seen = posts(&mock);
+    assert!(seen.iter().all(|r| r.path().starts_with("/v1beta/models/")), "translated to Gemini");
+    assert!(seen.iter().all(|r| r.header("x-goog-api-key") == Some("gm-provider-key-0001")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_python_sdk_translated_to_gemini_upstream() {
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
+        mock.base_url()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    run_script("anthropic_sdk.py", vec![gw.base(), "gem/".into()]).await;
+    assert!(posts(&mock).iter().all(|r| r.path().starts_with("/v1beta/models/")), "translated to Gemini");
 }
