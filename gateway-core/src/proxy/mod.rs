@@ -292,8 +292,8 @@ async fn attempt_once(
         };
         (endpoint, top.rewrite(bytes, &edits), None, strip_usage)
     } else if matches!(endpoint, Endpoint::CountTokens | Endpoint::GeminiCountTokens) {
-        // Only Anthropic counts Anthropic tokens (Gemini Gemini's): for other providers, a
-        // documented estimate. Counting is not consumption: no usage is recorded.
+        // Only Anthropic counts Anthropic tokens, and only Google Gemini's: for other providers,
+        // a documented estimate. Counting is not consumption: no usage is recorded.
         let answer = if endpoint == Endpoint::GeminiCountTokens {
             serde_json::json!({ "totalTokens": translate::estimate_gemini_tokens(bytes)? })
         } else {
