@@ -60,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes().merge(anthropic_routes()))
+        // Gemini's v1 surface (Google's Python SDK with a custom base URL calls it).
+        .route("/v1/models/{*rest}", post(gemini::call))
         .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))
         .nest("/openai/v1", openai_routes())
         .nest("/openai", openai_routes())

@@ -1,13 +1,15 @@
 //! The real OpenAI Python SDK as a drop-in client, at both `/v1` and `/openai`, through the
 //! gateway to a mock upstream; the real Anthropic Python SDK translated to an OpenAI-compatible
 //! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic; both SDKs
-//! in front of a Gemini provider (translated; Anthropic through OpenAI Chat). The SDK comes from PyPI into a venv that `scripts/test` prepares
+//! in front of a Gemini provider (translated; Anthropic through OpenAI Chat); Google's genai SDK passed
+//! through to a Gemini provider and translated to an OpenAI-compatible one. The SDK comes from PyPI into a venv that `scripts/test` prepares
 //! (`SWITCHYARD_TEST_PYTHON` names its interpreter).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use gateway_core::usage::query::LogFilter;
+use switchyard_tests::switchyard_mock::MockUpstream;
 use switchyard_tests::{gateway_with_mock, gateway_with_openai_and_anthropic, posts};
 
 fn conformance_python() -> PathBuf {
@@ -131,4 +133,27 @@ async fn anthropic_python_sdk_translated_to_gemini_upstream() {
     let gw = switchyard_tests::gateway(&toml).await;
     run_script("anthropic_sdk.py", vec![gw.base(), "gem/".into()]).await;
     assert!(posts(&mock).iter().all(|r| r.path().starts_with("/v1beta/models/")), "translated to Gemini");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_genai_python_sdk_passed_through_and_translated() {
+    let (gw, mocks) = gemini_and_openai().await;
+    run_script("genai_sdk.py", vec![gw.base(), "gem/".into()]).await;
+    let passed = posts(&mocks.0);
+    assert!(passed.iter().all(|r| r.path().starts_with("/v1beta/models/")), "passed through");
+    assert!(passed.iter().all(|r| r.header("x-goog-api-key") == Some("gm-provider-key-0001")));
+    run_script("genai_sdk.py", vec![gw.base(), "mock/".into()]).await;
+    assert!(posts(&mocks.1).iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat Completions");
+}
+
+/// A gateway with `gem` (kind `gemini`) and `mock` (OpenAI-compatible).
+async fn gemini_and_openai() -> (switchyard_tests::TestGateway, (MockUpstream, MockUpstream)) {
+    let gemini = MockUpstream::start().await;
+    let openai = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n{}",
+        gemini.base_url(),
+        switchyard_tests::provider_toml("mock", &openai)
+    );
+    (switchyard_tests::gateway(&toml).await, (gemini, openai))
 }
