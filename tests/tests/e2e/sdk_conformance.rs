@@ -144,6 +144,20 @@ async fn google_genai_python_sdk_passed_through_and_translated() {
     assert!(passed.iter().all(|r| r.header("x-goog-api-key") == Some("gm-provider-key-0001")));
     run_script("genai_sdk.py", vec![gw.base(), "mock/".into()]).await;
     assert!(posts(&mocks.1).iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat Completions");
+
+    let log = gw.running.state().usage().log.clone().expect("usage log");
+    let rows = tokio::task::spawn_blocking(move || {
+        log.flush().unwrap();
+        let reader = log.reader();
+        let conn = reader.lock().unwrap();
+        gateway_core::usage::query::logs(&conn, &LogFilter { limit: 1000, ..LogFilter::default() }).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 16, "eight calls per run: {rows:#?}");
+    for row in &rows {
+        assert_eq!((row.family.as_str(), row.client.as_deref()), ("gemini", Some("google-genai")), "{row:?}");
+    }
 }
 
 /// A gateway with `gem` (kind `gemini`) and `mock` (OpenAI-compatible).
