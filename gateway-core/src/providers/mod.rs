@@ -3,6 +3,7 @@
 //! implementation (`openai_compat`); native Anthropic and Gemini implement the same trait.
 
 pub mod anthropic;
+pub mod gemini;
 mod kind;
 pub mod openai_compat;
 
@@ -26,6 +27,9 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`, `event:`-named SSE ending with `message_stop`).
     Anthropic,
+    /// Google Gemini (`/v1beta/models/{model}:generateContent`, SSE of whole
+    /// `GenerateContentResponse` chunks, the last one with a `finishReason`).
+    Gemini,
 }
 
 /// The inference endpoints a client can call.
@@ -39,16 +43,23 @@ pub enum Endpoint {
     Messages,
     /// Anthropic `messages/count_tokens`.
     CountTokens,
+    /// Gemini `models/{model}:generateContent` and `:streamGenerateContent` (the model and
+    /// whether it streams come from the path, not the body).
+    GenerateContent,
+    /// Gemini `models/{model}:countTokens`.
+    GeminiCountTokens,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 6] = [
+    const ALL: [Endpoint; 8] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
         Endpoint::Models,
         Endpoint::Messages,
         Endpoint::CountTokens,
+        Endpoint::GenerateContent,
+        Endpoint::GeminiCountTokens,
     ];
 
     fn index(self) -> usize {
@@ -63,6 +74,8 @@ impl Endpoint {
             Endpoint::Models => "models",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
+            Endpoint::GenerateContent => "generateContent",
+            Endpoint::GeminiCountTokens => "countTokens",
         }
     }
 
@@ -75,6 +88,7 @@ impl Endpoint {
     pub fn wire_format(self) -> WireFormat {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => WireFormat::Anthropic,
+            Endpoint::GenerateContent | Endpoint::GeminiCountTokens => WireFormat::Gemini,
             _ => WireFormat::OpenAi,
         }
     }
@@ -342,6 +356,7 @@ fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
     match kind.wire_format() {
         WireFormat::OpenAi => openai_compat::api_for(kind),
         WireFormat::Anthropic => anthropic::api(),
+        WireFormat::Gemini => gemini::api(),
     }
 }
 

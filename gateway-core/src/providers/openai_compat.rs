@@ -30,7 +30,9 @@ impl ProviderApi for OpenAiCompatible {
             Endpoint::Completions => "/completions",
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Models => "/models",
-            Endpoint::Messages | Endpoint::CountTokens => return None,
+            Endpoint::Messages | Endpoint::CountTokens | Endpoint::GenerateContent | Endpoint::GeminiCountTokens => {
+                return None;
+            }
         };
         Some(format!("{base_url}{path}"))
     }

@@ -8,11 +8,20 @@
 //! |---|---|---|
 //! | Anthropic Messages → OpenAI Chat | [`anthropic_to_openai`] | [`openai_to_anthropic_stream`] |
 //! | OpenAI Chat → Anthropic Messages | [`openai_to_anthropic`] | [`anthropic_to_openai_stream`] |
+//! | Gemini → OpenAI Chat | [`gemini_to_openai`] | [`openai_to_gemini_stream`] |
+//! | OpenAI Chat → Gemini | [`openai_to_gemini`] | [`gemini_to_openai_stream`] |
+//! | Anthropic ⇄ Gemini | both of the above through OpenAI Chat | [`chain`] |
 
 pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
+pub mod chain;
+pub mod gemini_to_openai;
+pub mod gemini_to_openai_stream;
+mod gemini_types;
 pub mod openai_to_anthropic;
 pub mod openai_to_anthropic_stream;
+pub mod openai_to_gemini;
+pub mod openai_to_gemini_stream;
 pub mod relay;
 mod types;
 
@@ -20,7 +29,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::ApiError;
 use crate::observe::Usage;
-use crate::providers::Endpoint;
+use crate::providers::{Endpoint, WireFormat};
 
 /// What an upstream event meant for the stream as a whole.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +57,12 @@ pub enum Mapper {
     AnthropicClient { model: String },
     /// An OpenAI Chat client in front of an Anthropic Messages upstream.
     OpenAiClient { model: String, include_usage: bool },
+    /// A Gemini client in front of an OpenAI Chat upstream.
+    GeminiClient { model: String },
+    /// An OpenAI Chat client in front of a Gemini upstream.
+    OpenAiClientOfGemini { model: String, include_usage: bool },
+    /// Upstream → OpenAI Chat (the first), then OpenAI Chat → client (the second).
+    Chain(Box<Mapper>, Box<Mapper>),
 }
 
 /// A translated request: where it goes and what it carries.
@@ -66,28 +81,71 @@ pub struct RequestContext<'a> {
     pub stream: bool,
     /// The provider's `max_output_tokens`.
     pub max_output_tokens: Option<u64>,
+    /// The provider's wire format.
+    pub upstream: WireFormat,
 }
 
-/// Translates a client request for `endpoint` into the other format, or says it cannot.
-pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) -> Result<Plan, ApiError> {
-    match endpoint {
-        Endpoint::Messages => {
-            let body = anthropic_to_openai::translate(body, context)?;
-            Ok(Plan {
-                endpoint: Endpoint::ChatCompletions,
-                body,
-                mapper: Mapper::AnthropicClient { model: context.requested_model.to_owned() },
-            })
+impl RequestContext<'static> {
+    /// For translating a request only to measure it (`count_tokens` estimates).
+    pub fn estimate() -> RequestContext<'static> {
+        RequestContext {
+            requested_model: "",
+            upstream_model: "",
+            stream: false,
+            max_output_tokens: None,
+            upstream: WireFormat::OpenAi,
         }
-        Endpoint::ChatCompletions => {
+    }
+}
+
+/// Translates a client request for `endpoint` into the provider's format, or says it cannot.
+/// Anthropic ⇄ Gemini goes through OpenAI Chat.
+pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) -> Result<Plan, ApiError> {
+    let model = || context.requested_model.to_owned();
+    match (endpoint, context.upstream) {
+        (Endpoint::Messages, WireFormat::OpenAi) => {
+            let body = anthropic_to_openai::translate(body, context)?;
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::AnthropicClient { model: model() } })
+        }
+        (Endpoint::ChatCompletions, WireFormat::Anthropic) => {
             let (body, include_usage) = openai_to_anthropic::translate(body, context)?;
             Ok(Plan {
                 endpoint: Endpoint::Messages,
                 body,
-                mapper: Mapper::OpenAiClient { model: context.requested_model.to_owned(), include_usage },
+                mapper: Mapper::OpenAiClient { model: model(), include_usage },
             })
         }
-        other => Err(ApiError::invalid(format!(
+        (Endpoint::GenerateContent, WireFormat::OpenAi) => {
+            let body = gemini_to_openai::translate(body, context)?;
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::GeminiClient { model: model() } })
+        }
+        (Endpoint::ChatCompletions, WireFormat::Gemini) => {
+            let (body, include_usage) = openai_to_gemini::translate(body, context)?;
+            Ok(Plan {
+                endpoint: Endpoint::GenerateContent,
+                body,
+                mapper: Mapper::OpenAiClientOfGemini { model: model(), include_usage },
+            })
+        }
+        (Endpoint::Messages, WireFormat::Gemini) | (Endpoint::GenerateContent, WireFormat::Anthropic) => {
+            let to_hub = request(endpoint, body, &RequestContext { upstream: WireFormat::OpenAi, ..*context })?;
+            let hub_stream = RequestContext { stream: context.stream, ..*context };
+            let onward = request(Endpoint::ChatCompletions, &to_hub.body, &hub_stream)?;
+            // The hub leg always carries usage, so the client's last event has it.
+            let upstream_to_hub = match onward.mapper {
+                Mapper::OpenAiClient { model, .. } => Mapper::OpenAiClient { model, include_usage: true },
+                Mapper::OpenAiClientOfGemini { model, .. } => {
+                    Mapper::OpenAiClientOfGemini { model, include_usage: true }
+                }
+                other => other,
+            };
+            Ok(Plan {
+                endpoint: onward.endpoint,
+                body: onward.body,
+                mapper: Mapper::Chain(Box::new(upstream_to_hub), Box::new(to_hub.mapper)),
+            })
+        }
+        (other, _) => Err(ApiError::invalid(format!(
             "{} cannot be translated for this provider: it speaks another API",
             other.as_str()
         ))),
@@ -100,6 +158,13 @@ impl Mapper {
         match self {
             Mapper::AnthropicClient { model } => openai_to_anthropic_stream::whole(body, model),
             Mapper::OpenAiClient { model, .. } => anthropic_to_openai_stream::whole(body, model),
+            Mapper::GeminiClient { model } => openai_to_gemini_stream::whole(body, model),
+            Mapper::OpenAiClientOfGemini { model, .. } => gemini_to_openai_stream::whole(body, model),
+            Mapper::Chain(upstream_to_hub, hub_to_client) => {
+                let (hub, usage) = upstream_to_hub.whole(body)?;
+                let (client, _) = hub_to_client.whole(&hub)?;
+                Ok((client, usage))
+            }
         }
     }
 
@@ -109,6 +174,13 @@ impl Mapper {
             Mapper::AnthropicClient { model } => Box::new(openai_to_anthropic_stream::ToAnthropic::new(model)),
             Mapper::OpenAiClient { model, include_usage } => {
                 Box::new(anthropic_to_openai_stream::ToOpenAi::new(model, *include_usage))
+            }
+            Mapper::GeminiClient { model } => Box::new(openai_to_gemini_stream::ToGemini::new(model)),
+            Mapper::OpenAiClientOfGemini { model, include_usage } => {
+                Box::new(gemini_to_openai_stream::FromGemini::new(model, *include_usage))
+            }
+            Mapper::Chain(upstream_to_hub, hub_to_client) => {
+                Box::new(chain::Chained::new(upstream_to_hub.stream(), hub_to_client.stream()))
             }
         }
     }
@@ -120,6 +192,29 @@ impl Mapper {
 pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, ApiError> {
     let chars = anthropic_to_openai::text_bytes(body)?;
     Ok((chars as u64).div_ceil(4).max(1))
+}
+
+/// Gemini's `countTokens` for a provider that cannot count Gemini tokens: the same estimate
+/// over the text of the Gemini request.
+pub fn estimate_gemini_tokens(body: &[u8]) -> Result<u64, ApiError> {
+    let chars = gemini_to_openai::text_bytes(body)?;
+    Ok((chars as u64).div_ceil(4).max(1))
+}
+
+/// The usage of a whole Gemini answer (`usageMetadata`); a streamed JSON array's last element.
+pub fn gemini_whole_usage(body: &[u8]) -> Result<Option<Usage>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Whole {
+        usage_metadata: Option<crate::providers::gemini::GeminiUsage>,
+    }
+    let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
+    if body.trim_ascii_start().starts_with(b"[") {
+        let all: Vec<Whole> = serde_json::from_slice(body).map_err(invalid)?;
+        return Ok(all.iter().rev().find_map(|w| w.usage_metadata.as_ref()).map(|u| u.to_usage()));
+    }
+    let whole: Whole = serde_json::from_slice(body).map_err(invalid)?;
+    Ok(whole.usage_metadata.map(|u| u.to_usage()))
 }
 
 /// A short random id suffix for ids the gateway makes up (`msg_…`, `toolu_…`).

@@ -5,6 +5,8 @@ mod anthropic_api;
 mod claude_code;
 mod discovery;
 mod errors;
+mod gemini_api;
+mod gemini_cli;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;
