@@ -24,6 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::ApiFamily;
 use crate::error::{ApiError, FamilyError};
+use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
 use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
@@ -50,7 +51,13 @@ pub fn router() -> Router<AppState> {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let usage = state.usage();
     let (dropped, written) = usage.log.as_ref().map_or((0, 0), |log| (log.dropped(), log.written()));
-    let body = usage.metrics.render(dropped, written);
+    let routing = state.routing();
+    let body = usage.metrics.render(Gauges {
+        dropped_rows: dropped,
+        written_rows: written,
+        local_only: routing.local_only(),
+        cloud_attempts_while_local: routing.cloud_attempts_while_local(),
+    });
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
         .into_response()
 }
