@@ -17,6 +17,9 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Of the input tokens, those served from the provider's prompt cache.
     pub cached_input_tokens: u64,
+    /// Of the input tokens, those written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`), billed at the cache-write rate.
+    pub cache_write_tokens: u64,
     /// Of the output tokens, those spent reasoning.
     pub reasoning_tokens: u64,
 }
@@ -29,6 +32,7 @@ impl Usage {
             output_tokens: value.completion_tokens.unwrap_or(0),
             cached_input_tokens: value.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
             reasoning_tokens: value.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+            cache_write_tokens: 0,
         }
     }
 }

@@ -146,6 +146,8 @@ impl GeminiUsage {
             output_tokens: self.candidates_token_count.unwrap_or(0) + thoughts,
             cached_input_tokens: self.cached_content_token_count.unwrap_or(0),
             reasoning_tokens: thoughts,
+            // Gemini bills explicit cache storage separately, not per request.
+            cache_write_tokens: 0,
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct LogEntry {
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
     pub cost_usd: Option<f64>,
     /// Served locally: what the same tokens would have cost on the class's first cloud model.
@@ -124,6 +126,7 @@ impl LogEntry {
             input_tokens: usage.map(|u| u.input_tokens),
             output_tokens: usage.map(|u| u.output_tokens),
             cached_tokens: usage.map(|u| u.cached_input_tokens),
+            cache_write_tokens: usage.map(|u| u.cache_write_tokens),
             reasoning_tokens: usage.map(|u| u.reasoning_tokens),
             cost_usd: cost,
             saved_usd: saved,

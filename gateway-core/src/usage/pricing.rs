@@ -1,7 +1,8 @@
 //! What a request cost: a price table per model (dollars per million tokens), shipped with the
 //! app and overridable in config (`[pricing."openai/gpt-4o"] input = 2.5 …`). Local providers cost
-//! nothing unless the config prices them explicitly. Cached input tokens are part of the input tokens (OpenAI's convention) and are billed
-//! once, at the cached rate; reasoning tokens are part of the output tokens.
+//! nothing unless the config prices them explicitly. Cached input tokens and tokens written to the
+//! prompt cache are part of the input tokens (OpenAI's convention) and are billed once, at the
+//! cached and cache-write rates; reasoning tokens are part of the output tokens.
 
 use std::collections::BTreeMap;
 
@@ -38,11 +39,13 @@ impl Price {
     /// The cost in dollars of `usage` at this price.
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = usage.cached_input_tokens.min(usage.input_tokens);
+        let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
         let reasoning = usage.reasoning_tokens.min(usage.output_tokens);
-        let uncached = usage.input_tokens - cached;
+        let uncached = usage.input_tokens - cached - written;
         let visible = usage.output_tokens - reasoning;
         let dollars = uncached as f64 * self.input
             + cached as f64 * self.cached_input.unwrap_or(self.input)
+            + written as f64 * self.cache_write.unwrap_or(self.input)
             + visible as f64 * self.output
             + reasoning as f64 * self.reasoning.unwrap_or(self.output);
         dollars / 1_000_000.0
@@ -153,7 +156,31 @@ mod tests {
     use super::*;
 
     fn usage(input: u64, cached: u64, output: u64, reasoning: u64) -> Usage {
-        Usage { input_tokens: input, output_tokens: output, cached_input_tokens: cached, reasoning_tokens: reasoning }
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cached,
+            reasoning_tokens: reasoning,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn cache_writes_are_billed_at_the_cache_write_rate() {
+        let table = PriceTable::default();
+        // Claude Sonnet 4: 1M input = 200k read from the cache + 300k written to it + 500k plain;
+        // 0.5M × 3 + 0.2M × 0.30 + 0.3M × 3.75, and no output.
+        let usage = Usage {
+            input_tokens: 1_000_000,
+            cached_input_tokens: 200_000,
+            cache_write_tokens: 300_000,
+            ..Usage::default()
+        };
+        let cost = table.cost("anthropic", "claude-sonnet-4-5", false, &usage).unwrap();
+        assert!((cost - (1.5 + 0.06 + 1.125)).abs() < 1e-9, "{cost}");
+        // Counts that do not add up never go negative or count a token twice.
+        let odd = Usage { input_tokens: 10, cached_input_tokens: 8, cache_write_tokens: 8, ..Usage::default() };
+        assert!(table.cost("anthropic", "claude-sonnet-4-5", false, &odd).unwrap() > 0.0);
     }
 
     #[test]

@@ -44,9 +44,13 @@ CREATE INDEX requests_client ON requests (client, ts_ms);
 CREATE INDEX requests_class ON requests (task_class, ts_ms);
 CREATE INDEX requests_status ON requests (status, ts_ms);
 "#,
-    // Version 2: what running locally saved, and the rollup tables, filled from the existing rows
+    // Version 2: what running locally saved, tokens written to prompt caches, and the rollup tables, filled from the existing rows
     // right after (`migrate`).
-    concat!("ALTER TABLE requests ADD COLUMN saved_usd REAL;\n", crate::rollup_tables!()),
+    concat!(
+        "ALTER TABLE requests ADD COLUMN saved_usd REAL;\n",
+        "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER;\n",
+        crate::rollup_tables!()
+    ),
 ];
 
 /// The version that added the rollup tables.

@@ -211,7 +211,7 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         stream: false,
         status: 200,
         outcome: Outcome::Success,
-        usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, reasoning_tokens: 0 }),
+        usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, ..Usage::default() }),
         latency: Duration::from_millis(30),
         time_to_first_byte: Some(Duration::from_millis(20)),
         user_agent: None,
