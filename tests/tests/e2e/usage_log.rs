@@ -13,7 +13,7 @@ use gateway_core::usage::pricing::PriceTable;
 use gateway_core::usage::query::{self, LogFilter};
 use gateway_core::usage::{LogEntry, UsageLog, UsageRecorder};
 use serde_json::{Value, json};
-use switchyard_mock::usage::{CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use switchyard_mock::usage::{CACHE_WRITE_TOKENS, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
 use switchyard_mock::{MockOptions, MockUpstream};
 use switchyard_tests::{TestGateway, gateway, provider_toml};
 
@@ -420,6 +420,43 @@ async fn served_locally_the_row_says_what_the_class_cloud_model_would_have_cost(
         .map(|p| p["saved_usd"].as_f64().unwrap())
         .sum();
     assert!((local_saved - 2.0 * cloud_cost).abs() < 1e-12, "{series}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_cache_writes_are_logged_and_billed_at_their_rate() {
+    let anthropic = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\nlocal = false\n\
+         [pricing.\"claude/*\"]\ninput = 1.0\ncached_input = 0.5\ncache_write = 2.0\noutput = 2.0\n",
+        anthropic.base_url()
+    );
+    let gw = gateway(&toml).await;
+    for stream in [false, true] {
+        let body = json!({
+            "model": "claude/claude-cache-write",
+            "max_tokens": 64,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}],
+        });
+        let response = gw.client.post(gw.url("/v1/messages")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 2);
+    // Anthropic's input_tokens excludes cache reads and writes; the gateway's count includes both.
+    let input = PROMPT_TOKENS + CACHED_TOKENS + CACHE_WRITE_TOKENS;
+    let cost = (PROMPT_TOKENS as f64 * 1.0
+        + CACHED_TOKENS as f64 * 0.5
+        + CACHE_WRITE_TOKENS as f64 * 2.0
+        + COMPLETION_TOKENS as f64 * 2.0)
+        / 1e6;
+    for row in &rows {
+        assert_eq!(row.input_tokens, Some(input), "{row:?}");
+        assert_eq!(row.cached_tokens, Some(CACHED_TOKENS));
+        assert_eq!(row.cache_write_tokens, Some(CACHE_WRITE_TOKENS));
+        assert!((row.cost_usd.unwrap() - cost).abs() < 1e-12, "{row:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
