@@ -73,7 +73,13 @@ const BUILT_IN: &[(&str, Price)] = &[
     ("text-embedding-3-small", Price::new(0.02, 0.02, 0.0)),
     ("text-embedding-3-large", Price::new(0.13, 0.13, 0.0)),
     // Anthropic (cache reads at 10%, 5-minute cache writes at 125% of the input rate)
+    // Opus 4.5 and later cost a third of Opus 4 and 4.1: each later version is listed, because
+    // the `claude-opus-4` prefix alone would price `claude-opus-4-8` at Opus 4's rate.
     ("claude-opus-4-5", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-6", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-7", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-8", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-1", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-opus-4", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-3-opus", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-sonnet-4", Price::new(3.00, 0.30, 15.00).with_cache_write(3.75)),
@@ -190,6 +196,10 @@ mod tests {
         assert_eq!(table.price("openai", "gpt-4o-2024-08-06").unwrap().input, 2.50);
         assert_eq!(table.price("openrouter", "anthropic/claude-sonnet-4-5").unwrap().output, 15.0);
         assert!(table.price("mock", "echo").is_none());
+        // Claude Code's default model is an Opus 4.5-or-later price, not Opus 4's.
+        assert_eq!(table.price("anthropic", "claude-opus-4-8").unwrap().input, 5.0);
+        assert_eq!(table.price("anthropic", "claude-opus-4-1-20250805").unwrap().input, 15.0);
+        assert_eq!(table.price("anthropic", "claude-opus-4-20250514").unwrap().input, 15.0);
         // 1M input of which 400k cached, 100k output: 0.6M × 2.5 + 0.4M × 1.25 + 0.1M × 10.
         let cost = table.cost("openai", "gpt-4o", false, &usage(1_000_000, 400_000, 100_000, 0)).unwrap();
         assert!((cost - (1.5 + 0.5 + 1.0)).abs() < 1e-9, "{cost}");
