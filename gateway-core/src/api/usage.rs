@@ -3,6 +3,7 @@
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
 //! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
 //! - `GET /api/logs/{id}`, `GET /api/logs/stream` (SSE, one `log` event per new row)
+//! - `GET /api/logs/{id}/body`: the stored request and answer (`usage.store_bodies`)
 //!
 //! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
 
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/logs", get(logs))
         .route("/logs/stream", get(stream))
         .route("/logs/{id}", get(log))
+        .route("/logs/{id}/body", get(log_body))
 }
 
 /// `GET /metrics`: the Prometheus text format.
@@ -193,6 +195,19 @@ async fn log(State(state): State<AppState>, Path(id): Path<String>) -> UsageResu
     match read(&state, move |conn| query::log(conn, id)).await? {
         Some(entry) => Ok(Json(json!(entry))),
         None => Err(admin(ApiError::NotFound { message: format!("no log entry {id}") })),
+    }
+}
+
+/// The request's body and the answer, when `usage.store_bodies` kept them.
+async fn log_body(State(state): State<AppState>, Path(id): Path<String>) -> UsageResult {
+    let id: i64 = id.parse().map_err(|_| admin(ApiError::invalid(format!("`{id}` is not a log id"))))?;
+    match read(&state, move |conn| query::bodies(conn, id)).await? {
+        Some((request, response, truncated)) => {
+            Ok(Json(json!({ "id": id, "request": request, "response": response, "truncated": truncated })))
+        }
+        None => Err(admin(ApiError::NotFound {
+            message: format!("no bodies stored for log entry {id} (they are kept only with usage.store_bodies = true)"),
+        })),
     }
 }
 

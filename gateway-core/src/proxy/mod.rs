@@ -78,6 +78,9 @@ pub async fn forward_with(
 ) -> Response {
     let headers = parts.headers;
     let mut record = PendingRecord::new(state.observer(), family, endpoint.as_str());
+    if let Some(cap) = state.usage().body_cap() {
+        record.keep_bodies(cap);
+    }
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let caller = attribution::identify(&headers, peer).await;
     record.update(|r| {
@@ -88,6 +91,7 @@ pub async fn forward_with(
     match attempt(&state, endpoint, &headers, body, from_path, &mut record).await {
         Ok(Answer::Whole { status, headers, body, usage }) => {
             record.update(|r| r.usage = usage);
+            record.capture_response(&body);
             record.finish(status.as_u16(), Outcome::Success);
             (status, headers, body).into_response()
         }
@@ -153,6 +157,7 @@ async fn attempt(
     record: &mut PendingRecord,
 ) -> Result<Answer, ApiError> {
     let bytes = read_body(body, client_headers, state.max_body_bytes()).await?;
+    record.capture_request(&bytes);
     let top = TopLevel::parse(&bytes)?;
     let (requested, stream) = match from_path {
         Some(path) => (std::borrow::Cow::Owned(path.model), path.stream),

@@ -30,7 +30,7 @@ use self::writer::{Msg, WriterHandle};
 use crate::api::ApiFamily;
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
-use crate::observe::{Outcome, RequestObserver, RequestRecord};
+use crate::observe::{Outcome, RequestObserver, RequestRecord, StoredBodies};
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
@@ -78,6 +78,10 @@ pub struct LogEntry {
     pub cost_usd: Option<f64>,
     /// Served locally: what the same tokens would have cost on the class's first cloud model.
     pub saved_usd: Option<f64>,
+    /// The request's and the answer's bodies (`usage.store_bodies`), stored in their own table
+    /// and served by `GET /api/logs/{id}/body`, never in the row's JSON.
+    #[serde(skip)]
+    pub bodies: Option<Box<StoredBodies>>,
     pub stream: bool,
     pub cache_hit: Option<bool>,
     pub session_id: Option<String>,
@@ -130,6 +134,7 @@ impl LogEntry {
             reasoning_tokens: usage.map(|u| u.reasoning_tokens),
             cost_usd: cost,
             saved_usd: saved,
+            bodies: record.bodies.clone(),
             stream: record.stream,
             cache_hit: None,
             session_id: record.session_id.clone(),
@@ -254,6 +259,7 @@ pub struct UsageRecorder {
     next: Arc<dyn RequestObserver>,
     /// Cancelled at shutdown: ends the live log streams so the server can stop.
     pub streams_closed: CancellationToken,
+    body_cap: Option<usize>,
 }
 
 impl UsageRecorder {
@@ -281,7 +287,13 @@ impl UsageRecorder {
             pricing,
             next,
             streams_closed: CancellationToken::new(),
+            body_cap: (config.enabled && config.store_bodies).then_some(config.max_stored_body_bytes),
         })
+    }
+
+    /// How many bytes of each body to keep, when `usage.store_bodies` is on and the log is.
+    pub fn body_cap(&self) -> Option<usize> {
+        self.body_cap
     }
 
     pub fn pricing(&self) -> &PriceTable {

@@ -234,6 +234,7 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         user_agent: row.get(25)?,
         saved_usd: row.get(26)?,
         cache_write_tokens: row.get::<_, Option<i64>>(27)?.map(|v| v.max(0) as u64),
+        bodies: None,
     })
 }
 
@@ -282,4 +283,15 @@ pub fn rows_between(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Re
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2"))?;
     let rows = stmt.query_map([from_ms, to_ms], entry)?;
     rows.collect()
+}
+
+/// A row's stored bodies, as text (lossy where they are not UTF-8), and whether one was cut.
+pub fn bodies(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, String, bool)>> {
+    let mut stmt = conn.prepare_cached("SELECT request, response, truncated FROM bodies WHERE request_id = ?1")?;
+    let mut rows = stmt.query([id])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let text = |index: usize| -> rusqlite::Result<String> {
+        Ok(String::from_utf8_lossy(row.get_ref(index)?.as_blob()?).into_owned())
+    };
+    Ok(Some((text(0)?, text(1)?, row.get(2)?)))
 }

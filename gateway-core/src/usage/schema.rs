@@ -49,6 +49,9 @@ CREATE INDEX requests_status ON requests (status, ts_ms);
     concat!(
         "ALTER TABLE requests ADD COLUMN saved_usd REAL;\n",
         "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER;\n",
+        // Bodies, only with `usage.store_bodies`; deleted with their rows.
+        "CREATE TABLE bodies (request_id INTEGER PRIMARY KEY, request BLOB NOT NULL, response BLOB NOT NULL, \
+         truncated INTEGER NOT NULL);\n",
         crate::rollup_tables!()
     ),
 ];

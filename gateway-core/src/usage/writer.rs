@@ -168,6 +168,7 @@ impl Writer {
         if let Ok(conn) = self.conn.lock() {
             let deleted = conn.unchecked_transaction().and_then(|tx| {
                 let rows = tx.execute("DELETE FROM requests WHERE ts_ms < ?1", [cutoff])?;
+                tx.execute("DELETE FROM bodies WHERE request_id NOT IN (SELECT id FROM requests)", [])?;
                 let rollups = super::rollup::prune(&tx, cutoff)?;
                 tx.commit()?;
                 Ok((rows, rollups))
@@ -222,6 +223,12 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
                 e.cache_write_tokens.map(sql_int),
             ])?;
             e.id = tx.last_insert_rowid();
+            if let Some(bodies) = &e.bodies {
+                tx.prepare_cached(
+                    "INSERT INTO bodies (request_id, request, response, truncated) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![e.id, bodies.request, bodies.response, bodies.truncated])?;
+            }
         }
     }
     // In the same transaction: the rollups never disagree with the rows.

@@ -221,11 +221,12 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         attempts: 1,
         upstream_time: Some(Duration::from_millis(29)),
         cloud_reference: None,
+        bodies: None,
     }
 }
 
 fn recorder(dir: &tempfile::TempDir, retention_days: u32) -> UsageRecorder {
-    let config = UsageConfig { enabled: true, path: Some(dir.path().join("usage.sqlite3")), retention_days };
+    let config = UsageConfig { path: Some(dir.path().join("usage.sqlite3")), retention_days, ..UsageConfig::default() };
     UsageRecorder::open(&config, PriceTable::default(), Arc::new(TracingObserver)).unwrap()
 }
 
@@ -457,6 +458,47 @@ async fn prompt_cache_writes_are_logged_and_billed_at_their_rate() {
         assert_eq!(row.cache_write_tokens, Some(CACHE_WRITE_TOKENS));
         assert!((row.cost_usd.unwrap() - cost).abs() < 1e-12, "{row:?}");
     }
+}
+
+/// `GET /api/logs/{id}/body` of the newest row.
+async fn newest_body(gw: &TestGateway) -> (u16, Value) {
+    let id = rows(gw).await.last().unwrap().id;
+    let response = gw.client.get(gw.url(&format!("/api/logs/{id}/body"))).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
+    // Off by default: the row is there, its bodies are not.
+    let (gw, _mock) = priced_gateway().await;
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&chat("mock/echo", false)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let (status, body) = newest_body(&gw).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("store_bodies"));
+
+    let mock = MockUpstream::start().await;
+    let gw = gateway(&format!(
+        "{}[usage]\nstore_bodies = true\nmax_stored_body_bytes = 600\n",
+        provider_toml("mock", &mock)
+    ))
+    .await;
+    let sent = chat("mock/echo", false);
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&sent).send().await.unwrap();
+    let answer = response.text().await.unwrap();
+    let (status, body) = newest_body(&gw).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"], sent.to_string(), "the request as the client sent it");
+    assert_eq!(body["response"], answer, "the answer as the client got it");
+    assert_eq!(body["truncated"], false);
+    // Longer than the cap: cut, and said so.
+    let long = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(1000)}]});
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&long).send().await.unwrap();
+    response.bytes().await.unwrap();
+    let (_, body) = newest_body(&gw).await;
+    assert_eq!(body["request"].as_str().unwrap().len(), 600);
+    assert_eq!(body["truncated"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
