@@ -131,6 +131,7 @@ export const api = {
   summary: () => call<UsageSummary>("GET", "/api/usage/summary"),
   logs: (f: LogFilter) => call<LogsAnswer>("GET", `/api/logs?${query(f)}`),
   log: (id: number) => call<LogEntry>("GET", `/api/logs/${id}`),
+  logBody: (id: number) => call<LogBody>("GET", `/api/logs/${id}/body`),
 };
 
 export const LOG_STREAM_URL = "/api/logs/stream";
@@ -179,6 +180,13 @@ export interface UsageAnswer {
   group_by?: string | null;
   data: UsagePoint[];
 }
+/** A request's stored bodies (only with `usage.store_bodies`). */
+export interface LogBody {
+  id: number;
+  request: string;
+  response: string;
+  truncated: boolean;
+}
 export interface UsageSummary {
   since_ms: number;
   requests: number;
@@ -213,6 +221,7 @@ export interface LogEntry {
   output_tokens?: number | null;
   cost_usd?: number | null;
   saved_usd?: number | null;
+  bodies_stored?: boolean;
   stream?: boolean;
   [k: string]: unknown;
 }

@@ -82,6 +82,8 @@ pub struct LogEntry {
     /// and served by `GET /api/logs/{id}/body`, never in the row's JSON.
     #[serde(skip)]
     pub bodies: Option<Box<StoredBodies>>,
+    /// Whether `GET /api/logs/{id}/body` has the bodies.
+    pub bodies_stored: bool,
     pub stream: bool,
     pub cache_hit: Option<bool>,
     pub session_id: Option<String>,
@@ -135,6 +137,7 @@ impl LogEntry {
             cost_usd: cost,
             saved_usd: saved,
             bodies: record.bodies.clone(),
+            bodies_stored: record.bodies.is_some(),
             stream: record.stream,
             cache_hit: None,
             session_id: record.session_id.clone(),

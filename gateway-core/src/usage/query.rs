@@ -202,7 +202,8 @@ pub struct LogFilter {
 
 const COLUMNS: &str = "id, ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, provider, \
      model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, \
-     cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens";
+     cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
+     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id)";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
     Ok(LogEntry {
@@ -235,6 +236,7 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         saved_usd: row.get(26)?,
         cache_write_tokens: row.get::<_, Option<i64>>(27)?.map(|v| v.max(0) as u64),
         bodies: None,
+        bodies_stored: row.get(28)?,
     })
 }
 

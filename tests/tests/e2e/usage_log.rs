@@ -487,6 +487,7 @@ async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
     let sent = chat("mock/echo", false);
     let response = gw.client.post(gw.url("/v1/chat/completions")).json(&sent).send().await.unwrap();
     let answer = response.text().await.unwrap();
+    assert!(rows(&gw).await.last().unwrap().bodies_stored);
     let (status, body) = newest_body(&gw).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"], sent.to_string(), "the request as the client sent it");

@@ -103,6 +103,21 @@ export function liveLog(root: HTMLElement): () => void {
     );
     detail.querySelector("button")?.focus();
     detail.scrollIntoView({ block: "nearest" });
+    // The prompt and the answer, when the gateway kept them (usage.store_bodies).
+    if (!answer.data.bodies_stored) return;
+    const bodies = await api.logBody(id);
+    if (stopped || detail.hidden || !bodies.ok) return;
+    const b = bodies.data;
+    detail.insertBefore(
+      h(
+        "div",
+        { class: "detail-bodies" },
+        h("h3", null, b.truncated ? "Bodies (cut at the stored size)" : "Bodies"),
+        h("details", null, h("summary", null, "Request"), h("pre", null, b.request)),
+        h("details", null, h("summary", null, "Answer"), h("pre", null, b.response)),
+      ),
+      detail.querySelector("button"),
+    );
   }
 
   async function reload(): Promise<void> {
