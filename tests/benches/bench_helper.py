@@ -10,8 +10,11 @@
                                                     N sequential streaming chat requests on one
                                                     keep-alive connection; time to the first
                                                     `data:` chunk; JSON on stdout
+                                                    [--header 'name: value']... [--shape anthropic]
   bench_helper.py rss PID                           VmRSS in KiB
   bench_helper.py cpu PID                           utime,stime in seconds (/proc/PID/stat)
+  bench_helper.py cpu-per-request BEFORE AFTER LOAD_JSON
+                                                    CPU µs per answered request between two `cpu`
   bench_helper.py oha FILE                          summary of an oha JSON file
   bench_helper.py paced --url U --body B --rate R --seconds S
                                                     fixed-rate client (the wrk fallback)
@@ -103,9 +106,15 @@ def pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def ttft(port, path, model, n):
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True})
+def ttft(port, path, model, n, extra_headers=(), anthropic=False):
+    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    if anthropic:
+        request["max_tokens"] = 64  # required by the Messages API
+    body = json.dumps(request)
     headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
+    for header in extra_headers:
+        name, _, value = header.partition(":")
+        headers[name.strip()] = value.strip()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     firsts, totals, errors = [], [], 0
     for i in range(n + 5):  # the first 5 warm up the connection
@@ -123,7 +132,8 @@ def ttft(port, path, model, n):
                 if t1 is None and b"data:" in buf:
                     t1 = time.perf_counter()
             t2 = time.perf_counter()
-            if resp.status != 200 or t1 is None or b"[DONE]" not in buf:
+            # An OpenAI stream ends with `[DONE]`, an Anthropic one with `message_stop`.
+            if resp.status != 200 or t1 is None or (b"[DONE]" not in buf and b"message_stop" not in buf):
                 errors += 1
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -162,6 +172,16 @@ def cpu_seconds(pid):
     fields = stat[stat.rindex(")") + 2 :].split()
     # fields[0] is field 3 (state); utime is field 14, stime field 15.
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_per_request(before, after, load_json):
+    """CPU µs per answered request between two `cpu` readings ("user,sys"), over a load run."""
+    (u0, s0), (u1, s1) = [map(float, reading.split(",")) for reading in (before, after)]
+    with open(load_json) as f:
+        ok = json.load(f)["ok"]
+    per = lambda seconds: seconds / ok * 1e6 if ok else None
+    return {"requests": ok, "user_s": u1 - u0, "sys_s": s1 - s0,
+            "us_per_request": per(u1 - u0 + s1 - s0), "sys_us_per_request": per(s1 - s0)}
 
 
 def oha_summary(path):
@@ -254,6 +274,35 @@ def fmt(v, digits=2):
     return f"{v:.{digits}f}"
 
 
+def translated_rows(load, cpu, cl_gw, tt_gw):
+    """The translated path beside its passthrough twin: OpenAI → OpenAI-compatible (the main
+    closed loop) for the Messages → OpenAI-compatible translation, Messages → Anthropic for the
+    Chat → Anthropic one."""
+    runs = {name: (load(f"{name}.json"), load(f"{name}.cpu.json"))
+            for name in ("tr_messages_to_openai", "tr_messages_to_anthropic", "tr_chat_to_anthropic")}
+    if all(v[0] is None for v in runs.values()):
+        return []
+    passthrough_openai = (cl_gw or {}, {"us_per_request": cpu.get("gateway_us_per_request")})
+
+    def row(label, path, run, twin):
+        run_load, run_cpu = run
+        twin_load, twin_cpu = twin or (None, None)
+        cpu_us = (run_cpu or {}).get("us_per_request")
+        rps = (run_load or {}).get("rps")
+        twin_cpu_us = (twin_cpu or {}).get("us_per_request")
+        twin_rps = (twin_load or {}).get("rps")
+        return {"label": label, "path": path, "cpu_us": cpu_us, "rps": rps,
+                "cpu_ratio": cpu_us / twin_cpu_us if cpu_us and twin_cpu_us else None,
+                "rps_ratio": rps / twin_rps if rps and twin_rps else None}
+
+    return [
+        row("Chat Completions → OpenAI-compatible", "passthrough", passthrough_openai, None),
+        row("Messages → OpenAI-compatible", "translated", runs["tr_messages_to_openai"], passthrough_openai),
+        row("Messages → Anthropic", "passthrough", runs["tr_messages_to_anthropic"], None),
+        row("Chat Completions → Anthropic", "translated", runs["tr_chat_to_anthropic"], runs["tr_messages_to_anthropic"]),
+    ]
+
+
 def report(dirname, out_json):
     def load(name):
         path = os.path.join(dirname, name)
@@ -318,6 +367,30 @@ def report(dirname, out_json):
         bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
         if bad:
             errs.append(f"{label}: {bad} failed of {d.get('requests', d.get('n'))}")
+    translated = translated_rows(load, cpu, cl_gw, tt_gw)
+    if translated:
+        lines += ["", "Translated path (Anthropic ⇄ OpenAI) beside passthrough, closed loop, "
+                  f"{meta.get('connections', '?')} connections; ratio = translated / its passthrough twin "
+                  "(target: CPU ratio ≤ 2):", "",
+                  "| client API → upstream shape | path | gateway CPU per request (µs) | rps | CPU ratio | rps ratio |",
+                  "|---|---|---|---|---|---|"]
+        for row in translated:
+            lines.append(f"| {row['label']} | {row['path']} | {fmt(row['cpu_us'])} | {fmt(row['rps'])} | "
+                         f"{fmt(row['cpu_ratio']) + '×' if row['cpu_ratio'] else '—'} | "
+                         f"{fmt(row['rps_ratio']) + '×' if row['rps_ratio'] else '—'} |")
+        tt_tr = load("ttft_messages_to_openai.json")
+        if tt_tr:
+            lines.append(f"| stream time to first token p50 (ms), Messages → OpenAI-compatible | translated | "
+                         f"{fmt(g(tt_tr, 'p50_ms'))} vs {fmt(g(tt_gw, 'p50_ms'))} passthrough | | "
+                         f"{fmt(ratio(g(tt_tr, 'p50_ms'), g(tt_gw, 'p50_ms'))) + '×'} | |")
+        for label, d in [("translated Messages → OpenAI-compatible", load("tr_messages_to_openai.json")),
+                         ("passthrough Messages → Anthropic", load("tr_messages_to_anthropic.json")),
+                         ("translated Chat → Anthropic", load("tr_chat_to_anthropic.json")),
+                         ("translated streams", tt_tr)]:
+            if d is not None:
+                bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
+                if bad:
+                    errs.append(f"{label}: {bad} failed of {d.get('requests', d.get('n'))}")
     lines.append("")
     lines.append("Errors: " + ("; ".join(errs) if errs else "none (every request answered 200)."))
     lines.append("Direct CPU per request is the mock's own; the direct closed loop shares CPU1 with the load generator.")
@@ -335,6 +408,8 @@ def report(dirname, out_json):
             "cpu": cpu,
             "rss": rss,
             "startup": start,
+            "translated": translated,
+            "ttft_translated": load("ttft_messages_to_openai.json"),
         },
         "errors": errs,
     }
@@ -361,13 +436,18 @@ def main(argv):
         opts = dict(zip(args[:sep:2], args[1:sep:2]))
         print(json.dumps(startup(int(opts["--port"]), int(opts["--runs"]), int(opts["--cpu"]), args[sep + 1 :])))
     elif cmd == "ttft":
-        opts = dict(zip(args[::2], args[1::2]))
-        print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]))))
+        pairs = list(zip(args[::2], args[1::2]))
+        opts = dict(pairs)
+        headers = [v for k, v in pairs if k == "--header"]
+        anthropic = opts.get("--shape") == "anthropic"
+        print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]), headers, anthropic)))
     elif cmd == "rss":
         print(rss_kib(int(args[0])))
     elif cmd == "cpu":
         user, system = cpu_seconds(int(args[0]))
         print(f"{user:.4f},{system:.4f}")
+    elif cmd == "cpu-per-request":
+        print(json.dumps(cpu_per_request(args[0], args[1], args[2])))
     elif cmd == "oha":
         print(json.dumps(oha_summary(args[0])))
     elif cmd == "paced":
