@@ -58,7 +58,8 @@ callgrind_control -i off "$gw_pid" >/dev/null
 callgrind_control -d "$gw_pid" >/dev/null
 sleep 1
 out=$(ls -S "$work"/callgrind.out* | head -1) # the dump (the largest file)
-total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')
+callgrind_annotate --auto=no --threshold=80 "$out" >"$work/annotate.txt" 2>/dev/null
+total=$(awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}' "$work/annotate.txt")
 echo "instructions per request ($kind, $n requests): $((total / n))"
-callgrind_annotate --threshold=80 "$out" 2>/dev/null | sed -n '/file:function/,$p' | head -45
+sed -n '/file:function/,$p' "$work/annotate.txt" | head -45
 echo "callgrind output: $out"
