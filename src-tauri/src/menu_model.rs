@@ -138,7 +138,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -332,10 +332,11 @@ pub fn plan_update(old: Option<&MenuSpec>, new: &MenuSpec) -> MenuUpdate {
     if old == new {
         return MenuUpdate::Nothing;
     }
-    if old.entries.len() == new.entries.len() && old.entries[1..] == new.entries[1..] {
-        if let Some(text) = new.status_text() {
-            return MenuUpdate::StatusText(text.to_owned());
-        }
+    if old.entries.len() == new.entries.len()
+        && old.entries[1..] == new.entries[1..]
+        && let Some(text) = new.status_text()
+    {
+        return MenuUpdate::StatusText(text.to_owned());
     }
     MenuUpdate::Rebuild
 }
