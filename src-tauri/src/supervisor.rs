@@ -275,4 +275,57 @@ mod tests {
         let free = free_port_after(port).expect("a free port nearby");
         assert!(free > port);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_port_held_by_a_switchyard_gateway_is_handed_over() {
+        let gw = switchyard_tests::gateway("").await;
+        assert!(matches!(claim_port(gw.port()).await, Claim::Switchyard));
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port")
+    }
+
+    async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    /// The supervisor serves on the port, moves to another on request (freeing the first), and
+    /// drains and frees the port on shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_supervisor_serves_moves_and_shuts_down() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let (first, second) = (free_port(), free_port());
+        let toml = format!(
+            "[discovery]\nfrom_env = false\nprobe_local = false\n[usage]\npath = \"{}\"\n[server]\nport = {first}\n",
+            data.path().join("usage.sqlite3").display()
+        );
+        let config = Config::from_toml(&toml, std::path::Path::new("test.toml")).expect("config");
+        let options = || GatewayOptions { env: Arc::new(|_: &str| None), ..GatewayOptions::default() };
+        let controller = Controller::new(first);
+        let commands = spawn(GatewayFactory { config, options: Box::new(options) }, Arc::clone(&controller));
+
+        wait_until("serving", || controller.link().status == GatewayStatus::Running).await;
+        assert!(is_switchyard(first).await);
+
+        commands.send(Command::UsePort(second)).await.expect("supervisor alive");
+        wait_until("serving on the second port", || {
+            let link = controller.link();
+            link.status == GatewayStatus::Running && link.port == second
+        })
+        .await;
+        assert!(is_switchyard(second).await);
+        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok(), "the first port is free again");
+
+        let (done, finished) = oneshot::channel();
+        commands.send(Command::Shutdown(done)).await.expect("supervisor alive");
+        finished.await.expect("shutdown answered");
+        assert!(std::net::TcpListener::bind(("127.0.0.1", second)).is_ok(), "the port is free after shutdown");
+    }
 }
