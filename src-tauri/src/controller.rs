@@ -69,9 +69,14 @@ pub enum LocalOnlyOutcome {
     },
 }
 
+/// Local server states are re-read at most this often (each read runs launchctl or systemctl and
+/// probes health); a server action reads them at once.
+const SERVERS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Controller {
     link: Mutex<Link>,
     notice: Mutex<Option<Notice>>,
+    servers: Mutex<Option<(std::time::Instant, Vec<ServerState>)>>,
     /// Wakes the tray's refresher after anything changed.
     pub changed: Notify,
 }
@@ -81,6 +86,7 @@ impl Controller {
         Arc::new(Controller {
             link: Mutex::new(Link { status: GatewayStatus::Starting, port, admin: None }),
             notice: Mutex::new(None),
+            servers: Mutex::new(None),
             changed: Notify::new(),
         })
     }
@@ -128,11 +134,24 @@ impl Controller {
         let notice = self.notice.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let mut state = TrayState { gateway: link.status, port: link.port, autostart, notice, ..TrayState::default() };
         let Some(admin) = link.admin else { return state };
+        let cached = self
+            .servers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < SERVERS_MAX_AGE)
+            .map(|(_, servers)| servers.clone());
+        let read_servers = async {
+            match &cached {
+                Some(_) => None,
+                None => Some(admin.get("/api/local-servers").await),
+            }
+        };
         let (classes, models, usage, servers) = tokio::join!(
             admin.get("/api/task-classes"),
             admin.get("/api/models"),
             admin.get("/api/usage/summary"),
-            admin.get("/api/local-servers"),
+            read_servers,
         );
         if let Ok(classes) = classes {
             state.local_only = classes["local_only"].as_bool().unwrap_or(false);
@@ -168,8 +187,14 @@ impl Controller {
                 cost_usd: usage["cost_usd"].as_f64().unwrap_or(0.0),
             });
         }
-        if let Ok(servers) = servers {
-            state.servers = servers["servers"].as_array().into_iter().flatten().filter_map(server_state).collect();
+        match (cached, servers) {
+            (Some(servers), _) => state.servers = servers,
+            (None, Some(Ok(servers))) => {
+                state.servers = servers["servers"].as_array().into_iter().flatten().filter_map(server_state).collect();
+                *self.servers.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((std::time::Instant::now(), state.servers.clone()));
+            }
+            (None, _) => {}
         }
         state
     }
@@ -237,6 +262,7 @@ impl Controller {
             }
             ServerOp::OpenLog => admin.get(&format!("/api/local-servers/{name}")).await?,
         };
+        *self.servers.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.changed.notify_one();
         Ok(answer)
     }
