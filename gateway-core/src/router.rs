@@ -75,7 +75,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health() -> Response {
-    axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+    // `service` lets a second Switchyard (the menu-bar app) tell its own kind from another program
+    // on the port.
+    axum::Json(json!({ "status": "ok", "service": "switchyard", "version": env!("CARGO_PKG_VERSION") })).into_response()
 }
 
 async fn not_found(request: Request) -> Response {
