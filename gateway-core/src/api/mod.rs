@@ -5,6 +5,7 @@ pub mod anthropic;
 mod family;
 pub mod local_servers;
 pub mod openai;
+pub mod responses;
 pub mod routing;
 pub mod ui;
 pub mod usage;

@@ -32,7 +32,9 @@ impl ProviderApi for AnthropicApi {
             Endpoint::Messages => "/messages",
             Endpoint::CountTokens => "/messages/count_tokens",
             Endpoint::Models => "/models",
-            Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings => return None,
+            Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings | Endpoint::Responses => {
+                return None;
+            }
         };
         Some(format!("{base_url}{path}"))
     }

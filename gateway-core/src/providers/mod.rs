@@ -26,6 +26,9 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`, `event:`-named SSE ending with `message_stop`).
     Anthropic,
+    /// OpenAI Responses (`/v1/responses`, `event:`-named SSE ending with `response.completed`):
+    /// what a client of that endpoint speaks; among providers only the `openai` kind serves it.
+    Responses,
 }
 
 /// The inference endpoints a client can call.
@@ -39,16 +42,19 @@ pub enum Endpoint {
     Messages,
     /// Anthropic `messages/count_tokens`.
     CountTokens,
+    /// OpenAI Responses.
+    Responses,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 6] = [
+    const ALL: [Endpoint; 7] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
         Endpoint::Models,
         Endpoint::Messages,
         Endpoint::CountTokens,
+        Endpoint::Responses,
     ];
 
     fn index(self) -> usize {
@@ -63,18 +69,20 @@ impl Endpoint {
             Endpoint::Models => "models",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
+            Endpoint::Responses => "responses",
         }
     }
 
     /// Whether the endpoint can answer with an SSE stream (`"stream": true`).
     pub fn streams(self) -> bool {
-        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Messages)
+        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Messages | Endpoint::Responses)
     }
 
     /// The wire format a client of this endpoint speaks.
     pub fn wire_format(self) -> WireFormat {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => WireFormat::Anthropic,
+            Endpoint::Responses => WireFormat::Responses,
             _ => WireFormat::OpenAi,
         }
     }
@@ -263,6 +271,15 @@ impl Provider {
         self.keys.get(index)
     }
 
+    /// Whether the provider serves `endpoint` in the client's own format (passthrough), rather
+    /// than through translation. The Responses API is a capability of the provider kind.
+    pub fn speaks_natively(&self, endpoint: Endpoint) -> bool {
+        match endpoint.wire_format() {
+            WireFormat::Responses => self.kind.speaks_responses(),
+            format => self.api.wire_format() == format,
+        }
+    }
+
     pub fn allows_model(&self, model: &str) -> bool {
         self.allowed_models.as_ref().is_none_or(|allowed| allowed.contains(model))
     }
@@ -342,6 +359,8 @@ fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
     match kind.wire_format() {
         WireFormat::OpenAi => openai_compat::api_for(kind),
         WireFormat::Anthropic => anthropic::api(),
+        // No kind's own wire format is Responses (see `ProviderKind::wire_format`).
+        WireFormat::Responses => openai_compat::api_for(kind),
     }
 }
 

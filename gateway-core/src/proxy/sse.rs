@@ -8,7 +8,7 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::observe::{OpenAiUsage, Usage};
+use crate::observe::{OpenAiUsage, ResponsesUsage, Usage};
 use crate::providers::WireFormat;
 use crate::providers::anthropic::AnthropicUsage;
 
@@ -119,6 +119,8 @@ impl SseScanner {
             let data = data.strip_prefix(b" ").unwrap_or(data);
             if self.format == WireFormat::Anthropic {
                 self.anthropic_data(data);
+            } else if self.format == WireFormat::Responses {
+                self.responses_data(data);
             } else if data == b"[DONE]" {
                 self.saw_done = true;
             } else if let Some(usage) = usage_in(data) {
@@ -165,6 +167,39 @@ impl SseScanner {
             self.anthropic_usage = Some(usage);
         }
     }
+}
+
+impl SseScanner {
+    /// One Responses event's data: `response.completed`, `.incomplete`, `.failed` or `error` ends
+    /// the stream; the usage is in the final response object.
+    fn responses_data(&mut self, data: &[u8]) {
+        let Some(kind) = event_type(data) else { return };
+        if !matches!(kind, b"response.completed" | b"response.incomplete" | b"response.failed" | b"error") {
+            return;
+        }
+        self.saw_done = true;
+        #[derive(Deserialize)]
+        struct Event {
+            response: Option<Response>,
+        }
+        #[derive(Deserialize)]
+        struct Response {
+            usage: Option<ResponsesUsage>,
+        }
+        if let Ok(Event { response: Some(Response { usage: Some(usage) }) }) = serde_json::from_slice(data) {
+            self.usage = Some(Usage::from_responses(&usage));
+        }
+    }
+}
+
+/// The value of the first `"type"` key of a JSON event (OpenAI writes `type` first).
+pub(crate) fn event_type(data: &[u8]) -> Option<&[u8]> {
+    let at = memmem::find(data, b"\"type\"")?;
+    let rest = &data[at + 6..];
+    let open = rest.iter().position(|b| !matches!(b, b' ' | b':' | b'\t' | b'\r' | b'\n'))?;
+    let rest = rest.get(open..)?.strip_prefix(b"\"")?;
+    let close = memchr::memchr(b'"', rest)?;
+    Some(&rest[..close])
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -264,6 +299,31 @@ mod tests {
             let usage = scanner.usage.unwrap();
             assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
         }
+    }
+
+    #[test]
+    fn responses_streams_end_with_response_completed_and_report_usage() {
+        let text = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n\
+            event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"error\"}\n\n\
+            event: response.completed\ndata: {\"type\": \"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":12,\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":5,\"output_tokens_details\":{\"reasoning_tokens\":2},\"total_tokens\":17}}}\n\n";
+        for split in [1usize, 9, 4096] {
+            let mut scanner = SseScanner::for_format(WireFormat::Responses, true);
+            let mut out = Vec::new();
+            for piece in text.as_bytes().chunks(split) {
+                out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(out, text.as_bytes(), "passthrough bytes are untouched");
+            assert!(scanner.saw_done);
+            let usage = scanner.usage.unwrap();
+            assert_eq!(
+                (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens),
+                (12, 5, 4, 2)
+            );
+        }
+        let mut scanner = SseScanner::for_format(WireFormat::Responses, false);
+        scanner.feed(Bytes::from_static(b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\n"));
+        assert!(!scanner.saw_done, "a stream cut before response.completed is not complete");
     }
 
     #[test]

@@ -8,19 +8,24 @@
 //! |---|---|---|
 //! | Anthropic Messages → OpenAI Chat | [`anthropic_to_openai`] | [`openai_to_anthropic_stream`] |
 //! | OpenAI Chat → Anthropic Messages | [`openai_to_anthropic`] | [`anthropic_to_openai_stream`] |
+//! | OpenAI Responses → OpenAI Chat | [`responses_to_chat`] | [`chat_to_responses`] |
+//! | OpenAI Responses → Anthropic Messages | [`responses_to_chat`], then [`openai_to_anthropic`] | [`anthropic_to_openai_stream`], then [`chat_to_responses`] ([`chain`]) |
 
 pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
+pub mod chain;
+pub mod chat_to_responses;
 pub mod openai_to_anthropic;
 pub mod openai_to_anthropic_stream;
 pub mod relay;
+pub mod responses_to_chat;
 mod types;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::ApiError;
 use crate::observe::Usage;
-use crate::providers::Endpoint;
+use crate::providers::{Endpoint, WireFormat};
 
 /// What an upstream event meant for the stream as a whole.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,6 +44,12 @@ pub trait StreamTranslator: Send {
     fn event(&mut self, name: Option<&str>, data: &[u8], out: &mut BytesMut) -> Flow;
     /// The usage seen so far.
     fn usage(&self) -> Option<Usage>;
+    /// Writes the client's error event(s) for a stream that failed after it started, when the
+    /// client's format needs more than the generic error event (Responses: `response.failed`
+    /// for the response already begun). Returns whether it wrote them.
+    fn error_event(&mut self, _error: &ApiError, _out: &mut BytesMut) -> bool {
+        false
+    }
 }
 
 /// How the answer of a translated request is mapped back.
@@ -48,6 +59,9 @@ pub enum Mapper {
     AnthropicClient { model: String },
     /// An OpenAI Chat client in front of an Anthropic Messages upstream.
     OpenAiClient { model: String, include_usage: bool },
+    /// An OpenAI Responses client in front of an OpenAI Chat upstream, or (`via_anthropic`) in
+    /// front of an Anthropic upstream through Chat.
+    ResponsesClient { model: String, via_anthropic: bool },
 }
 
 /// A translated request: where it goes and what it carries.
@@ -68,9 +82,25 @@ pub struct RequestContext<'a> {
     pub max_output_tokens: Option<u64>,
 }
 
-/// Translates a client request for `endpoint` into the other format, or says it cannot.
-pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) -> Result<Plan, ApiError> {
+/// Translates a client request for `endpoint` into the upstream's format, or says it cannot.
+pub fn request(
+    endpoint: Endpoint,
+    upstream: WireFormat,
+    body: &[u8],
+    context: &RequestContext<'_>,
+) -> Result<Plan, ApiError> {
     match endpoint {
+        Endpoint::Responses => {
+            let chat = responses_to_chat::translate(body, context)?;
+            let via_anthropic = upstream == WireFormat::Anthropic;
+            let mapper = Mapper::ResponsesClient { model: context.requested_model.to_owned(), via_anthropic };
+            if via_anthropic {
+                // Chat is the hub: the Chat body goes on to Anthropic with the existing mapping.
+                let (body, _) = openai_to_anthropic::translate(&chat, context)?;
+                return Ok(Plan { endpoint: Endpoint::Messages, body, mapper });
+            }
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body: chat, mapper })
+        }
         Endpoint::Messages => {
             let body = anthropic_to_openai::translate(body, context)?;
             Ok(Plan {
@@ -100,6 +130,12 @@ impl Mapper {
         match self {
             Mapper::AnthropicClient { model } => openai_to_anthropic_stream::whole(body, model),
             Mapper::OpenAiClient { model, .. } => anthropic_to_openai_stream::whole(body, model),
+            Mapper::ResponsesClient { model, via_anthropic: false } => chat_to_responses::whole(body, model),
+            Mapper::ResponsesClient { model, via_anthropic: true } => {
+                let (chat, usage) = anthropic_to_openai_stream::whole(body, model)?;
+                let (response, _) = chat_to_responses::whole(&chat, model)?;
+                Ok((response, usage))
+            }
         }
     }
 
@@ -110,6 +146,13 @@ impl Mapper {
             Mapper::OpenAiClient { model, include_usage } => {
                 Box::new(anthropic_to_openai_stream::ToOpenAi::new(model, *include_usage))
             }
+            Mapper::ResponsesClient { model, via_anthropic: false } => {
+                Box::new(chat_to_responses::ToResponses::new(model))
+            }
+            Mapper::ResponsesClient { model, via_anthropic: true } => Box::new(chain::Chain::new(
+                Box::new(anthropic_to_openai_stream::ToOpenAi::new(model, true)),
+                Box::new(chat_to_responses::ToResponses::new(model)),
+            )),
         }
     }
 }
