@@ -1,16 +1,19 @@
 //! The translation fixtures: one harness runs every file in `tests/fixtures/translate/`.
 //!
 //! A fixture is `{"kind", "context"?, "in", "out"}`:
-//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions`) and `in` (the client
-//!   body) → `out` (the upstream body, as JSON).
-//! - `kind` `whole`: `context.client` (`anthropic` | `openai`) and `in` (the upstream's JSON
-//!   answer) → `out` (the client's JSON answer).
+//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions` | `responses`),
+//!   `context.upstream` (`openai`, the default, | `anthropic`) and `in` (the client body) →
+//!   `out` (the upstream body, as JSON); or `out_error` (the error's JSON body) when refused.
+//! - `kind` `whole`: `context.client` (`anthropic` | `openai` | `responses` |
+//!   `responses-via-anthropic`) and `in` (the upstream's JSON answer) → `out` (the client's JSON
+//!   answer).
 //! - `kind` `stream`: `context.client` and `in` (the upstream's SSE text) → `out` (the client's
 //!   events as `{"event"?, "data"}`), checked for every way of splitting the input into chunks,
 //!   through the same relay the gateway serves streams with. `out_error: true` expects the stream
 //!   to end with an error event.
 //!
-//! Volatile fields (`created`) are removed before comparing. `UPDATE_FIXTURES=1` rewrites `out`
+//! Volatile fields (`created`, `created_at`) are removed before comparing, and ids the gateway
+//! makes up (`resp_…`, `msg_…`, `fc_…`) become `resp_1`, `msg_1`, … in order of appearance. `UPDATE_FIXTURES=1` rewrites `out`
 //! from what the code produces (review the diff!).
 
 use std::path::{Path, PathBuf};
@@ -21,7 +24,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_core::api::ApiFamily;
 use gateway_core::observe::{PendingRecord, TracingObserver};
-use gateway_core::providers::Endpoint;
+use gateway_core::providers::{Endpoint, WireFormat};
 use gateway_core::translate::relay::TranslatingRelay;
 use gateway_core::translate::{self, Mapper, RequestContext};
 use serde_json::{Value, json};
@@ -41,23 +44,44 @@ fn fixtures() -> Vec<PathBuf> {
 fn mapper(client: &str) -> Mapper {
     match client {
         "anthropic" => Mapper::AnthropicClient { model: "gw/model".into() },
+        "responses" => Mapper::ResponsesClient { model: "gw/model".into(), via_anthropic: false },
+        "responses-via-anthropic" => Mapper::ResponsesClient { model: "gw/model".into(), via_anthropic: true },
         _ => Mapper::OpenAiClient { model: "gw/model".into(), include_usage: true },
     }
 }
 
-fn scrub(value: &mut Value) {
+/// Ids the gateway generates: a known prefix and 24 random lowercase letters or digits.
+fn generated_id(text: &str) -> Option<&str> {
+    let (prefix, rest) = text.split_once('_')?;
+    let known = ["resp", "msg", "rs", "fc", "call", "toolu"].contains(&prefix);
+    (known && rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())).then_some(prefix)
+}
+
+fn scrub(value: &mut Value, ids: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             map.remove("created");
-            map.values_mut().for_each(scrub);
+            map.remove("created_at");
+            map.values_mut().for_each(|v| scrub(v, ids));
         }
-        Value::Array(items) => items.iter_mut().for_each(scrub),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, ids)),
+        Value::String(text) => {
+            if let Some(prefix) = generated_id(text) {
+                let position = ids.iter().position(|id| id == text).unwrap_or_else(|| {
+                    ids.push(text.clone());
+                    ids.len() - 1
+                });
+                let same_prefix = ids[..position].iter().filter(|id| id.starts_with(&format!("{prefix}_"))).count();
+                *text = format!("{prefix}_{}", same_prefix + 1);
+            }
+        }
         _ => {}
     }
 }
 
 fn parse_events(text: &str) -> (Vec<Value>, bool) {
     let mut events = Vec::new();
+    let mut ids = Vec::new();
     let mut error = false;
     for raw in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
         let name = raw.lines().find_map(|l| l.strip_prefix("event: "));
@@ -66,7 +90,7 @@ fn parse_events(text: &str) -> (Vec<Value>, bool) {
         if name == Some("error") || data.get("error").is_some() {
             error = true;
         }
-        scrub(&mut data);
+        scrub(&mut data, &mut ids);
         events.push(match name {
             Some(name) => json!({"event": name, "data": data}),
             None => json!({"data": data}),
@@ -80,7 +104,11 @@ async fn run_stream(client: &str, input: &str, split: usize) -> String {
         input.as_bytes().chunks(split).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let mut upstream = futures_util::stream::iter(chunks).boxed();
     let first = upstream.next().await.expect("a first chunk").expect("ok");
-    let family = if client == "anthropic" { ApiFamily::Anthropic } else { ApiFamily::OpenAi };
+    let family = match client {
+        "anthropic" => ApiFamily::Anthropic,
+        "responses" | "responses-via-anthropic" => ApiFamily::Responses,
+        _ => ApiFamily::OpenAi,
+    };
     let record = PendingRecord::new(Arc::new(TracingObserver), family, "fixture");
     let relay = TranslatingRelay::new(
         upstream,
@@ -106,7 +134,12 @@ async fn translation_fixtures() {
             "request" => {
                 let endpoint = match context["endpoint"].as_str().unwrap() {
                     "messages" => Endpoint::Messages,
+                    "responses" => Endpoint::Responses,
                     _ => Endpoint::ChatCompletions,
+                };
+                let upstream = match context["upstream"].as_str() {
+                    Some("anthropic") => WireFormat::Anthropic,
+                    _ => WireFormat::OpenAi,
                 };
                 let body = serde_json::to_vec(&fixture["in"]).unwrap();
                 let stream = fixture["in"]["stream"].as_bool().unwrap_or(false);
@@ -116,14 +149,16 @@ async fn translation_fixtures() {
                     stream,
                     max_output_tokens: context["max_output_tokens"].as_u64(),
                 };
-                let plan = translate::request(endpoint, &body, &ctx).unwrap();
-                (serde_json::from_slice::<Value>(&plan.body).unwrap(), false)
+                match translate::request(endpoint, upstream, &body, &ctx) {
+                    Ok(plan) => (serde_json::from_slice::<Value>(&plan.body).unwrap(), false),
+                    Err(error) => (error.body_for(ApiFamily::Responses), true),
+                }
             }
             "whole" => {
                 let body = serde_json::to_vec(&fixture["in"]).unwrap();
                 let (out, _usage) = mapper(context["client"].as_str().unwrap()).whole(&body).unwrap();
                 let mut out: Value = serde_json::from_slice(&out).unwrap();
-                scrub(&mut out);
+                scrub(&mut out, &mut Vec::new());
                 (out, false)
             }
             "stream" => {

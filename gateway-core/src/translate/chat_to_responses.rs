@@ -73,21 +73,23 @@ impl Output {
         }
     }
 
-    /// The item as the Responses API shows it, `in_progress` or `completed`.
+    /// The item as the Responses API shows it: `in_progress` (as added, empty), else with its
+    /// content (`completed`, or `incomplete` when the stream failed before it was done).
     fn to_json(&self, status: &str) -> Value {
+        let full = status != "in_progress";
         match self {
             Output::Reasoning { id, text } => json!({
                 "type": "reasoning", "id": id, "summary": [],
-                "content": if status == "completed" { json!([{"type": "reasoning_text", "text": text}]) } else { json!([]) },
+                "content": if full { json!([{"type": "reasoning_text", "text": text}]) } else { json!([]) },
                 "status": status,
             }),
             Output::Message { id, text } => json!({
                 "type": "message", "id": id, "role": "assistant", "status": status,
-                "content": if status == "completed" { json!([output_text(text)]) } else { json!([]) },
+                "content": if full { json!([output_text(text)]) } else { json!([]) },
             }),
             Output::FunctionCall { id, call_id, name, arguments, .. } => json!({
                 "type": "function_call", "id": id, "call_id": call_id, "name": name,
-                "arguments": if status == "completed" { arguments.as_str() } else { "" }, "status": status,
+                "arguments": if full { arguments.as_str() } else { "" }, "status": status,
             }),
         }
     }
@@ -137,11 +139,18 @@ impl ToResponses {
 
     fn response(&self, status: &str) -> Value {
         let done = status != "in_progress";
-        let output: Vec<Value> =
-            if done { self.items.iter().map(|item| item.to_json("completed")).collect() } else { Vec::new() };
+        let output: Vec<Value> = if done {
+            // Items still open when a stream fails are shown as cut short.
+            let open = |index: usize| self.open_text == Some(index) || self.open_calls.contains(&index);
+            let item =
+                |(index, item): (usize, &Output)| item.to_json(if open(index) { "incomplete" } else { "completed" });
+            self.items.iter().enumerate().map(item).collect()
+        } else {
+            Vec::new()
+        };
         let mut response = response_object(&self.id, &self.model, self.created_at, status, output);
         if done {
-            response["usage"] = responses_usage(&self.usage.unwrap_or_default());
+            response["usage"] = self.usage.as_ref().map_or(Value::Null, responses_usage);
             response["incomplete_details"] = incomplete_details(self.finish.as_deref());
         }
         response
