@@ -26,6 +26,8 @@ pub struct SseScanner {
     strip_usage_chunk: bool,
     /// Set after a stripped event's data line, to drop the blank line that ends the event.
     dropping_event: bool,
+    /// The `event:` name of the event being read (Responses streams only).
+    event_name: Option<Vec<u8>>,
     pub usage: Option<Usage>,
     pub saw_done: bool,
     pub events: u64,
@@ -40,6 +42,7 @@ impl SseScanner {
             overflowed: false,
             strip_usage_chunk,
             dropping_event: false,
+            event_name: None,
             usage: None,
             saw_done: false,
             events: 0,
@@ -114,6 +117,10 @@ impl SseScanner {
                 self.dropping_event = false;
                 keep = false;
             }
+        } else if let Some(name) = trimmed.strip_prefix(b"event:")
+            && self.format == WireFormat::Responses
+        {
+            self.event_name = Some(name.strip_prefix(b" ").unwrap_or(name).to_vec());
         } else if let Some(data) = trimmed.strip_prefix(b"data:") {
             self.events += 1;
             let data = data.strip_prefix(b" ").unwrap_or(data);
@@ -171,36 +178,44 @@ impl SseScanner {
 
 impl SseScanner {
     /// One Responses event's data: `response.completed`, `.incomplete`, `.failed` or `error` ends
-    /// the stream; the usage is in the final response object.
+    /// the stream; the usage is in the final response object. The `event:` line names the event;
+    /// without one, only data that mentions a terminal type is parsed to check its `type`.
     fn responses_data(&mut self, data: &[u8]) {
-        let Some(kind) = event_type(data) else { return };
-        if !matches!(kind, b"response.completed" | b"response.incomplete" | b"response.failed" | b"error") {
+        let named = self.event_name.take();
+        let candidate = match &named {
+            Some(name) => RESPONSES_TERMINAL.contains(&name.as_slice()),
+            None => RESPONSES_TERMINAL.iter().any(|kind| {
+                let quoted = [b"\"", *kind, b"\""].concat();
+                memmem::find(data, &quoted).is_some()
+            }),
+        };
+        if !candidate {
             return;
         }
-        self.saw_done = true;
         #[derive(Deserialize)]
         struct Event {
+            #[serde(rename = "type")]
+            kind: Option<String>,
             response: Option<Response>,
         }
         #[derive(Deserialize)]
         struct Response {
             usage: Option<ResponsesUsage>,
         }
-        if let Ok(Event { response: Some(Response { usage: Some(usage) }) }) = serde_json::from_slice(data) {
+        let Ok(event) = serde_json::from_slice::<Event>(data) else { return };
+        let kind = event.kind.map(String::into_bytes).or(named).unwrap_or_default();
+        if !RESPONSES_TERMINAL.contains(&kind.as_slice()) {
+            return;
+        }
+        self.saw_done = true;
+        if let Some(usage) = event.response.and_then(|r| r.usage) {
             self.usage = Some(Usage::from_responses(&usage));
         }
     }
 }
 
-/// The value of the first `"type"` key of a JSON event (OpenAI writes `type` first).
-pub(crate) fn event_type(data: &[u8]) -> Option<&[u8]> {
-    let at = memmem::find(data, b"\"type\"")?;
-    let rest = &data[at + 6..];
-    let open = rest.iter().position(|b| !matches!(b, b' ' | b':' | b'\t' | b'\r' | b'\n'))?;
-    let rest = rest.get(open..)?.strip_prefix(b"\"")?;
-    let close = memchr::memchr(b'"', rest)?;
-    Some(&rest[..close])
-}
+/// The events that end a Responses stream.
+const RESPONSES_TERMINAL: [&[u8]; 4] = [b"response.completed", b"response.incomplete", b"response.failed", b"error"];
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -322,8 +337,16 @@ mod tests {
             );
         }
         let mut scanner = SseScanner::for_format(WireFormat::Responses, false);
-        scanner.feed(Bytes::from_static(b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\n"));
+        scanner.feed(Bytes::from_static(
+            b"data: {\"delta\":\"\\\"error\\\" response.completed\",\"type\":\"response.output_text.delta\"}\n\n",
+        ));
         assert!(!scanner.saw_done, "a stream cut before response.completed is not complete");
+        // Without `event:` lines, and `type` last: the type is still found.
+        scanner.feed(Bytes::from_static(
+            b"data: {\"response\":{\"usage\":{\"input_tokens\":3}},\"type\":\"response.completed\"}\n\n",
+        ));
+        assert!(scanner.saw_done);
+        assert_eq!(scanner.usage.unwrap().input_tokens, 3);
     }
 
     #[test]

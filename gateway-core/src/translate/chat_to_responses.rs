@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Flow, StreamTranslator, random_id, write_event};
+use super::{Flow, StreamTranslator, random_id};
 use crate::error::ApiError;
 use crate::observe::{OpenAiUsage, Usage};
 
@@ -130,11 +130,9 @@ impl ToResponses {
         }
     }
 
-    fn emit(&mut self, out: &mut BytesMut, kind: &str, mut event: Value) {
-        event["type"] = json!(kind);
-        event["sequence_number"] = json!(self.sequence);
+    fn emit(&mut self, out: &mut BytesMut, kind: &str, event: Value) {
+        write_typed_event(out, kind, Some(self.sequence), &event);
         self.sequence += 1;
-        write_event(out, Some(kind), &event);
     }
 
     fn response(&self, status: &str) -> Value {
@@ -372,11 +370,32 @@ pub fn failure_events(response_id: Option<&str>, error: &ApiError) -> Bytes {
     let mut response = response_object(&id, "", unix_now(), "failed", Vec::new());
     response["error"] = json!({"code": error_code(error), "message": error.to_string()});
     let mut out = BytesMut::new();
-    let mut failed = error_fields(error);
-    failed["type"] = json!("error");
-    write_event(&mut out, Some("error"), &failed);
-    write_event(&mut out, Some("response.failed"), &json!({"type": "response.failed", "response": response}));
+    write_typed_event(&mut out, "error", None, &error_fields(error));
+    write_typed_event(&mut out, "response.failed", None, &json!({"response": response}));
     out.freeze()
+}
+
+/// Writes `event: kind` and the event's data with `type` (and `sequence_number`) first, as
+/// OpenAI writes them: clients that look at the start of the data for the type find it.
+fn write_typed_event(out: &mut BytesMut, kind: &str, sequence: Option<u64>, fields: &Value) {
+    use bytes::BufMut;
+    out.put_slice(b"event: ");
+    out.put_slice(kind.as_bytes());
+    out.put_slice(b"\ndata: {\"type\":");
+    // Writing JSON into a BytesMut cannot fail.
+    let _ = serde_json::to_writer((&mut *out).writer(), kind);
+    if let Some(sequence) = sequence {
+        out.put_slice(format!(",\"sequence_number\":{sequence}").as_bytes());
+    }
+    if let Value::Object(map) = fields {
+        for (key, value) in map {
+            out.put_slice(b",");
+            let _ = serde_json::to_writer((&mut *out).writer(), key);
+            out.put_slice(b":");
+            let _ = serde_json::to_writer((&mut *out).writer(), value);
+        }
+    }
+    out.put_slice(b"}\n\n");
 }
 
 fn error_fields(error: &ApiError) -> Value {

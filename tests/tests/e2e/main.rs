@@ -8,6 +8,7 @@ mod errors;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;
+mod responses_api;
 mod routing;
 mod sdk_conformance;
 mod shutdown;
