@@ -3,6 +3,7 @@
 
 mod anthropic_api;
 mod claude_code;
+mod codex_cli;
 mod discovery;
 mod errors;
 mod local_servers_api;
