@@ -5,7 +5,8 @@
 //! - `instructions` → a first `system` message; a string `input` → one user message.
 //! - `message` items (also without `type`): roles `system` and `developer` → `system`, `user`,
 //!   `assistant`; `input_text` / `output_text` / `refusal` parts → text, `input_image` →
-//!   `image_url` (files are dropped).
+//!   `image_url` (files are dropped). Consecutive text messages of one role (system or user)
+//!   become one, joined by a blank line.
 //! - `function_call` items → `tool_calls` of one assistant message (consecutive calls share it,
 //!   with the assistant text before them); `function_call_output` → `role:"tool"` messages.
 //! - `reasoning` items are dropped (an OpenAI-compatible upstream cannot take them back), as are
@@ -282,6 +283,16 @@ fn message(item: &Item, out: &mut Vec<Value>) {
         }
         Some(content) => json!(text_of(content)),
     };
+    // Consecutive text turns of one role are joined (Codex sends two developer messages and two
+    // user messages in a row): chat templates of some local models insist on alternating roles.
+    if let (Some(last), Value::String(text)) = (out.last_mut(), &content)
+        && last["role"] == role
+        && role != "assistant"
+        && let Some(previous) = last["content"].as_str()
+    {
+        last["content"] = Value::String(format!("{previous}\n\n{text}"));
+        return;
+    }
     out.push(json!({"role": role, "content": content}));
 }
 
