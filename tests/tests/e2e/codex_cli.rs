@@ -50,9 +50,9 @@ fn codex(home: &Path, work: &Path, prompt: &str) -> Vec<Value> {
 fn last_message(events: &[Value]) -> String {
     events
         .iter()
+        .rev()
         .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")
-        .filter_map(|e| e["item"]["text"].as_str())
-        .last()
+        .find_map(|e| e["item"]["text"].as_str())
         .unwrap_or_else(|| panic!("no agent message in {events:#?}"))
         .to_owned()
 }
