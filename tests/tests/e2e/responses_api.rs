@@ -372,3 +372,40 @@ async fn usage_rows_in_the_responses_family_attributed_to_codex() {
     let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("codex"), "the client shows in the metrics");
 }
+
+#[tokio::test]
+async fn task_classes_fallbacks_and_local_only_as_for_chat() {
+    // `cloud` speaks Responses itself (kind `openai`), `mlx` is a local Chat server: one request's
+    // attempts may pass through on one target and be translated on the next.
+    let cloud = MockUpstream::start().await;
+    let local = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.cloud]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-cloud-0001\"]\nlocal = false\nmax_retries = 0\n\
+         {}[task_classes.coding]\nchain = [\"cloud/status-503\", \"mlx/echo\"]\nlocal = [\"mlx/echo\"]\n",
+        cloud.base_url(),
+        provider_toml("mlx", &local)
+    );
+    let gw = gateway(&toml).await;
+    let response = post_codex(&gw, "/v1/responses", &codex_body("coding", developer_and_user("hello class"))).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-provider"], "mlx");
+    assert_eq!(response.headers()["x-switchyard-attempts"], "2");
+    let events = events(&response.text().await.unwrap());
+    check_stream(&events);
+    assert_eq!(events.last().unwrap().1["response"]["output"][0]["content"][0]["text"], "echo: hello class");
+    assert_eq!(posts(&cloud)[0].path(), "/v1/responses", "the first attempt passed through");
+    assert_eq!(posts(&local)[0].path(), "/v1/chat/completions", "the fallback was translated");
+
+    let response = gw.client.put(gw.url("/api/local-only")).json(&json!({"enabled": true, "force": true})).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    cloud.clear();
+    for stream in [true, false] {
+        let mut body = codex_body("cloud/echo", developer_and_user("stay local"));
+        body["stream"] = json!(stream);
+        let response = post_codex(&gw, "/v1/responses", &body).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-switchyard-provider"], "mlx", "local-only: the class's local chain");
+        response.bytes().await.unwrap();
+    }
+    assert!(posts(&cloud).is_empty(), "nothing reached the cloud while local-only");
+}
