@@ -31,6 +31,9 @@ pub struct ProviderModels {
 pub struct ModelDetails {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
+    /// The most tokens one answer may hold (Gemini's `outputTokenLimit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +76,7 @@ pub fn openai_list_details(body: &[u8]) -> BTreeMap<String, ModelDetails> {
             let params = entry.supported_parameters.as_deref();
             let details = ModelDetails {
                 context_window: entry.context_length.or(entry.max_model_len).or(entry.context_window),
+                max_output_tokens: None,
                 tools: params.map(|p| p.iter().any(|x| x == "tools")),
                 reasoning: params.map(|p| p.iter().any(|x| x == "reasoning" || x == "include_reasoning")),
                 vision: entry.architecture.and_then(|a| a.input_modalities).map(|m| m.iter().any(|x| x == "image")),
@@ -220,6 +224,7 @@ async fn fetch_models(
     let details = match provider.api.wire_format() {
         crate::providers::WireFormat::OpenAi | crate::providers::WireFormat::Responses => openai_list_details(&body),
         crate::providers::WireFormat::Anthropic => BTreeMap::new(),
+        crate::providers::WireFormat::Gemini => crate::providers::gemini::list_details(&body),
     };
     Ok((models, details))
 }

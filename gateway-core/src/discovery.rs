@@ -38,9 +38,11 @@ pub fn initial_providers(
                 continue;
             }
             // A key saved through the admin API (in the OS secret store) wins over the environment.
-            let (key, source) = match store.get(name) {
-                Ok(Some(_)) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
-                _ if env(var).is_some() => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
+            // Google's tools accept either name for the Gemini key; the first one set wins.
+            let set_var = [Some(var), kind.alternate_env_key()].into_iter().flatten().find(|v| env(v).is_some());
+            let (key, source) = match (store.get(name), set_var) {
+                (Ok(Some(_)), _) => (KeyRef::Store(name.to_owned()), ProviderSource::SecretStore),
+                (_, Some(var)) => (KeyRef::Env(var.to_owned()), ProviderSource::Environment),
                 _ => continue,
             };
             let provider_config = ProviderConfig { keys: vec![key], ..ProviderConfig::default() };
@@ -169,5 +171,24 @@ mod tests {
 
         let config = Config::from_toml("[discovery]\nfrom_env = false\n", std::path::Path::new("t.toml")).unwrap();
         assert!(initial_providers(&config, &env, &store).unwrap().is_empty());
+    }
+
+    #[test]
+    fn gemini_takes_its_key_from_either_of_googles_variables() {
+        let store = MemorySecretStore::default();
+        let google_only = |name: &str| (name == "GOOGLE_API_KEY").then(|| "AIza-google-4444".to_owned());
+        let set = initial_providers(&Config::default(), &google_only, &store).unwrap();
+        let gemini = set.get("gemini").expect("added from GOOGLE_API_KEY");
+        assert_eq!(gemini.next_key().unwrap().expose(), "AIza-google-4444");
+        assert_eq!(gemini.base_url, "https://generativelanguage.googleapis.com/v1beta");
+        assert_eq!(gemini.describe().keys, vec!["env.GOOGLE_API_KEY"]);
+
+        let both = |name: &str| match name {
+            "GEMINI_API_KEY" => Some("AIza-gemini-5555".to_owned()),
+            "GOOGLE_API_KEY" => Some("AIza-google-4444".to_owned()),
+            _ => None,
+        };
+        let set = initial_providers(&Config::default(), &both, &store).unwrap();
+        assert_eq!(set.get("gemini").unwrap().next_key().unwrap().expose(), "AIza-gemini-5555", "GEMINI_API_KEY wins");
     }
 }

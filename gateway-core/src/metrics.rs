@@ -59,7 +59,17 @@ struct SeriesKey {
     model: String,
     status: u16,
     client: String,
+    class: String,
     error_type: String,
+}
+
+/// What `/metrics` reports besides the per-request series.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gauges {
+    pub dropped_rows: u64,
+    pub written_rows: u64,
+    pub local_only: bool,
+    pub cloud_attempts_while_local: u64,
 }
 
 struct Series {
@@ -68,6 +78,8 @@ struct Series {
     ttft: Histogram<16>,
     upstream: Histogram<16>,
     attempts: AtomicU64,
+    /// Requests answered after more than one attempt (a retry or a fallback).
+    fallbacks: AtomicU64,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
     cached_tokens: AtomicU64,
@@ -84,6 +96,7 @@ impl Series {
             ttft: Histogram::new(&LATENCY_BUCKETS),
             upstream: Histogram::new(&LATENCY_BUCKETS),
             attempts: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
             input_tokens: AtomicU64::new(0),
             output_tokens: AtomicU64::new(0),
             cached_tokens: AtomicU64::new(0),
@@ -115,6 +128,7 @@ impl Metrics {
             model: entry.model.clone().unwrap_or_default(),
             status: entry.status,
             client: entry.client.clone().unwrap_or_default(),
+            class: entry.task_class.clone().unwrap_or_default(),
             error_type: entry.error_type.clone().unwrap_or_default(),
         };
         let series = self.series.read().ok().and_then(|map| map.get(&key).cloned());
@@ -145,6 +159,9 @@ impl Metrics {
         if entry.attempts > 0 {
             series.attempts.fetch_add(u64::from(entry.attempts), Ordering::Relaxed);
         }
+        if entry.attempts > 1 {
+            series.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(upstream) = upstream_time {
             series.upstream.observe(upstream);
             self.overhead.observe(latency.saturating_sub(upstream));
@@ -152,7 +169,7 @@ impl Metrics {
     }
 
     /// The text exposition format (version 0.0.4).
-    pub fn render(&self, dropped_rows: u64, written_rows: u64) -> String {
+    pub fn render(&self, gauges: Gauges) -> String {
         let series: Vec<(SeriesKey, Arc<Series>)> = match self.series.read() {
             Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Err(_) => Vec::new(),
@@ -163,15 +180,16 @@ impl Metrics {
             &mut out,
             "switchyard_requests_total",
             "counter",
-            "Requests served, by provider, model, status and client.",
+            "Requests served, by provider, model, status, client and task class.",
         );
         for (key, s) in &series {
             let labels = format!(
-                "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\"",
+                "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\",class=\"{}\"",
                 esc(&key.provider),
                 esc(&key.model),
                 key.status,
-                esc(&key.client)
+                esc(&key.client),
+                esc(&key.class)
             );
             let _ = writeln!(out, "switchyard_requests_total{{{labels}}} {}", s.requests.load(Ordering::Relaxed));
         }
@@ -219,6 +237,16 @@ impl Metrics {
         for (id, list) in &by_model {
             let nanos: u64 = list.iter().map(|s| s.cost_nanos.load(Ordering::Relaxed)).sum();
             let _ = writeln!(out, "switchyard_cost_dollars_total{{{}}} {}", model_labels(id), nanos as f64 / 1e9);
+        }
+        header(
+            &mut out,
+            "switchyard_fallbacks_total",
+            "counter",
+            "Requests answered after a retry or a fallback, by the provider and model that answered.",
+        );
+        for (id, list) in &by_model {
+            let total: u64 = list.iter().map(|s| s.fallbacks.load(Ordering::Relaxed)).sum();
+            let _ = writeln!(out, "switchyard_fallbacks_total{{{}}} {total}", model_labels(id));
         }
         header(&mut out, "switchyard_upstream_requests_total", "counter", "Requests sent to upstreams (attempts).");
         for (id, list) in &by_model {
@@ -290,9 +318,18 @@ impl Metrics {
             "counter",
             "Usage log rows dropped because the writer fell behind.",
         );
-        let _ = writeln!(out, "switchyard_usage_rows_dropped_total {dropped_rows}");
+        let _ = writeln!(out, "switchyard_usage_rows_dropped_total {}", gauges.dropped_rows);
         header(&mut out, "switchyard_usage_rows_written_total", "counter", "Usage log rows written.");
-        let _ = writeln!(out, "switchyard_usage_rows_written_total {written_rows}");
+        let _ = writeln!(out, "switchyard_usage_rows_written_total {}", gauges.written_rows);
+        header(&mut out, "switchyard_local_only", "gauge", "1 while local-only mode is on.");
+        let _ = writeln!(out, "switchyard_local_only {}", u8::from(gauges.local_only));
+        header(
+            &mut out,
+            "switchyard_local_only_cloud_attempts_total",
+            "counter",
+            "Cloud attempts made while local-only mode was on (must stay 0).",
+        );
+        let _ = writeln!(out, "switchyard_local_only_cloud_attempts_total {}", gauges.cloud_attempts_while_local);
         out
     }
 }
@@ -332,6 +369,8 @@ mod tests {
             model: Some("echo".into()),
             status: 200,
             client: Some("cu\"rl".into()),
+            task_class: Some("coding".into()),
+            attempts: 2,
             input_tokens: Some(12),
             output_tokens: Some(5),
             ttft_ms: Some(3.0),
@@ -340,13 +379,17 @@ mod tests {
         };
         metrics.observe(&entry, Duration::from_millis(20), Some(Duration::from_millis(19)));
         metrics.observe(&entry, Duration::from_millis(700), None);
-        let text = metrics.render(3, 2);
+        let gauges = Gauges { dropped_rows: 3, written_rows: 2, local_only: true, cloud_attempts_while_local: 0 };
+        let text = metrics.render(gauges);
         assert!(
             text.contains(
-                "switchyard_requests_total{provider=\"mock\",model=\"echo\",status=\"200\",client=\"cu\\\"rl\"} 2"
+                "switchyard_requests_total{provider=\"mock\",model=\"echo\",status=\"200\",client=\"cu\\\"rl\",class=\"coding\"} 2"
             ),
             "{text}"
         );
+        assert!(text.contains("switchyard_fallbacks_total{provider=\"mock\",model=\"echo\"} 2"), "{text}");
+        assert!(text.contains("switchyard_local_only 1\n"), "{text}");
+        assert!(text.contains("switchyard_local_only_cloud_attempts_total 0\n"), "{text}");
         assert!(text.contains("switchyard_input_tokens_total{provider=\"mock\",model=\"echo\"} 24"), "{text}");
         assert!(text.contains("switchyard_cost_dollars_total{provider=\"mock\",model=\"echo\"} 1"), "{text}");
         assert!(

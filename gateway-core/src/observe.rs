@@ -17,6 +17,9 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Of the input tokens, those served from the provider's prompt cache.
     pub cached_input_tokens: u64,
+    /// Of the input tokens, those written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`), billed at the cache-write rate.
+    pub cache_write_tokens: u64,
     /// Of the output tokens, those spent reasoning.
     pub reasoning_tokens: u64,
 }
@@ -29,6 +32,7 @@ impl Usage {
             output_tokens: value.completion_tokens.unwrap_or(0),
             cached_input_tokens: value.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
             reasoning_tokens: value.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+            cache_write_tokens: 0,
         }
     }
 }
@@ -41,6 +45,8 @@ impl Usage {
             output_tokens: value.output_tokens.unwrap_or(0),
             cached_input_tokens: value.input_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
             reasoning_tokens: value.output_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+            // The Responses API does not report prompt-cache writes.
+            cache_write_tokens: 0,
         }
     }
 }
@@ -113,6 +119,43 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// Time spent waiting on the upstream; `latency - upstream_time` is the gateway's overhead.
     pub upstream_time: Option<Duration>,
+    /// The class's first cloud model (`provider`, `model`): what a request served locally would
+    /// have cost there ("saved by running locally").
+    pub cloud_reference: Option<(String, String)>,
+    /// The request's body and the answer the client got, when `usage.store_bodies` is on.
+    pub bodies: Option<Box<StoredBodies>>,
+}
+
+/// Bodies kept for the usage log, each cut at `cap` bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredBodies {
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+    /// A body was longer than the cap.
+    pub truncated: bool,
+    cap: usize,
+}
+
+impl StoredBodies {
+    pub fn new(cap: usize) -> StoredBodies {
+        StoredBodies { cap, ..StoredBodies::default() }
+    }
+
+    pub fn add_request(&mut self, bytes: &[u8]) {
+        Self::add(&mut self.request, bytes, self.cap, &mut self.truncated);
+    }
+
+    pub fn add_response(&mut self, bytes: &[u8]) {
+        Self::add(&mut self.response, bytes, self.cap, &mut self.truncated);
+    }
+
+    fn add(into: &mut Vec<u8>, bytes: &[u8], cap: usize, truncated: &mut bool) {
+        let room = cap.saturating_sub(into.len());
+        if bytes.len() > room {
+            *truncated = true;
+        }
+        into.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
 }
 
 pub trait RequestObserver: Send + Sync {
@@ -173,6 +216,8 @@ impl PendingRecord {
                 provider_local: false,
                 attempts: 0,
                 upstream_time: None,
+                cloud_reference: None,
+                bodies: None,
             }),
             started: Instant::now(),
             observer,
@@ -187,6 +232,25 @@ impl PendingRecord {
     pub fn update(&mut self, edit: impl FnOnce(&mut RequestRecord)) {
         if let Some(record) = self.record.as_mut() {
             edit(record);
+        }
+    }
+
+    /// Keeps the request's and the answer's bodies, up to `cap` bytes each (`usage.store_bodies`).
+    pub fn keep_bodies(&mut self, cap: usize) {
+        self.update(|r| r.bodies = Some(Box::new(StoredBodies::new(cap))));
+    }
+
+    /// Adds to the stored request body, when bodies are kept.
+    pub fn capture_request(&mut self, bytes: &[u8]) {
+        if let Some(bodies) = self.record.as_mut().and_then(|r| r.bodies.as_mut()) {
+            bodies.add_request(bytes);
+        }
+    }
+
+    /// Adds bytes the client received to the stored answer, when bodies are kept.
+    pub fn capture_response(&mut self, bytes: &[u8]) {
+        if let Some(bodies) = self.record.as_mut().and_then(|r| r.bodies.as_mut()) {
+            bodies.add_response(bytes);
         }
     }
 

@@ -5,7 +5,8 @@
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
-//!    `api::responses`, `api::admin`, `api::usage`, `/metrics`);
+//!    `api::responses`, `api::gemini` (model and stream from the path), `api::admin`,
+//!    `api::usage`, `/metrics`);
 //! 3. `proxy::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
 //!    User-Agent and tool headers, else the peer process; session id), body read under
 //!    `server.max_body_bytes` (413), `model`, `stream` and `fallbacks` read from the top level
@@ -31,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, anthropic, openai, responses, ui, usage};
+use crate::api::{ApiFamily, admin, anthropic, gemini, openai, responses, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -50,15 +51,24 @@ pub fn router(state: AppState) -> Router {
             .route("/messages", post(anthropic::messages))
             .route("/messages/count_tokens", post(anthropic::count_tokens))
     };
+    let gemini_routes = || {
+        Router::new()
+            .route("/models", get(gemini::models))
+            .route("/models/{*rest}", get(gemini::model).post(gemini::call))
+    };
     Router::new()
         .route("/", get(ui::index).head(|| async { StatusCode::OK }))
         .route("/assets/{*file}", get(ui::asset))
         .route("/health", get(health))
         .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes().merge(anthropic_routes()))
+        // Gemini's v1 surface (Google's Python SDK with a custom base URL calls it).
+        .route("/v1/models/{*rest}", post(gemini::call))
         .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))
         .nest("/openai/v1", openai_routes())
         .nest("/openai", openai_routes())
+        .nest("/v1beta", gemini_routes())
+        .nest("/genai/v1beta", gemini_routes())
         .nest("/api", admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

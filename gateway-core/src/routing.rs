@@ -162,6 +162,18 @@ pub fn plan(
     Ok(Plan { class: header_class, targets })
 }
 
+/// The first cloud model of a class's chain, local-only mode or not: the price a request the
+/// class served locally is compared with.
+pub fn cloud_reference(class: &str, providers: &ProviderSet, routing: &RoutingState) -> Option<(String, String)> {
+    let resolved = routing.resolved();
+    let resolution = resolved.classes.get(class)?;
+    resolution
+        .chain
+        .iter()
+        .find(|e| providers.get(&e.provider).is_some_and(|p| !p.is_local))
+        .map(|e| (e.provider.clone(), e.model.clone()))
+}
+
 /// The chain in order when no entry carries a weight; otherwise a weighted draw without
 /// replacement, so the primary is chosen by weight and the others remain fallbacks.
 fn weighted_order(entries: &[ResolvedEntry]) -> Vec<&ResolvedEntry> {

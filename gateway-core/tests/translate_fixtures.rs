@@ -1,12 +1,14 @@
 //! The translation fixtures: one harness runs every file in `tests/fixtures/translate/`.
 //!
 //! A fixture is `{"kind", "context"?, "in", "out"}`:
-//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions` | `responses`),
-//!   `context.upstream` (`openai`, the default, | `anthropic`) and `in` (the client body) →
-//!   `out` (the upstream body, as JSON); or `out_error` (the error's JSON body) when refused.
-//! - `kind` `whole`: `context.client` (`anthropic` | `openai` | `responses` |
-//!   `responses-via-anthropic`) and `in` (the upstream's JSON answer) → `out` (the client's JSON
-//!   answer).
+//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions` | `generate_content` |
+//!   `responses`), `context.upstream` (`openai` | `anthropic` | `gemini`; by default the other
+//!   of Anthropic and OpenAI, and OpenAI for Gemini and Responses clients) and `in` (the client
+//!   body) → `out` (the upstream body, as JSON); or `out_error: true` with `out` the error's
+//!   JSON body (in the client's API shape) when the request is refused.
+//! - `kind` `whole`: `context.client` (`anthropic` | `openai` | `gemini` | `responses`),
+//!   `context.upstream` (as above) and `in` (the upstream's JSON answer) → `out` (the client's
+//!   JSON answer).
 //! - `kind` `stream`: `context.client` and `in` (the upstream's SSE text) → `out` (the client's
 //!   events as `{"event"?, "data"}`), checked for every way of splitting the input into chunks,
 //!   through the same relay the gateway serves streams with. `out_error: true` expects the stream
@@ -41,12 +43,39 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-fn mapper(client: &str) -> Mapper {
+fn mapper(client: &str, upstream: Option<&str>) -> Mapper {
+    let model = || "gw/model".to_owned();
+    match (client, upstream) {
+        ("anthropic", Some("gemini")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClientOfGemini { model: model(), include_usage: true }),
+            Box::new(Mapper::AnthropicClient { model: model() }),
+        ),
+        ("gemini", Some("anthropic")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClient { model: model(), include_usage: true }),
+            Box::new(Mapper::GeminiClient { model: model() }),
+        ),
+        ("responses", Some("anthropic")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClient { model: model(), include_usage: true }),
+            Box::new(Mapper::ResponsesClient { model: model() }),
+        ),
+        ("responses", Some("gemini")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClientOfGemini { model: model(), include_usage: true }),
+            Box::new(Mapper::ResponsesClient { model: model() }),
+        ),
+        ("responses", _) => Mapper::ResponsesClient { model: model() },
+        ("anthropic", _) => Mapper::AnthropicClient { model: model() },
+        ("gemini", _) => Mapper::GeminiClient { model: model() },
+        (_, Some("gemini")) => Mapper::OpenAiClientOfGemini { model: model(), include_usage: true },
+        _ => Mapper::OpenAiClient { model: model(), include_usage: true },
+    }
+}
+
+fn family(client: &str) -> ApiFamily {
     match client {
-        "anthropic" => Mapper::AnthropicClient { model: "gw/model".into() },
-        "responses" => Mapper::ResponsesClient { model: "gw/model".into(), via_anthropic: false },
-        "responses-via-anthropic" => Mapper::ResponsesClient { model: "gw/model".into(), via_anthropic: true },
-        _ => Mapper::OpenAiClient { model: "gw/model".into(), include_usage: true },
+        "anthropic" => ApiFamily::Anthropic,
+        "gemini" => ApiFamily::Gemini,
+        "responses" => ApiFamily::Responses,
+        _ => ApiFamily::OpenAi,
     }
 }
 
@@ -99,21 +128,17 @@ fn parse_events(text: &str) -> (Vec<Value>, bool) {
     (events, error)
 }
 
-async fn run_stream(client: &str, input: &str, split: usize) -> String {
+async fn run_stream(client: &str, upstream_format: Option<&str>, input: &str, split: usize) -> String {
     let chunks: Vec<reqwest::Result<Bytes>> =
         input.as_bytes().chunks(split).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let mut upstream = futures_util::stream::iter(chunks).boxed();
     let first = upstream.next().await.expect("a first chunk").expect("ok");
-    let family = match client {
-        "anthropic" => ApiFamily::Anthropic,
-        "responses" | "responses-via-anthropic" => ApiFamily::Responses,
-        _ => ApiFamily::OpenAi,
-    };
+    let family = family(client);
     let record = PendingRecord::new(Arc::new(TracingObserver), family, "fixture");
     let relay = TranslatingRelay::new(
         upstream,
         first,
-        mapper(client).stream(),
+        mapper(client, upstream_format).stream(),
         Duration::from_secs(5),
         family,
         "fixture".into(),
@@ -134,40 +159,52 @@ async fn translation_fixtures() {
             "request" => {
                 let endpoint = match context["endpoint"].as_str().unwrap() {
                     "messages" => Endpoint::Messages,
+                    "generate_content" => Endpoint::GenerateContent,
                     "responses" => Endpoint::Responses,
                     _ => Endpoint::ChatCompletions,
                 };
-                let upstream = match context["upstream"].as_str() {
-                    Some("anthropic") => WireFormat::Anthropic,
+                let upstream = match (context["upstream"].as_str(), endpoint) {
+                    (Some("gemini"), _) => WireFormat::Gemini,
+                    (Some("anthropic"), _) | (None, Endpoint::ChatCompletions) => WireFormat::Anthropic,
                     _ => WireFormat::OpenAi,
                 };
                 let body = serde_json::to_vec(&fixture["in"]).unwrap();
-                let stream = fixture["in"]["stream"].as_bool().unwrap_or(false);
+                // Gemini clients say it in the path; fixtures say it in the context.
+                let stream = fixture["in"]["stream"].as_bool().or(context["stream"].as_bool()).unwrap_or(false);
                 let ctx = RequestContext {
                     requested_model: "gw/model",
                     upstream_model: "model",
                     stream,
                     max_output_tokens: context["max_output_tokens"].as_u64(),
+                    upstream,
                 };
-                match translate::request(endpoint, upstream, &body, &ctx) {
+                let family = match endpoint {
+                    Endpoint::Messages => ApiFamily::Anthropic,
+                    Endpoint::GenerateContent => ApiFamily::Gemini,
+                    Endpoint::Responses => ApiFamily::Responses,
+                    _ => ApiFamily::OpenAi,
+                };
+                match translate::request(endpoint, &body, &ctx) {
                     Ok(plan) => (serde_json::from_slice::<Value>(&plan.body).unwrap(), false),
-                    Err(error) => (error.body_for(ApiFamily::Responses), true),
+                    Err(error) => (error.body_for(family), true),
                 }
             }
             "whole" => {
                 let body = serde_json::to_vec(&fixture["in"]).unwrap();
-                let (out, _usage) = mapper(context["client"].as_str().unwrap()).whole(&body).unwrap();
+                let mapper = mapper(context["client"].as_str().unwrap(), context["upstream"].as_str());
+                let (out, _usage) = mapper.whole(&body).unwrap();
                 let mut out: Value = serde_json::from_slice(&out).unwrap();
                 scrub(&mut out, &mut Vec::new());
                 (out, false)
             }
             "stream" => {
                 let client = context["client"].as_str().unwrap();
+                let upstream = context["upstream"].as_str();
                 let input = fixture["in"].as_str().unwrap().to_owned();
-                let whole = run_stream(client, &input, input.len()).await;
+                let whole = run_stream(client, upstream, &input, input.len()).await;
                 let (events, error) = parse_events(&whole);
                 for split in [1, 2, 3, 7, 64] {
-                    let text = run_stream(client, &input, split).await;
+                    let text = run_stream(client, upstream, &input, split).await;
                     assert_eq!(parse_events(&text).0, events, "{name}: chunks of {split} bytes differ");
                 }
                 (Value::Array(events), error)
@@ -185,6 +222,16 @@ async fn translation_fixtures() {
         assert_eq!(actual, fixture["out"], "{name}: output differs (UPDATE_FIXTURES=1 to regenerate)");
         assert_eq!(error, fixture["out_error"].as_bool().unwrap_or(false), "{name}: error ending");
     }
+}
+
+#[test]
+fn gemini_count_tokens_estimate_reads_contents_and_wrapped_requests() {
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "a".repeat(40)}]}]});
+    assert_eq!(translate::estimate_gemini_tokens(&serde_json::to_vec(&body).unwrap()).unwrap(), 10);
+    let wrapped = json!({"generateContentRequest": {"model": "models/x",
+        "systemInstruction": {"parts": [{"text": "abcd"}]},
+        "contents": [{"role": "user", "parts": [{"text": "a".repeat(36)}]}]}});
+    assert_eq!(translate::estimate_gemini_tokens(&serde_json::to_vec(&wrapped).unwrap()).unwrap(), 10);
 }
 
 #[test]

@@ -10,13 +10,22 @@
                                                     N sequential streaming chat requests on one
                                                     keep-alive connection; time to the first
                                                     `data:` chunk; JSON on stdout
+                                                    [--header 'name: value']... [--shape anthropic]
   bench_helper.py rss PID                           VmRSS in KiB
-  bench_helper.py cpu PID                           utime,stime in seconds (/proc/PID/stat)
+  bench_helper.py rss-tree PID                      VmRSS in KiB of PID and its descendants
+  bench_helper.py cpu PID                           utime,stime in seconds of PID and its
+                                                    descendants (/proc/PID/stat)
+  bench_helper.py cpu-per-request BEFORE AFTER LOAD_JSON
+                                                    CPU µs per answered request between two `cpu`
   bench_helper.py oha FILE                          summary of an oha JSON file
   bench_helper.py paced --url U --body B --rate R --seconds S
                                                     fixed-rate client (the wrk fallback)
   bench_helper.py wrk FILE SECONDS                  summary of wrk_post.lua's output
   bench_helper.py report DIR OUT_JSON               the markdown table, and the JSON file
+  bench_helper.py peers-report DIR OUT_JSON         the peers' table (medians of the rounds)
+  bench_helper.py usage-rows SQLITE                 rows in the usage log's requests table
+  bench_helper.py rss-sample PID INTERVAL SECONDS   VmRSS every INTERVAL s; JSON on stdout
+  bench_helper.py soak-report DIR RATE SECONDS ROWS_BEFORE ROWS_AFTER RSS_AFTER OUT_JSON
 """
 import http.client
 import json
@@ -103,9 +112,15 @@ def pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def ttft(port, path, model, n):
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True})
+def ttft(port, path, model, n, extra_headers=(), anthropic=False):
+    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    if anthropic:
+        request["max_tokens"] = 64  # required by the Messages API
+    body = json.dumps(request)
     headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
+    for header in extra_headers:
+        name, _, value = header.partition(":")
+        headers[name.strip()] = value.strip()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     firsts, totals, errors = [], [], 0
     for i in range(n + 5):  # the first 5 warm up the connection
@@ -123,7 +138,8 @@ def ttft(port, path, model, n):
                 if t1 is None and b"data:" in buf:
                     t1 = time.perf_counter()
             t2 = time.perf_counter()
-            if resp.status != 200 or t1 is None or b"[DONE]" not in buf:
+            # An OpenAI stream ends with `[DONE]`, an Anthropic one with `message_stop`.
+            if resp.status != 200 or t1 is None or (b"[DONE]" not in buf and b"message_stop" not in buf):
                 errors += 1
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -155,13 +171,62 @@ def rss_kib(pid):
     return None
 
 
-def cpu_seconds(pid):
-    """(user, system) CPU seconds of all the process's threads, from /proc/PID/stat."""
+def stat_fields(pid):
+    """/proc/PID/stat from field 3 (state) on; fields[1] is the parent, [11]/[12] utime/stime."""
     with open(f"/proc/{pid}/stat") as f:
         stat = f.read()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def process_tree(pid):
+    """PID and all its live descendants (a peer may run its server in a child process)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(int(stat_fields(entry)[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def rss_tree_kib(pid):
+    total = 0
+    for p in process_tree(pid):
+        try:
+            total += rss_kib(p) or 0
+        except OSError:
+            continue
+    return total
+
+
+def cpu_seconds(pid):
+    """(user, system) CPU seconds of all the threads of PID and its descendants (/proc/PID/stat)."""
+    user = system = 0
+    for p in process_tree(pid):
+        try:
+            fields = stat_fields(p)
+        except OSError:
+            continue
+        # fields[0] is field 3 (state); utime is field 14, stime field 15.
+        user += int(fields[11]) / CLK_TCK
+        system += int(fields[12]) / CLK_TCK
+    return user, system
+
+
+def cpu_per_request(before, after, load_json):
+    """CPU µs per answered request between two `cpu` readings ("user,sys"), over a load run."""
+    (u0, s0), (u1, s1) = [map(float, reading.split(",")) for reading in (before, after)]
+    with open(load_json) as f:
+        ok = json.load(f)["ok"]
+    per = lambda seconds: seconds / ok * 1e6 if ok else None
+    return {"requests": ok, "user_s": u1 - u0, "sys_s": s1 - s0,
+            "us_per_request": per(u1 - u0 + s1 - s0), "sys_us_per_request": per(s1 - s0)}
 
 
 def oha_summary(path):
@@ -254,6 +319,35 @@ def fmt(v, digits=2):
     return f"{v:.{digits}f}"
 
 
+def translated_rows(load, cpu, cl_gw, tt_gw):
+    """The translated path beside its passthrough twin: OpenAI → OpenAI-compatible (the main
+    closed loop) for the Messages → OpenAI-compatible translation, Messages → Anthropic for the
+    Chat → Anthropic one."""
+    runs = {name: (load(f"{name}.json"), load(f"{name}.cpu.json"))
+            for name in ("tr_messages_to_openai", "tr_messages_to_anthropic", "tr_chat_to_anthropic")}
+    if all(v[0] is None for v in runs.values()):
+        return []
+    passthrough_openai = (cl_gw or {}, {"us_per_request": cpu.get("gateway_us_per_request")})
+
+    def row(label, path, run, twin):
+        run_load, run_cpu = run
+        twin_load, twin_cpu = twin or (None, None)
+        cpu_us = (run_cpu or {}).get("us_per_request")
+        rps = (run_load or {}).get("rps")
+        twin_cpu_us = (twin_cpu or {}).get("us_per_request")
+        twin_rps = (twin_load or {}).get("rps")
+        return {"label": label, "path": path, "cpu_us": cpu_us, "rps": rps,
+                "cpu_ratio": cpu_us / twin_cpu_us if cpu_us and twin_cpu_us else None,
+                "rps_ratio": rps / twin_rps if rps and twin_rps else None}
+
+    return [
+        row("Chat Completions → OpenAI-compatible", "passthrough", passthrough_openai, None),
+        row("Messages → OpenAI-compatible", "translated", runs["tr_messages_to_openai"], passthrough_openai),
+        row("Messages → Anthropic", "passthrough", runs["tr_messages_to_anthropic"], None),
+        row("Chat Completions → Anthropic", "translated", runs["tr_chat_to_anthropic"], runs["tr_messages_to_anthropic"]),
+    ]
+
+
 def report(dirname, out_json):
     def load(name):
         path = os.path.join(dirname, name)
@@ -318,6 +412,30 @@ def report(dirname, out_json):
         bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
         if bad:
             errs.append(f"{label}: {bad} failed of {d.get('requests', d.get('n'))}")
+    translated = translated_rows(load, cpu, cl_gw, tt_gw)
+    if translated:
+        lines += ["", "Translated path (Anthropic ⇄ OpenAI) beside passthrough, closed loop, "
+                  f"{meta.get('connections', '?')} connections; ratio = translated / its passthrough twin "
+                  "(target: CPU ratio ≤ 2):", "",
+                  "| client API → upstream shape | path | gateway CPU per request (µs) | rps | CPU ratio | rps ratio |",
+                  "|---|---|---|---|---|---|"]
+        for row in translated:
+            lines.append(f"| {row['label']} | {row['path']} | {fmt(row['cpu_us'])} | {fmt(row['rps'])} | "
+                         f"{fmt(row['cpu_ratio']) + '×' if row['cpu_ratio'] else '—'} | "
+                         f"{fmt(row['rps_ratio']) + '×' if row['rps_ratio'] else '—'} |")
+        tt_tr = load("ttft_messages_to_openai.json")
+        if tt_tr:
+            lines.append(f"| stream time to first token p50 (ms), Messages → OpenAI-compatible | translated | "
+                         f"{fmt(g(tt_tr, 'p50_ms'))} vs {fmt(g(tt_gw, 'p50_ms'))} passthrough | | "
+                         f"{fmt(ratio(g(tt_tr, 'p50_ms'), g(tt_gw, 'p50_ms'))) + '×'} | |")
+        for label, d in [("translated Messages → OpenAI-compatible", load("tr_messages_to_openai.json")),
+                         ("passthrough Messages → Anthropic", load("tr_messages_to_anthropic.json")),
+                         ("translated Chat → Anthropic", load("tr_chat_to_anthropic.json")),
+                         ("translated streams", tt_tr)]:
+            if d is not None:
+                bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
+                if bad:
+                    errs.append(f"{label}: {bad} failed of {d.get('requests', d.get('n'))}")
     lines.append("")
     lines.append("Errors: " + ("; ".join(errs) if errs else "none (every request answered 200)."))
     lines.append("Direct CPU per request is the mock's own; the direct closed loop shares CPU1 with the load generator.")
@@ -335,12 +453,169 @@ def report(dirname, out_json):
             "cpu": cpu,
             "rss": rss,
             "startup": start,
+            "translated": translated,
+            "ttft_translated": load("ttft_messages_to_openai.json"),
         },
         "errors": errs,
     }
     os.makedirs(os.path.dirname(out_json), exist_ok=True)
     with open(out_json, "w") as f:
         json.dump(result, f, indent=2)
+        f.write("\n")
+
+
+def usage_rows(path):
+    """Rows in the gateway's usage log (0 when it does not exist yet)."""
+    import sqlite3
+
+    if not os.path.exists(path):
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        return db.execute("SELECT count(*) FROM requests").fetchone()[0]
+
+
+def rss_sample(pid, interval, seconds):
+    """VmRSS every INTERVAL s for SECONDS s (first sample at once)."""
+    samples, t0 = [], time.monotonic()
+    while True:
+        elapsed = time.monotonic() - t0
+        samples.append({"t_s": round(elapsed, 1), "kib": rss_kib(pid)})
+        if elapsed + interval > seconds + 0.5:
+            break
+        time.sleep(max(0.0, t0 + len(samples) * interval - time.monotonic()))
+    return samples
+
+
+def soak_report(dirname, rate, seconds, rows_before, rows_after, rss_settled, out_json):
+    with open(os.path.join(dirname, "soak.json")) as f:
+        load = json.load(f)
+    with open(os.path.join(dirname, "soak_rss.json")) as f:
+        samples = json.load(f)
+    kib = [s["kib"] for s in samples if s["kib"] is not None]
+    # Drift: from the first sample after warm-up (5 s) to the last one during the load.
+    warm = [s["kib"] for s in samples if s["t_s"] >= 4.5 and s["kib"] is not None] or kib
+    drift = (warm[-1] - warm[0]) / 1024 if len(warm) > 1 else None
+    errors = load.get("non_200", 0)
+    rows = int(rows_after) - int(rows_before)
+    result = {
+        "rate_rps": float(rate), "seconds": float(seconds), "requests": load.get("requests"), "ok": load.get("ok"),
+        "errors": errors, "error_detail": load.get("errors"), "achieved_rps": load.get("rps"),
+        "p50_ms": load.get("p50_ms"), "p99_ms": load.get("p99_ms"),
+        "rss_samples": samples, "rss_start_mib": kib[0] / 1024 if kib else None,
+        "rss_peak_mib": max(kib) / 1024 if kib else None, "rss_drift_after_warmup_mib": drift,
+        "rss_3s_after_mib": int(rss_settled) / 1024, "usage_rows_written": rows,
+    }
+    lines = [
+        f"Soak: {fmt(float(rate))} rps for {fmt(float(seconds))} s through the gateway, usage log on.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| requests answered 200 / sent | {load.get('ok')} / {load.get('requests')} |",
+        f"| errors (must be 0) | {errors}{' ' + json.dumps(load.get('errors')) if errors else ''} |",
+        f"| achieved rps | {fmt(load.get('rps'))} |",
+        f"| p50 / p99 (ms) | {fmt(load.get('p50_ms'))} / {fmt(load.get('p99_ms'))} |",
+        f"| RSS at start / peak / 3 s after (MiB) | {fmt(result['rss_start_mib'])} / {fmt(result['rss_peak_mib'])} / "
+        f"{fmt(result['rss_3s_after_mib'])} |",
+        f"| RSS drift from 5 s to the end (MiB) | {fmt(drift)} |",
+        f"| usage rows written during the soak | {rows} |",
+        "",
+        "RSS every 5 s (MiB): " + ", ".join(fmt(s["kib"] / 1024) for s in samples if s["kib"] is not None),
+    ]
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(out_json), exist_ok=True)
+    with open(out_json, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+
+PEERS = [("switchyard", "Switchyard"), ("litellm", "LiteLLM"), ("portkey", "Portkey"), ("mock", "mock direct")]
+
+
+def peers_report(dirname, out_json):
+    """Medians over the rounds of each figure, per gateway, with the spread (min–max)."""
+    def load(name):
+        path = os.path.join(dirname, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    meta = load("meta.json") or {}
+    rounds = meta.get("rounds", 3)
+    figures = {}
+    failures = []
+    for key, _ in PEERS:
+        per_round = {"cpu_us": [], "rps": [], "p50_ms": [], "added_p50_ms": [], "ttft_p50_ms": [], "ttft_p99_ms": []}
+        for r in range(1, rounds + 1):
+            fixed, closed = load(f"r{r}.{key}.fixed.json"), load(f"r{r}.{key}.closed.json")
+            cpu, ttft = load(f"r{r}.{key}.closed.cpu.json"), load(f"r{r}.{key}.ttft.json")
+            direct = load(f"r{r}.mock.fixed.json")
+            if cpu and cpu.get("us_per_request") is not None:
+                per_round["cpu_us"].append(cpu["us_per_request"])
+            if closed and closed.get("rps") is not None:
+                per_round["rps"].append(closed["rps"] * closed["ok"] / closed["requests"] if closed["requests"] else 0)
+            if fixed and fixed.get("p50_ms") is not None:
+                per_round["p50_ms"].append(fixed["p50_ms"])
+                if key != "mock" and direct and direct.get("p50_ms") is not None:
+                    per_round["added_p50_ms"].append(fixed["p50_ms"] - direct["p50_ms"])
+            if ttft and ttft.get("p50_ms") is not None:
+                per_round["ttft_p50_ms"].append(ttft["p50_ms"])
+                per_round["ttft_p99_ms"].append(ttft["p99_ms"])
+            for label, d in (("fixed rate", fixed), ("closed loop", closed), ("streams", ttft)):
+                if d is None:
+                    failures.append(f"{key} round {r} {label}: no result")
+                    continue
+                bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
+                if bad:
+                    failures.append(f"{key} round {r} {label}: {bad} failed of {d.get('requests', d.get('n'))}")
+        summary = {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "rounds": v} if v else None
+                   for k, v in per_round.items()}
+        idle, after, start = load(f"{key}.rss_idle.json"), load(f"{key}.rss_after.json"), load(f"{key}.startup.json")
+        summary["rss_idle_mib"] = idle["idle_kib"] / 1024 if idle else None
+        summary["rss_after_mib"] = after["after_kib"] / 1024 if after else None
+        summary["startup_ms"] = start.get("median_ms") if start else None
+        figures[key] = summary
+
+    def cell(key, fig, digits=2):
+        v = figures[key].get(fig)
+        if v is None:
+            return "—"
+        if isinstance(v, dict):
+            if len(v["rounds"]) > 1 and v["max"] != v["min"]:
+                return f"{fmt(v['median'], digits)} ({fmt(v['min'], digits)}–{fmt(v['max'], digits)})"
+            return fmt(v["median"], digits)
+        return fmt(v, digits)
+
+    rows = [
+        ("CPU per request (µs)", "cpu_us"),
+        ("requests per second, one core, closed loop", "rps"),
+        ("p50 at a fixed 50 rps (ms)", "p50_ms"),
+        ("added p50 at 50 rps (ms)", "added_p50_ms"),
+        ("stream time to first token p50 (ms)", "ttft_p50_ms"),
+        ("stream time to first token p99 (ms)", "ttft_p99_ms"),
+        ("RSS idle (MiB)", "rss_idle_mib"),
+        ("RSS after the rounds (MiB)", "rss_after_mib"),
+        ("start to first answer (ms)", "startup_ms"),
+    ]
+    lines = [
+        f"Side by side: medians of {rounds} interleaved rounds (min–max in brackets); each gateway pinned to CPU0, "
+        f"the mock and the load generator on CPU1. LiteLLM {meta.get('litellm', '?')} (1 worker, {meta.get('python', '?')}), "
+        f"Portkey {meta.get('portkey', '?')} (Node {meta.get('node', '?')}; streaming with the harness fix "
+        "tests/benches/portkey_fetch_fix.mjs).",
+        "",
+        "| figure | " + " | ".join(label for _, label in PEERS) + " |",
+        "|---|" + "---|" * len(PEERS),
+    ]
+    for label, fig in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(key, fig) for key, _ in PEERS) + " |")
+    lines.append("")
+    lines.append("Failures: " + ("; ".join(failures) if failures else "none (every request answered 200)."))
+    lines.append("Start-up: Switchyard's is the median of its runs above; a peer's is one spawn to its first "
+                 "health answer (LiteLLM: /health/liveliness, Portkey: /).")
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(out_json), exist_ok=True)
+    with open(out_json, "w") as f:
+        json.dump({"meta": meta, "figures": figures, "failures": failures}, f, indent=2)
         f.write("\n")
 
 
@@ -361,13 +636,28 @@ def main(argv):
         opts = dict(zip(args[:sep:2], args[1:sep:2]))
         print(json.dumps(startup(int(opts["--port"]), int(opts["--runs"]), int(opts["--cpu"]), args[sep + 1 :])))
     elif cmd == "ttft":
-        opts = dict(zip(args[::2], args[1::2]))
-        print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]))))
+        pairs = list(zip(args[::2], args[1::2]))
+        opts = dict(pairs)
+        headers = [v for k, v in pairs if k == "--header"]
+        anthropic = opts.get("--shape") == "anthropic"
+        print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]), headers, anthropic)))
     elif cmd == "rss":
         print(rss_kib(int(args[0])))
+    elif cmd == "rss-tree":
+        print(rss_tree_kib(int(args[0])))
+    elif cmd == "usage-rows":
+        print(usage_rows(args[0]))
+    elif cmd == "rss-sample":
+        print(json.dumps(rss_sample(int(args[0]), float(args[1]), float(args[2]))))
+    elif cmd == "soak-report":
+        soak_report(*args)
+    elif cmd == "peers-report":
+        peers_report(args[0], args[1])
     elif cmd == "cpu":
         user, system = cpu_seconds(int(args[0]))
         print(f"{user:.4f},{system:.4f}")
+    elif cmd == "cpu-per-request":
+        print(json.dumps(cpu_per_request(args[0], args[1], args[2])))
     elif cmd == "oha":
         print(json.dumps(oha_summary(args[0])))
     elif cmd == "paced":

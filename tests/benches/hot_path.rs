@@ -2,7 +2,10 @@
 //! - the model rewrite of a ~100 KiB chat body (`TopLevel::parse` + `rewrite`);
 //! - the SSE scan of a realistic 20-chunk OpenAI stream ending with a usage chunk, in
 //!   passthrough mode (`SseScanner::new(false)`) and strip mode (`SseScanner::new(true)`);
-//! - `usage_in` on a content chunk (`"usage":null`) and on the usage-only chunk.
+//! - `usage_in` on a content chunk (`"usage":null`) and on the usage-only chunk;
+//! - one translated stream chunk each way: an OpenAI content chunk to Anthropic events (an
+//!   Anthropic client, an OpenAI-compatible upstream), and an Anthropic `content_block_delta` to
+//!   an OpenAI chunk (an OpenAI client, an Anthropic upstream), each mid-stream.
 //!
 //! ```sh
 //! cargo bench -p switchyard-tests --bench hot_path            # full run
@@ -12,10 +15,11 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gateway_core::proxy::body::{BodyEdits, TopLevel};
 use gateway_core::proxy::sse::{SseScanner, usage_in};
+use gateway_core::translate::{Flow, Mapper, StreamTranslator};
 
 /// A chat body of about 100 KiB in the order the OpenAI Python SDK sends it (`messages` first,
 /// `model` after it), with a system prompt, a conversation, tools and a few scalar options.
@@ -129,9 +133,67 @@ fn sse_scan(c: &mut Criterion) {
     group.finish();
 }
 
+/// Feeds the events before the measured one, so the translator is mid-stream (message and
+/// content block already open), and checks that the measured event writes something.
+fn mid_stream(
+    mut translator: Box<dyn StreamTranslator>,
+    prelude: &[(Option<&str>, &str)],
+    event: (Option<&str>, &str),
+) -> Box<dyn StreamTranslator> {
+    let mut out = BytesMut::new();
+    for (name, data) in prelude {
+        assert_eq!(translator.event(*name, data.as_bytes(), &mut out), Flow::Continue);
+    }
+    out.clear();
+    assert_eq!(translator.event(event.0, event.1.as_bytes(), &mut out), Flow::Continue);
+    assert!(!out.is_empty(), "the measured event writes client bytes");
+    translator
+}
+
+fn translated_chunk(c: &mut Criterion) {
+    let head =
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-mini","choices":"#;
+    let role = format!(r#"{head}[{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}"#);
+    let content = format!(r#"{head}[{{"index":0,"delta":{{"content":" assist"}},"finish_reason":null}}]}}"#);
+    let openai_to_anthropic = (None, content.as_str());
+    let mut to_anthropic = mid_stream(
+        Mapper::AnthropicClient { model: "mock/gpt-4o-mini".into() }.stream(),
+        &[(None, role.as_str()), (None, content.as_str())],
+        openai_to_anthropic,
+    );
+
+    let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":19,"output_tokens":1}}}"#;
+    let block = r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#;
+    let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" assist"}}"#;
+    let anthropic_to_openai = (Some("content_block_delta"), delta);
+    let mut to_openai = mid_stream(
+        Mapper::OpenAiClient { model: "claude/claude-sonnet-4-5".into(), include_usage: true }.stream(),
+        &[(Some("message_start"), start), (Some("content_block_start"), block), anthropic_to_openai],
+        anthropic_to_openai,
+    );
+
+    let mut group = c.benchmark_group("translate");
+    let mut out = BytesMut::with_capacity(1024);
+    group.bench_function("OpenAI content chunk -> Anthropic events", |b| {
+        b.iter(|| {
+            out.clear();
+            let flow = to_anthropic.event(None, black_box(openai_to_anthropic.1.as_bytes()), &mut out);
+            black_box((flow, out.len()))
+        })
+    });
+    group.bench_function("Anthropic text delta -> OpenAI chunk", |b| {
+        b.iter(|| {
+            out.clear();
+            let flow = to_openai.event(anthropic_to_openai.0, black_box(anthropic_to_openai.1.as_bytes()), &mut out);
+            black_box((flow, out.len()))
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    targets = body_rewrite, sse_scan
+    targets = body_rewrite, sse_scan, translated_chunk
 }
 criterion_main!(benches);

@@ -3,8 +3,8 @@ gateway.
 
 Run by tests/tests/e2e/sdk_conformance.rs; argv[1] is the base URL (`.../v1`), argv[2] the
 provider prefix (`mock/`: an OpenAI-compatible upstream, translated to Chat; `claude/`: an
-Anthropic upstream, translated through Chat; `oai/`: a provider that speaks Responses, passed
-through). argv[3] is the input-token count the upstream reports (Anthropic counts cached tokens
+Anthropic upstream, translated through Chat; `gem/`: a Gemini upstream, translated through
+Chat; `oai/`: a provider that speaks Responses, passed through). argv[3] is the input-token count the upstream reports (Anthropic counts cached tokens
 apart). Every check raises on failure.
 """
 

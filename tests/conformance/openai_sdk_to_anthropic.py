@@ -1,4 +1,5 @@
-"""The real OpenAI Python SDK through the gateway to an Anthropic upstream (translated).
+"""The real OpenAI Python SDK through the gateway to an Anthropic upstream (translated); the
+same checks run against a Gemini upstream (prefix `gem/`).
 
 Usage: openai_sdk_to_anthropic.py BASE_URL MODEL_PREFIX   (BASE_URL ends with /v1)
 """

@@ -1,9 +1,13 @@
 // End-to-end: the real gateway binary (target/debug/switchyard-gateway, built by cargo first)
 // serving the built dashboard (ui/dist), against real mock upstreams (switchyard-mock), driven
-// by Playwright (playwright-core) in Debian's headless Chromium. Screenshots go to
-// ui/test-artifacts/. Run with `npm run test:e2e` after `npm run build`.
+// by Playwright (playwright-core) in Debian's headless Chromium. The traffic the pages show is
+// real: the test sends it through the gateway from Node (fetch) and reads what the mocks
+// received at their `/_mock/requests`. Local servers run under the gateway's real systemd
+// backend with a fake `systemctl` (e2e/fake-systemctl) that starts the unit's ExecStart: a fake
+// `vllm-mlx` that is the mock. Screenshots go to ui/test-artifacts/. Run with
+// `npm run test:e2e` after `npm run build`.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -30,6 +34,8 @@ for (const [what, path] of [["keyctl (Debian keyutils)", process.platform === "l
 mkdirSync(ARTIFACTS, { recursive: true });
 const tmp = mkdtempSync(join(tmpdir(), "switchyard-ui-e2e-"));
 const children = [];
+/** Run at the end, whatever happens (processes the test started outside `children`). */
+const cleanups = [];
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -57,7 +63,7 @@ function startMock(models) {
   });
 }
 
-async function startGateway(name, config) {
+async function startGateway(name, config, env = {}) {
   const port = await freePort();
   const file = join(tmp, `${name}.toml`);
   writeFileSync(file, config);
@@ -67,7 +73,7 @@ async function startGateway(name, config) {
   const [cmd, ...args] = process.platform === "linux" ? ["keyctl", "session", "-", ...argv] : argv;
   const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, SWITCHYARD_LOG: "warn" },
+    env: { ...process.env, SWITCHYARD_LOG: "warn", ...env },
   });
   child.stdout.on("data", (c) => log.push(String(c)));
   child.stderr.on("data", (c) => log.push(String(c)));
@@ -91,16 +97,58 @@ async function stopGateway(gw) {
 }
 
 const provider = (name, url, extra = "") => `[providers.${name}]\nkind = "openai-compatible"\nbase_url = "${url}/v1"\nmax_retries = 0\n${extra}`;
-const baseConfig = () => `[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${Date.now()}.json`)}"\n`;
+// Each gateway gets its own state file and usage log (never the user's).
+const baseConfig = (name) =>
+  `[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${name}.json`)}"\n[usage]\npath = "${join(tmp, `usage-${name}.sqlite3`)}"\n`;
 
-async function chat(base, model) {
+/** A chat completion from Node, as a tool would send it; `headers` name the tool. */
+async function chat(base, model, { headers = {}, stream = false, extra = {} } = {}) {
   const r = await fetch(`${base}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream, ...extra }),
   });
-  await r.arrayBuffer();
-  return r;
+  return { status: r.status, headers: r.headers, text: await r.text() };
+}
+
+/** An Anthropic Messages call, as Claude Code sends it (its User-Agent names the tool). */
+async function messages(base, model, headers = {}) {
+  const r = await fetch(`${base}/v1/messages?beta=true`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "unused", ...headers },
+    body: JSON.stringify({ model, max_tokens: 64, messages: [{ role: "user", content: "hi" }] }),
+  });
+  return { status: r.status, headers: r.headers, json: await r.json() };
+}
+
+const getJson = async (url) => (await fetch(url)).json();
+
+/** What a mock received (POSTs are inference calls; GETs model lists). */
+const mockRequests = (mockUrl) => getJson(`${mockUrl}/_mock/requests`);
+const mockPosts = async (mockUrl) => (await mockRequests(mockUrl)).filter((r) => r.method === "POST");
+
+/** Waits until the usage log has written `n` rows (the writer is off the request path). */
+async function waitForRows(base, n) {
+  for (let i = 0; i < 100; i++) {
+    const s = await getJson(`${base}/api/usage/summary`);
+    if (s.requests >= n) return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the usage log did not reach ${n} rows`);
+}
+
+/** A number as the dashboard prints it ("1,234", "$0.0012", "12.5k") back to a number. */
+function shown(text) {
+  const t = text.trim().replace(/^\$/, "").replace(/,/g, "");
+  const m = t.match(/^(-?[\d.]+)([kMB]?)$/);
+  if (!m) throw new Error(`not a number: ${text}`);
+  return Number(m[1]) * ({ "": 1, k: 1e3, M: 1e6, B: 1e9 })[m[2]];
+}
+
+/** The page must not scroll sideways at 800×600. */
+async function fitsWidth(page, what) {
+  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  assert.ok(scroll <= client, `${what}: ${scroll} px wide in an ${client} px window`);
 }
 
 let browser;
@@ -110,10 +158,7 @@ async function newPage(context) {
   const page = await context.newPage();
   page.on("console", (msg) => {
     if (msg.type() !== "error") return;
-    // This branch's gateway has no usage API yet: the browser reports those 404s, which the
-    // dashboard turns into empty states. Anything else is a failure.
     const url = msg.location()?.url ?? "";
-    if (/\/api\/(usage|logs)/.test(url) && /404/.test(msg.text())) return;
     // The refusal of local-only without a local server is asked for on purpose (the browser
     // reports every 4xx answer to fetch as a failed resource).
     if (/\/api\/local-only$/.test(url) && /409/.test(msg.text())) return;
@@ -129,6 +174,7 @@ async function shot(page, name) {
 }
 
 const steps = [];
+const figures = [];
 async function step(name, fn) {
   const started = Date.now();
   await fn();
@@ -136,13 +182,20 @@ async function step(name, fn) {
   console.log(`ok - ${name} (${Date.now() - started} ms)`);
 }
 
+/** The server names the fake systemd started, to stop them whatever happens. */
+function fakeServicePids(stateDir) {
+  if (!existsSync(stateDir)) return [];
+  return readdirSync(stateDir).filter((f) => f.endsWith(".pid")).map((f) => Number(readFileSync(join(stateDir, f), "utf8")));
+}
+
 async function main() {
-  const cloudUrl = await startMock(["gpt-4o", "claude-sonnet-4"]);
+  const cloudUrl = await startMock(["gpt-4o", "claude-sonnet-4", "status-500"]);
   const localUrl = await startMock(["qwen2.5-coder-7b"]);
 
   const classes = `[task_classes.coding]\nchain = ["${CLOUD}/gpt-4o"]\nlocal = ["mlx/*coder*"]\n`;
   // Run 1: a cloud provider only (a loopback mock marked `local = false`).
-  let gw = await startGateway("cloud", baseConfig() + provider(CLOUD, cloudUrl, "local = false\n") + classes);
+  let gw = await startGateway("cloud", baseConfig("cloud") + provider(CLOUD, cloudUrl, "local = false\n") + classes);
+  let sent = 0;
 
   browser = await chromium.launchPersistentContext(join(tmp, "profile"), {
     executablePath: CHROMIUM,
@@ -153,7 +206,7 @@ async function main() {
   });
   page = await newPage(browser);
 
-  await step("the dashboard loads from the gateway, fast, with embedded assets", async () => {
+  await step("the dashboard loads from the gateway in under 300 ms, with embedded assets", async () => {
     const index = await fetch(`${gw.base}/`);
     assert.equal(index.status, 200);
     assert.match(index.headers.get("content-type"), /^text\/html/);
@@ -163,88 +216,298 @@ async function main() {
     assert.match(asset.headers.get("content-type"), /^text\/javascript/);
     const head = await fetch(`${gw.base}/`, { method: "HEAD" });
     assert.equal(head.status, 200);
-    // The page's own navigation timing (request start to the load event), as a user would
-    // see it on a second visit of a warm browser; the debug gateway reads the files from disk.
+    // The page's own navigation timing (request start to the load event). The browser's very
+    // first navigation also pays for starting its renderer, so it is reported, not judged; then
+    // an empty cache (as a user's first visit) and a reload (a later one) must stay under 300 ms.
     await page.goto(`${gw.base}/`, { waitUntil: "load" });
+    const loadEnd = () => page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+    const firstMs = await loadEnd();
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send("Network.clearBrowserCache");
     await page.reload({ waitUntil: "load" });
-    const loadMs = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
-    console.log(`   page load ${Math.round(loadMs)} ms`);
+    const coldMs = await loadEnd();
+    await page.reload({ waitUntil: "load" });
+    const loadMs = await loadEnd();
+    // And until the Overview shows data (its first API answers are in).
+    await page.locator("#cloud-attempts .value").waitFor();
+    const readyMs = await page.evaluate(() => performance.now());
+    figures.push(
+      `page load (load event): ${Math.round(coldMs)} ms with an empty cache, ${Math.round(loadMs)} ms on reload; ` +
+        `${Math.round(firstMs)} ms for the browser's first navigation; Overview cards seen by the test ${Math.round(readyMs)} ms after the reload started`,
+    );
+    console.log(`   ${figures.at(-1)}`);
+    assert.ok(coldMs < 300, `the dashboard took ${coldMs} ms to load with an empty cache`);
     assert.ok(loadMs < 300, `the dashboard took ${loadMs} ms to load`);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
-    await page.locator("#cloud-attempts .value").waitFor();
     assert.equal(await page.locator("#cloud-attempts .value").textContent(), "0");
-    await shot(page, "overview-light");
+    await page.getByText("No requests in this range yet.").waitFor();
+    await shot(page, "overview-empty-light");
   });
 
-  await step("providers and their catalog show", async () => {
+  await step("real traffic from three tools shows in the Overview's totals and charts", async () => {
+    const alpha = { "x-switchyard-client": "e2e-alpha" };
+    const beta = { "x-switchyard-client": "e2e-beta" };
+    let r = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: alpha });
+    assert.equal(r.status, 200, r.text);
+    r = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: alpha, stream: true });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /data: \[DONE\]/);
+    // Claude Code, known by its User-Agent, through the Anthropic API (translated to the mock's OpenAI).
+    const m = await messages(gw.base, `${CLOUD}/claude-sonnet-4`, { "user-agent": "claude-cli/2.1.197 (external, cli)" });
+    assert.equal(m.status, 200, JSON.stringify(m.json));
+    assert.equal(m.json.type, "message");
+    r = await chat(gw.base, `${CLOUD}/status-500`, { headers: beta });
+    assert.equal(r.status, 500);
+    r = await chat(gw.base, `${CLOUD}/status-500`, { headers: beta, extra: { fallbacks: [`${CLOUD}/gpt-4o`] } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get("x-switchyard-model"), "gpt-4o");
+    assert.equal(r.headers.get("x-switchyard-attempts"), "2");
+    sent += 5;
+    const summary = await waitForRows(gw.base, sent);
+    assert.equal(summary.requests, 5);
+    assert.equal(summary.errors, 1);
+    assert.ok(summary.cost_usd > 0, "gpt-4o is priced");
+
+    await page.goto(`${gw.base}/#/overview`);
+    await page.locator("#requests-today .value").waitFor();
+    assert.equal(shown(await page.locator("#requests-today .value").textContent()), summary.requests);
+    assert.equal(await page.locator("#requests-today .extra").textContent(), "1 error");
+    assert.equal(shown(await page.locator("#tokens-today .value").textContent()), summary.input_tokens + summary.output_tokens);
+    assert.ok(Math.abs(shown(await page.locator("#cost-today .value").textContent()) - summary.cost_usd) < 0.00006);
+    assert.equal(await page.locator("#top-tool .value").textContent(), summary.top_client);
+    assert.equal(await page.locator("#local-share .value").textContent(), "0%");
+    assert.equal(await page.locator("#local-savings .value").textContent(), "–", "nothing served locally yet");
+
+    // The charts: one series per tool, the same groups as /api/usage answers for 24h by tool.
+    await page.locator(".chart .uplot").first().waitFor();
+    assert.equal(await page.locator(".chart .uplot").count(), 6);
+    const to = Date.now() + 3_600_000;
+    const usage = await getJson(`${gw.base}/api/usage?from=${to - 86_400_000}&to=${to}&bucket=hour&group_by=client`);
+    const byTool = {};
+    for (const p of usage.data) byTool[p.group] = (byTool[p.group] ?? 0) + p.requests;
+    assert.deepEqual(byTool, { "e2e-alpha": 2, "claude-code": 1, "e2e-beta": 2 });
+    const legend = async (chart) =>
+      (await page.locator(".chart").nth(chart).locator(".u-legend .u-series .u-label").allTextContents()).slice(1).sort();
+    assert.deepEqual(await legend(0), Object.keys(byTool).sort());
+    assert.deepEqual(await legend(5), Object.keys(byTool).sort(), "the errors chart has the same series");
+    // Hovering the current hour on the requests chart: the legend shows each tool's count there,
+    // as /api/usage has it for that bucket.
+    const lastTs = Math.max(...usage.data.map((p) => p.ts_ms));
+    const expected = Object.fromEntries(usage.data.filter((p) => p.ts_ms === lastTs).map((p) => [p.group, String(p.requests)]));
+    const over = page.locator(".chart").first().locator(".u-over");
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+    const hovered = Object.fromEntries(
+      await page.locator(".chart").first().locator(".u-legend .u-series").evaluateAll((rows) =>
+        rows.slice(1).map((r) => [r.querySelector(".u-label")?.textContent, r.querySelector(".u-value")?.textContent]),
+      ),
+    );
+    assert.deepEqual(hovered, expected);
+    await shot(page, "overview-traffic-light");
+
+    // Stacked by provider, then model: the groups change with the select.
+    await page.getByLabel("Stack by").selectOption("model");
+    await page.waitForFunction(() => [...document.querySelectorAll(".chart .u-legend .u-series .u-label")].some((e) => e.textContent === "gpt-4o"));
+    const models = (await page.locator(".chart").first().locator(".u-legend .u-series .u-label").allTextContents()).slice(1).sort();
+    assert.deepEqual(models, ["claude-sonnet-4", "gpt-4o", "status-500"]);
+  });
+
+  await step("the Live log shows a new request within 2 s (SSE), filters, and the detail view", async () => {
+    await page.goto(`${gw.base}/#/live`);
+    await page.getByText("Live: new requests appear as they happen.").waitFor();
+    assert.equal(await page.locator("table.log tbody tr").count(), sent);
+    const started = Date.now();
+    const live = chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-live" } });
+    await page.getByRole("cell", { name: "e2e-live" }).waitFor({ timeout: 2000 });
+    const appearedMs = Date.now() - started;
+    assert.equal((await live).status, 200);
+    sent += 1;
+    figures.push(`live log: a new request's row appeared ${appearedMs} ms after it was sent`);
+    console.log(`   ${figures.at(-1)}`);
+    assert.equal(await page.locator("table.log tbody tr").count(), sent);
+
+    // Filter by tool: only e2e-beta's two rows; a new alpha request stays out, a beta one comes in.
+    await page.getByLabel("Tool").fill("e2e-beta");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 2);
+    assert.deepEqual(await page.locator("table.log tbody tr td:nth-child(2)").allTextContents(), ["e2e-beta", "e2e-beta"]);
+    await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-alpha" } });
+    await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-beta" } });
+    sent += 2;
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 3);
+    await waitForRows(gw.base, sent);
+    assert.deepEqual(await page.locator("table.log tbody tr td:nth-child(2)").allTextContents(), ["e2e-beta", "e2e-beta", "e2e-beta"]);
+
+    // Filter by status: the one 500.
+    await page.getByLabel("Tool").fill("");
+    await page.getByLabel("Status").fill("500");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 1);
+    assert.equal(await page.locator("table.log tbody tr td:nth-child(5)").textContent(), "500");
+    assert.equal(await page.locator("table.log tbody tr td:nth-child(4)").textContent(), `${CLOUD}/status-500`);
+
+    // Filter by model (as served): Claude Code's one Anthropic call.
+    await page.getByLabel("Status").fill("");
+    await page.getByLabel("Model").fill("claude-sonnet-4");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 1);
+    assert.equal(await page.locator("table.log tbody tr td:nth-child(2)").textContent(), "claude-code");
+    await page.getByLabel("Model").fill("");
+
+    // The fallback's detail: two attempts, served by gpt-4o, with timings, tokens and cost.
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction((n) => document.querySelectorAll("table.log tbody tr").length === n, sent);
+    const rows = (await getJson(`${gw.base}/api/logs?client=e2e-beta&limit=10`)).data;
+    const fallback = rows.find((r) => r.requested_model === `${CLOUD}/status-500` && r.status === 200);
+    assert.ok(fallback, JSON.stringify(rows));
+    await page.locator(`table.log tbody tr[data-id="${fallback.id}"] button`).click();
+    await page.getByRole("heading", { name: `Request ${fallback.id}` }).waitFor();
+    const detail = Object.fromEntries(
+      await page.locator(".detail dl dt").evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
+    );
+    assert.equal(detail["Attempts"], "2");
+    assert.equal(detail["Served by"], `${CLOUD}/gpt-4o`);
+    assert.equal(detail["Requested model"], `${CLOUD}/status-500`);
+    assert.equal(detail["Fallback"], `yes: ${CLOUD}/status-500 → ${CLOUD}/gpt-4o`);
+    assert.equal(detail["Tool"], "e2e-beta");
+    assert.equal(detail["Status"], "200");
+    assert.match(detail["Latency"], /^[\d.]+ (ms|s)$/);
+    assert.match(detail["First token"], /^[\d.]+ (ms|s)$/);
+    assert.equal(detail["Input tokens"], String(fallback.input_tokens));
+    assert.equal(detail["Output tokens"], String(fallback.output_tokens));
+    assert.ok(fallback.input_tokens > 0 && fallback.output_tokens > 0);
+    assert.match(detail["Cost"], /^\$0\.\d{4}$/);
+    // The row says it fell back.
+    await page.locator(`table.log tbody tr[data-id="${fallback.id}"] .tag`, { hasText: "fallback" }).waitFor();
+    await shot(page, "live-detail-light");
+    // Keyboard: the detail's Close button has the focus; Enter closes it.
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Close");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.locator(".detail").isHidden(), true);
+    await fitsWidth(page, "live log");
+    await page.goto("about:blank");
+  });
+
+  await step("providers and their catalog show; test connection reaches the mock", async () => {
     await page.goto(`${gw.base}/#/providers`);
     const card = page.locator(`article[data-provider="${CLOUD}"]`);
     await card.waitFor();
-    await card.getByText("Catalog: 2 models").waitFor();
+    await card.getByText("Catalog: 3 models").waitFor();
     await card.getByRole("button", { name: "Test connection" }).click();
-    await card.getByText("OK: 2 models").waitFor();
+    await card.getByText("OK: 3 models").waitFor();
   });
 
-  await step("a key added to a provider is shown masked", async () => {
+  await step("a key added to a provider is shown masked (last 4) and used upstream", async () => {
     const card = page.locator(`article[data-provider="${CLOUD}"]`);
     await card.getByLabel("API key").fill("sk-e2e-secret-9876");
     await card.getByRole("button", { name: "Save key" }).click();
     await page.getByText(/Saved \*+9876/).waitFor();
     const keys = await page.locator(`article[data-provider="${CLOUD}"] .keys`).textContent();
+    assert.match(keys, /^secret\.|\*+9876/);
     assert.ok(!keys.includes("sk-e2e-secret"), `key shown in clear: ${keys}`);
     assert.ok(!(await page.content()).includes("sk-e2e-secret-9876"), "the key is in the page");
+    const api = await getJson(`${gw.base}/api/providers`);
+    assert.ok(!JSON.stringify(api).includes("sk-e2e-secret-9876"), "the key is in /api/providers");
+    // Test connection lists the models with the new key.
+    const before = (await mockRequests(cloudUrl)).length;
+    await page.locator(`article[data-provider="${CLOUD}"]`).getByRole("button", { name: "Test connection" }).click();
+    await page.locator(`article[data-provider="${CLOUD}"]`).getByText("OK: 3 models").waitFor();
+    const listed = (await mockRequests(cloudUrl)).slice(before).filter((r) => r.method === "GET" && r.path.endsWith("/models"));
+    assert.ok(listed.length >= 1, "test connection did not reach the mock");
+    assert.equal(listed.at(-1).authorization, "Bearer sk-e2e-secret-9876");
     await shot(page, "providers-light");
+    await fitsWidth(page, "providers");
     await page.locator(`article[data-provider="${CLOUD}"]`).getByRole("button", { name: "Remove key" }).click();
     await page.getByText("Key removed from the secret store.").waitFor();
     assert.equal(await page.locator(`article[data-provider="${CLOUD}"] .keys`).textContent(), "none");
   });
 
-  await step("models and classes show; picking a class model routes the next request there", async () => {
+  await step("picking a class model routes the next `coding` request there (mock and log agree)", async () => {
     await page.goto(`${gw.base}/#/models`);
     const row = page.locator('tr[data-class="coding"]');
     await row.locator(".current").getByText(`${CLOUD}/gpt-4o`).waitFor();
     await page.locator("ul.models code", { hasText: `${CLOUD}/claude-sonnet-4` }).waitFor();
     let r = await chat(gw.base, "coding");
     assert.equal(r.headers.get("x-switchyard-model"), "gpt-4o");
+    assert.equal((await mockPosts(cloudUrl)).at(-1).model, "gpt-4o");
     await row.getByLabel("Model for coding").selectOption(`${CLOUD}/claude-sonnet-4`);
     await row.getByRole("button", { name: "Use" }).click();
     await page.locator('tr[data-class="coding"] .current').getByText(`${CLOUD}/claude-sonnet-4`).waitFor();
-    r = await chat(gw.base, "coding");
+    r = await chat(gw.base, "coding", { headers: { "x-switchyard-client": "e2e-class" } });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("x-switchyard-model"), "claude-sonnet-4");
     assert.equal(r.headers.get("x-switchyard-provider"), CLOUD);
+    // What the mock received, and what the log says.
+    const last = (await mockPosts(cloudUrl)).at(-1);
+    assert.equal(last.model, "claude-sonnet-4");
+    assert.equal(last.path, "/v1/chat/completions");
+    sent += 2;
+    await waitForRows(gw.base, sent);
+    await page.goto(`${gw.base}/#/live`);
+    await page.getByLabel("Class").fill("coding");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 2);
+    assert.deepEqual(await page.locator("table.log tbody tr td:nth-child(4)").allTextContents(), [`${CLOUD}/claude-sonnet-4`, `${CLOUD}/gpt-4o`]);
+    assert.deepEqual(await page.locator("table.log tbody tr td:nth-child(3)").allTextContents(), ["coding", "coding"]);
+    await page.goto(`${gw.base}/#/models`);
     // Reset: back to the config's chain.
-    await row.getByRole("button", { name: "Reset" }).click();
+    await page.locator('tr[data-class="coding"]').getByRole("button", { name: "Reset" }).click();
     await page.locator('tr[data-class="coding"] .current').getByText(`${CLOUD}/gpt-4o`).waitFor();
     assert.equal((await chat(gw.base, "coding")).headers.get("x-switchyard-model"), "gpt-4o");
+    sent += 1;
   });
 
-  await step("local-only is refused without a local server, with the reason", async () => {
-    await page.getByRole("switch").check();
+  await step("local-only is refused without a local server; forced, a cloud model is refused and the cloud mock gets nothing", async () => {
+    const sw = page.getByRole("switch");
+    // Keyboard: Space on the focused switch asks for local-only.
+    await sw.focus();
+    await page.keyboard.press("Space");
     await page.getByText(/Refused \(409 no_local_server\)/).waitFor();
-    assert.equal(await page.getByRole("switch").isChecked(), false);
+    assert.equal(await sw.isChecked(), false);
     await shot(page, "models-refused-light");
-    // Forced on: a cloud model is refused with 503 local_only, and no cloud attempt is made.
+    await fitsWidth(page, "models");
     await page.getByLabel("Force (turn on even when no local server answers)").check();
-    await page.getByRole("switch").check();
+    await sw.check();
     await page.getByText("Local-only is on.").waitFor();
+    const before = (await mockPosts(cloudUrl)).length;
     const r = await chat(gw.base, `${CLOUD}/gpt-4o`);
     assert.equal(r.status, 503);
-    assert.equal((await (await fetch(`${gw.base}/api/local-only`)).json()).cloud_attempts_while_local, 0);
+    assert.equal(JSON.parse(r.text).error.code, "local_only");
+    const m = await messages(gw.base, `${CLOUD}/claude-sonnet-4`);
+    assert.equal(m.status, 503);
+    assert.equal((await mockPosts(cloudUrl)).length, before, "the cloud mock received a request while local-only");
+    assert.equal((await getJson(`${gw.base}/api/local-only`)).cloud_attempts_while_local, 0);
+    await page.goto(`${gw.base}/#/overview`);
+    await page.locator("#cloud-attempts .value").waitFor();
+    assert.equal(await page.locator("#cloud-attempts .value").textContent(), "0");
+    assert.equal(await page.locator("#cloud-attempts .extra").textContent(), "local-only is ON");
+    await page.goto(`${gw.base}/#/models`);
     await page.getByRole("switch").uncheck();
     await page.getByText("Local-only is off.").waitFor();
   });
 
-  await step("every page renders and is reachable by keyboard", async () => {
-    for (const [hash, heading] of [["live", "Live log"], ["local", "Local servers"], ["connect", "Connect a tool"]]) {
+  await step("every page renders at 800×600 and is reachable by keyboard; Connect carries the real port", async () => {
+    for (const [hash, heading] of [["live", "Live log"], ["local", "Local servers"], ["connect", "Connect a tool"], ["overview", "Overview"]]) {
       await page.goto(`${gw.base}/#/${hash}`);
       await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await page.waitForTimeout(300);
+      await fitsWidth(page, heading);
       await shot(page, `${hash}-light`);
     }
+    await page.goto(`${gw.base}/#/connect`);
     const port = new URL(gw.base).port;
+    assert.notEqual(port, "30080");
+    const snippets = await page.locator("pre[id^=snippet-]").allTextContents();
+    assert.ok(snippets.length >= 10, `${snippets.length} snippets`);
+    for (const text of snippets) assert.ok(!text.includes("30080") && text.includes(`:${port}`), `a snippet without the real port: ${text}`);
     assert.match(await page.locator("#snippet-claude-code").textContent(), new RegExp(`ANTHROPIC_BASE_URL=http://localhost:${port}\\n`));
     assert.match(await page.locator("#snippet-codex").textContent(), new RegExp(`base_url = "http://localhost:${port}/v1"`));
+    // The copied text is the snippet (the clipboard needs a permission in headless Chromium).
+    await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: gw.base });
+    const first = page.locator("section.snippet").first();
+    await first.getByRole("button", { name: /^Copy the / }).click();
+    await first.getByText("Copied.").waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await first.locator("pre").textContent());
     // Keyboard: Tab reaches the nav links; Enter follows one.
     await page.goto(`${gw.base}/#/overview`);
     for (let i = 0; i < 12; i++) {
@@ -254,6 +517,15 @@ async function main() {
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Live log");
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Live log", level: 1 }).waitFor();
+    // The Overview's range buttons and group select by keyboard.
+    await page.goto(`${gw.base}/#/overview`);
+    await page.locator(".chart .uplot").first().waitFor();
+    await page.getByRole("button", { name: "1h", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector('.seg button[aria-pressed="true"]')?.textContent === "1h");
+    await page.getByLabel("Stack by").focus();
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await page.getByLabel("Stack by").inputValue(), "model");
   });
 
   // The live page holds an EventSource on the gateway: leave it before the gateway stops, or its
@@ -261,91 +533,146 @@ async function main() {
   await page.goto("about:blank");
   await stopGateway(gw);
 
-  // Run 2: the cloud mock (`local = false`) and a second mock as a local provider.
-  gw = await startGateway("local", baseConfig() + provider(CLOUD, cloudUrl, "local = false\n") + provider("mlx", localUrl) + classes);
+  // Run 2: the cloud mock (`local = false`), a second mock as a local provider, and vllm-mlx
+  // as a local server under the real systemd backend with a fake systemctl.
+  const home = join(tmp, "home");
+  const bin = join(tmp, "bin");
+  const systemdState = join(tmp, "systemd-state");
+  mkdirSync(bin, { recursive: true });
+  copyFileSync(join(here, "fake-systemctl"), join(bin, "systemctl"));
+  copyFileSync(join(here, "fake-vllm-mlx"), join(bin, "vllm-mlx"));
+  chmodSync(join(bin, "systemctl"), 0o755);
+  chmodSync(join(bin, "vllm-mlx"), 0o755);
+  const serverPort = await freePort();
+  const localServers = `[local_servers.vllm_mlx]\nmodel = "e2e-coder"\nport = ${serverPort}\nbinary = "${join(bin, "vllm-mlx")}"\n[local_servers.ollama]\nenabled = false\n`;
+  const env = {
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_STATE_HOME: join(home, ".local/state"),
+    XDG_DATA_HOME: join(home, ".local/share"),
+    PATH: `${bin}:${process.env.PATH}`,
+    FAKE_SYSTEMD_STATE: systemdState,
+    SWITCHYARD_MOCK: MOCK,
+  };
+  cleanups.push(() => fakeServicePids(systemdState).forEach((pid) => { try { process.kill(pid); } catch { /* gone */ } }));
+  gw = await startGateway("local", baseConfig("local") + provider(CLOUD, cloudUrl, "local = false\n") + provider("mlx", localUrl) + classes + localServers, env);
   await page.emulateMedia({ colorScheme: "dark" });
 
-  await step("with a local server, local-only turns on and cloud attempts stay 0", async () => {
+  await step("with a local server, local-only turns on; the cloud mock gets nothing and the Overview reads 0", async () => {
+    // One cloud request first: its price per token is what the local ones are compared with.
+    const before = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-cloud" } });
+    assert.equal(before.status, 200);
+    assert.equal(before.headers.get("x-switchyard-provider"), CLOUD);
     await page.goto(`${gw.base}/#/models`);
     await page.getByRole("switch").check();
     await page.getByText("Local-only is on.").waitFor();
     assert.equal(await page.getByRole("switch").isChecked(), true);
     await page.locator('tr[data-class="coding"] .current').getByText("mlx/qwen2.5-coder-7b").waitFor();
-    const r = await chat(gw.base, `${CLOUD}/gpt-4o`);
+    const cloudBefore = (await mockPosts(cloudUrl)).length;
+    const localBefore = (await mockPosts(localUrl)).length;
+    const r = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { "x-switchyard-client": "e2e-local" } });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("x-switchyard-provider"), "mlx");
-    const lo = await (await fetch(`${gw.base}/api/local-only`)).json();
+    const c = await chat(gw.base, "coding", { headers: { "x-switchyard-client": "e2e-local" }, stream: true });
+    assert.equal(c.status, 200);
+    assert.equal(c.headers.get("x-switchyard-model"), "qwen2.5-coder-7b");
+    assert.equal((await mockPosts(cloudUrl)).length, cloudBefore, "the cloud mock received a request while local-only");
+    assert.deepEqual((await mockPosts(localUrl)).slice(localBefore).map((p) => p.model), ["qwen2.5-coder-7b", "qwen2.5-coder-7b"]);
+    const lo = await getJson(`${gw.base}/api/local-only`);
     assert.equal(lo.enabled, true);
     assert.equal(lo.cloud_attempts_while_local, 0);
     await shot(page, "models-dark");
+    await waitForRows(gw.base, 3);
     await page.goto(`${gw.base}/#/overview`);
     await page.locator("#cloud-attempts .value").waitFor();
     assert.equal(await page.locator("#cloud-attempts .value").textContent(), "0");
+    assert.equal(await page.locator("#local-share .value").textContent(), "67%");
+    assert.equal(await page.locator("#local-share .extra").textContent(), "2 local · 1 cloud");
+    // Saved: what the gateway priced the local requests at on the class's cloud model, as
+    // /api/usage has it (the cloud model is priced, so it is more than nothing).
+    const now = Date.now();
+    const locality = (await getJson(`${gw.base}/api/usage?from=${now - 86_400_000}&to=${now + 60_000}&bucket=hour&group_by=locality`)).data;
+    const saved = locality.filter((p) => p.group === "local").reduce((a, p) => a + p.saved_usd, 0);
+    assert.ok(saved > 0, JSON.stringify(locality));
+    assert.ok(Math.abs(shown(await page.locator("#local-savings .value").textContent()) - saved) < 0.00006);
+    assert.equal(await page.locator("#local-savings .extra").textContent(), "2 local requests at their class's cloud price");
+    await page.locator(".chart .uplot").first().waitFor();
     await shot(page, "overview-dark");
-    for (const hash of ["providers", "live", "local", "connect"]) {
+    await page.goto(`${gw.base}/#/models`);
+    await page.getByRole("switch").uncheck();
+    await page.getByText("Local-only is off.").waitFor();
+  });
+
+  // The fake service manager is systemctl: on macOS the gateway drives launchctl instead.
+  if (process.platform === "linux") await step("Local servers: start, stop and restart vllm-mlx through the gateway's systemd backend", async () => {
+    await page.goto(`${gw.base}/#/local`);
+    const card = page.locator('article[data-server="vllm-mlx"]');
+    await card.getByText("not installed").waitFor();
+    await page.getByText("Service manager: systemd").waitFor();
+    await card.getByRole("button", { name: "Start" }).click();
+    await card.locator(".tag", { hasText: "running" }).waitFor({ timeout: 10_000 });
+    await page.getByText("vllm-mlx: start done.").waitFor();
+    const status = async () => (await getJson(`${gw.base}/api/local-servers`)).servers.find((s) => s.name === "vllm-mlx");
+    const first = await status();
+    assert.equal(first.running, true);
+    assert.ok(first.pid > 0);
+    // The process is real: the mock answers on the configured port with the configured model.
+    const models = await getJson(`http://127.0.0.1:${serverPort}/v1/models`);
+    assert.deepEqual(models.data.map((m) => m.id), ["e2e-coder"]);
+    await card.getByText(`pid ${first.pid}`).waitFor();
+    assert.match(await card.textContent(), /RAM [\d.]+ (KiB|MiB)/);
+    await card.locator("summary", { hasText: "Log tail" }).click();
+    await page.waitForFunction(() => /switchyard-mock listening/.test(document.querySelector('article[data-server="vllm-mlx"] .log-tail')?.textContent ?? ""), null, { timeout: 10_000 });
+    await shot(page, "local-running-dark");
+
+    await card.getByRole("button", { name: "Restart" }).click();
+    await page.getByText("vllm-mlx: restart done.").waitFor();
+    const second = await status();
+    assert.equal(second.running, true);
+    assert.notEqual(second.pid, first.pid, "restart kept the old process");
+    await card.getByText(`pid ${second.pid}`).waitFor();
+
+    await card.getByRole("button", { name: "Stop" }).click();
+    await page.getByText("vllm-mlx: stop done.").waitFor();
+    await card.locator(".tag", { hasText: "stopped" }).waitFor();
+    assert.equal((await status()).running, false);
+    await assert.rejects(fetch(`http://127.0.0.1:${serverPort}/health`), "the server still answers after stop");
+    await shot(page, "local-stopped-dark");
+    await fitsWidth(page, "local servers");
+
+    // Keyboard: Tab to Start, Enter.
+    await card.getByRole("button", { name: "Start" }).focus();
+    await page.keyboard.press("Enter");
+    await card.locator(".tag", { hasText: "running" }).waitFor({ timeout: 10_000 });
+    assert.equal((await status()).running, true);
+    const calls = readFileSync(join(systemdState, "calls"), "utf8");
+    for (const call of ["--user daemon-reload", "--user enable dev.switchyard.vllm-mlx.service", "--user restart dev.switchyard.vllm-mlx.service", "--user disable --now dev.switchyard.vllm-mlx.service", "--user enable --now dev.switchyard.vllm-mlx.service"]) {
+      assert.ok(calls.includes(call), `systemctl was not called with ${call}:\n${calls}`);
+    }
+    await card.getByRole("button", { name: "Stop" }).click();
+    await card.locator(".tag", { hasText: "stopped" }).waitFor();
+  });
+
+  await step("dark mode: every page", async () => {
+    for (const hash of ["providers", "live", "connect"]) {
       await page.goto(`${gw.base}/#/${hash}`);
       await page.waitForTimeout(300);
       await shot(page, `${hash}-dark`);
     }
-  });
-
-  await step("with the usage API (answers shaped like wt-usage's, served by the test), charts, totals and the live log render", async () => {
-    const now = Date.now();
-    const HOUR = 3_600_000;
-    const start = Math.floor(now / HOUR) * HOUR;
-    const tools = ["claude-code", "aider", "codex"];
-    const points = [];
-    for (let h = 0; h < 24; h++) {
-      tools.forEach((tool, i) => {
-        const requests = Math.round(5 + 4 * Math.sin(h / 3 + i) + (3 - i) * 3);
-        points.push({
-          ts_ms: start - h * HOUR, group: tool, requests, errors: h % 7 === i ? 1 : 0,
-          input_tokens: requests * 900, output_tokens: requests * 300, cached_tokens: 0, reasoning_tokens: 0,
-          cost_usd: requests * 0.004 * (i + 1), p50_latency_ms: 400 + 50 * i, p95_latency_ms: 1500 + 200 * i,
-        });
-      });
-    }
-    const row = (id, extra = {}) => ({
-      id, ts_ms: now - (100 - id) * 1000, client: "claude-code", virtual_key: null, task_class: "coding", family: "openai",
-      endpoint: "/v1/chat/completions", requested_model: "coding", provider: CLOUD, model: "gpt-4o", local: false, attempts: 1,
-      status: 200, outcome: "success", error_type: null, latency_ms: 812.4, ttft_ms: 120.5, input_tokens: 1200, output_tokens: 340,
-      cached_tokens: 0, reasoning_tokens: 0, cost_usd: 0.0064, stream: true, cache_hit: null, session_id: null, user_agent: "claude-cli/2.0", ...extra,
-    });
-    const json = (body) => ({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
-    await page.route(/\/api\/usage\/summary/, (r) => r.fulfill(json({ since_ms: start, requests: 412, errors: 3, input_tokens: 380_000, output_tokens: 120_500, cached_tokens: 0, cost_usd: 2.37, top_client: "claude-code", top_model: `${CLOUD}/gpt-4o` })));
-    await page.route(/\/api\/usage\?/, (r) => {
-      const q = new URL(r.request().url()).searchParams;
-      const data = q.get("group_by") === "locality"
-        ? [{ ...points[0], group: "local", requests: 120 }, { ...points[1], group: "cloud", requests: 292 }]
-        : points;
-      return r.fulfill(json({ from: Number(q.get("from")), to: Number(q.get("to")), bucket: q.get("bucket"), group_by: q.get("group_by"), data }));
-    });
-    await page.route(/\/api\/logs\/stream/, (r) => r.fulfill({ status: 200, contentType: "text/event-stream", body: `event: log\ndata: ${JSON.stringify(row(99, { client: "streamed-tool" }))}\n\n` }));
-    await page.route(/\/api\/logs\/\d+$/, (r) => r.fulfill(json(row(Number(r.request().url().split("/").pop())))));
-    await page.route(/\/api\/logs(\?|$)/, (r) => r.fulfill(json({ data: [row(98), row(97, { status: 429, outcome: "error", error_type: "rate_limited", model: "claude-sonnet-4" }), row(96, { local: true, provider: "mlx", model: "qwen2.5-coder-7b", cost_usd: 0 })], next_cursor: null })));
-    for (const scheme of ["light", "dark"]) {
-      await page.emulateMedia({ colorScheme: scheme });
-      await page.goto(`${gw.base}/#/overview`);
-      await page.locator(".chart .uplot").first().waitFor();
-      assert.equal(await page.locator(".chart .uplot").count(), 6);
-      await page.getByText("412").waitFor();
-      await shot(page, `overview-usage-${scheme}`);
-    }
-    await page.goto(`${gw.base}/#/live`);
-    await page.getByRole("cell", { name: "streamed-tool" }).waitFor();
-    await page.locator("table.log tbody tr").first().getByRole("button").click();
-    await page.getByRole("heading", { name: "Request 99" }).waitFor();
-    await shot(page, "live-usage-dark");
-    // Leave the live page first: its EventSource would otherwise reconnect once the routed
-    // stream ends, and a reconnect racing the end of the test shows up as a console error.
+    // The page follows the system's scheme: the background differs between light and dark.
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const dark = await bg();
+    await page.emulateMedia({ colorScheme: "light" });
+    const light = await bg();
+    assert.notEqual(dark, light);
     await page.goto("about:blank");
-    await page.unrouteAll();
   });
 
   await step("no console errors", async () => {
     assert.deepEqual(consoleErrors, []);
   });
   await stopGateway(gw);
+  console.log(`\n${figures.join("\n")}`);
 }
 
 let failed = false;
@@ -359,6 +686,7 @@ try {
   if (consoleErrors.length) console.error(`console errors:\n${consoleErrors.join("\n")}`);
 } finally {
   await browser?.close().catch(() => {});
+  for (const cleanup of cleanups) cleanup();
   for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
   rmSync(tmp, { recursive: true, force: true });
 }

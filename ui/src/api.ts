@@ -131,6 +131,7 @@ export const api = {
   summary: () => call<UsageSummary>("GET", "/api/usage/summary"),
   logs: (f: LogFilter) => call<LogsAnswer>("GET", `/api/logs?${query(f)}`),
   log: (id: number) => call<LogEntry>("GET", `/api/logs/${id}`),
+  logBody: (id: number) => call<LogBody>("GET", `/api/logs/${id}/body`),
 };
 
 export const LOG_STREAM_URL = "/api/logs/stream";
@@ -167,6 +168,8 @@ export interface UsagePoint {
   cached_tokens?: number;
   reasoning_tokens?: number;
   cost_usd: number;
+  /** Served locally: what the class's cloud model would have charged. */
+  saved_usd?: number;
   p50_latency_ms: number;
   p95_latency_ms: number;
 }
@@ -177,6 +180,13 @@ export interface UsageAnswer {
   group_by?: string | null;
   data: UsagePoint[];
 }
+/** A request's stored bodies (only with `usage.store_bodies`). */
+export interface LogBody {
+  id: number;
+  request: string;
+  response: string;
+  truncated: boolean;
+}
 export interface UsageSummary {
   since_ms: number;
   requests: number;
@@ -185,6 +195,8 @@ export interface UsageSummary {
   output_tokens: number;
   cached_tokens?: number;
   cost_usd: number;
+  saved_usd?: number;
+  local_requests?: number;
   top_client?: string | null;
   top_model?: string | null;
 }
@@ -208,6 +220,8 @@ export interface LogEntry {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cost_usd?: number | null;
+  saved_usd?: number | null;
+  bodies_stored?: boolean;
   stream?: boolean;
   [k: string]: unknown;
 }
@@ -215,6 +229,8 @@ export interface LogFilter {
   client?: string;
   model?: string;
   provider?: string;
+  /** The task class (`coding`, ...). */
+  class?: string;
   status?: number;
   since?: number;
   limit?: number;

@@ -14,11 +14,33 @@ function themed(): { axis: string; grid: string } {
   return dark ? { axis: "#c9d1d9", grid: "#30363d" } : { axis: "#24292f", grid: "#e5e7eb" };
 }
 
+let measure: CanvasRenderingContext2D | null = null;
+
+/** The y axis's width: its longest tick label plus the tick and gap. */
+function axisWidth(u: uPlot, values: string[] | null): number {
+  if (!values?.length) return 40;
+  measure ??= document.createElement("canvas").getContext("2d");
+  if (!measure) return 60;
+  // After init uPlot keeps the axis font as [font scaled to device pixels, size].
+  const font: unknown = u.axes[1]?.font;
+  const scaled = Array.isArray(font) && typeof font[0] === "string";
+  measure.font = scaled ? (font[0] as string) : "12px system-ui, sans-serif";
+  const widest = Math.max(...values.map((v) => measure!.measureText(v).width));
+  return Math.ceil(scaled ? widest / devicePixelRatio : widest) + 24;
+}
+
 /** Draws a (stacked) area chart; returns a function that removes it. */
 export function drawChart(
   target: HTMLElement,
   data: ChartData,
-  opts: { title: string; stacked: boolean; format: (v: number) => string; integer?: boolean },
+  opts: {
+    title: string;
+    stacked: boolean;
+    format: (v: number) => string;
+    integer?: boolean;
+    /** Axis labels for all ticks at once (when a label depends on the spacing). */
+    ticks?: (ticks: number[]) => string[];
+  },
 ): () => void {
   const { axis, grid } = themed();
   const rows = opts.stacked ? stack(data.values) : data.values;
@@ -51,8 +73,10 @@ export function drawChart(
         {
           stroke: axis,
           grid: { stroke: grid },
-          values: (_u, ticks) => ticks.map((t) => (opts.integer && !Number.isInteger(t) ? "" : opts.format(t))),
-          size: 60,
+          values: (_u, ticks) =>
+            opts.ticks ? opts.ticks(ticks) : ticks.map((t) => (opts.integer && !Number.isInteger(t) ? "" : opts.format(t))),
+          // Wide enough for the longest label ("$0.0003"), measured in the axis font.
+          size: (u, values) => axisWidth(u, values),
         },
       ],
       legend: { show: true },

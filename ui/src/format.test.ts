@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fmtBytes, fmtCost, fmtInt, fmtMs, fmtPercent, maskKey } from "./format";
+import { fmtBytes, fmtCost, fmtInt, fmtMs, fmtPercent, maskKey, plural, fmtCostTicks } from "./format";
 
 describe("format", () => {
   it("abbreviates counts", () => {
@@ -27,5 +27,16 @@ describe("format", () => {
   it("masks keys like the gateway", () => {
     expect(maskKey("sk-test-abcd")).toBe("****abcd");
     expect(maskKey("abc")).toBe("****");
+  });
+  it("counts in words", () => {
+    expect(plural(1, "model")).toBe("1 model");
+    expect(plural(0, "model")).toBe("0 models");
+    expect(plural(3, "error")).toBe("3 errors");
+  });
+  it("labels cost ticks with the decimals their spacing needs", () => {
+    expect(fmtCostTicks([0, 0.00002, 0.00004, 0.00006])).toEqual(["$0", "$0.00002", "$0.00004", "$0.00006"]);
+    expect(fmtCostTicks([0, 0.25, 0.5, 0.75, 1])).toEqual(["$0", "$0.25", "$0.50", "$0.75", "$1.00"]);
+    expect(fmtCostTicks([0, 5, 10])).toEqual(["$0", "$5.00", "$10.00"]);
+    expect(fmtCostTicks([0, 0.0001, 0.0002])).toEqual(["$0", "$0.0001", "$0.0002"]);
   });
 });

@@ -55,3 +55,16 @@ export function maskKey(key: string): string {
   const k = key.trim();
   return k.length <= 4 ? "****" : `****${k.slice(-4)}`;
 }
+
+/** "1 model", "3 models". */
+export function plural(n: number, word: string): string {
+  return `${n} ${n === 1 ? word : `${word}s`}`;
+}
+
+/** Dollar labels for a chart axis: as many decimals as the tick spacing needs, so no two
+ * ticks read the same ($0.00002 steps are not all "$0.0000"). */
+export function fmtCostTicks(ticks: number[]): string[] {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : Math.abs(ticks[0] ?? 0);
+  const decimals = step > 0 ? Math.min(8, Math.max(2, Math.ceil(-Math.log10(step) - 1e-9))) : 2;
+  return ticks.map((t) => (t === 0 ? "$0" : `$${t.toFixed(decimals)}`));
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { UsagePoint } from "./api";
-import { buildSeries, localShare, rangeWindow, stack, stackable } from "./series";
+import { buildSeries, localSavings, localShare, rangeWindow, stack, stackable } from "./series";
 
 const H = 3_600_000;
 const point = (ts_ms: number, group: string | undefined, requests: number, extra: Partial<UsagePoint> = {}): UsagePoint => ({
@@ -69,5 +69,14 @@ describe("buildSeries", () => {
 describe("localShare", () => {
   it("counts local and cloud requests", () => {
     expect(localShare([point(0, "local", 3), point(H, "cloud", 1), point(H, "local", 2)])).toEqual({ local: 5, cloud: 1 });
+  });
+
+  it("sums what the gateway priced the local requests at on their class's cloud model", () => {
+    const p = (group: string, requests: number, saved?: number): UsagePoint => ({
+      ts_ms: 0, group, requests, errors: 0, input_tokens: 1, output_tokens: 1, cost_usd: 0, saved_usd: saved, p50_latency_ms: 0, p95_latency_ms: 0,
+    });
+    expect(localSavings([p("cloud", 4, 0), p("local", 2, 0.01), p("local", 3, 0.02), p("local", 1)])).toEqual({ saved: 0.03, localRequests: 6 });
+    expect(localSavings([p("cloud", 4, 0)])).toEqual({ saved: null, localRequests: 0 });
+    expect(localSavings([p("local", 2, 0)])).toEqual({ saved: 0, localRequests: 2 });
   });
 });

@@ -119,3 +119,19 @@ export function localShare(points: UsagePoint[]): { local: number; cloud: number
   }
   return { local, cloud };
 }
+
+/**
+ * What the local requests would have cost in the cloud: the gateway prices each request served
+ * locally at its task class's first cloud model (`saved_usd`); requests without a class, or whose
+ * class has no priced cloud model, add nothing. `null` when nothing was served locally.
+ */
+export function localSavings(points: UsagePoint[]): { saved: number | null; localRequests: number } {
+  let saved = 0;
+  let localRequests = 0;
+  for (const p of points) {
+    if (p.group !== "local") continue;
+    localRequests += p.requests;
+    saved += p.saved_usd ?? 0;
+  }
+  return { saved: localRequests === 0 ? null : saved, localRequests };
+}

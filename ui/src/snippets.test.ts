@@ -16,6 +16,10 @@ describe("snippets", () => {
     expect(all["gemini"]).toContain("GOOGLE_GEMINI_BASE_URL=http://localhost:31234\n");
   });
 
+  it("selects the Gemini API key auth, without which Gemini CLI refuses to start", () => {
+    expect(all["gemini"]).toContain('"selectedType":"gemini-api-key"');
+  });
+
   it("gives Codex CLI the Responses wire API under /v1", () => {
     expect(all["codex"]).toContain('wire_api = "responses"');
     expect(all["codex"]).toContain('base_url = "http://localhost:31234/v1"');

@@ -101,7 +101,8 @@ export function snippets(base: string, model = "coding"): Snippet[] {
       id: "gemini",
       tool: "Gemini CLI",
       where: "shell",
-      text: `export GOOGLE_GEMINI_BASE_URL=${base}\nexport GEMINI_API_KEY=unused\ngemini -m ${model}`,
+      // Without the auth choice in settings.json, Gemini CLI stops at "Invalid auth method selected".
+      text: `mkdir -p ~/.gemini && echo '{"security":{"auth":{"selectedType":"gemini-api-key"}}}' > ~/.gemini/settings.json\nexport GOOGLE_GEMINI_BASE_URL=${base}\nexport GEMINI_API_KEY=unused\ngemini -m ${model}`,
     },
   ];
 }

@@ -24,7 +24,10 @@ impl ApiFamily {
             ApiFamily::Admin
         } else if path.starts_with("/anthropic/") || path.starts_with("/v1/messages") {
             ApiFamily::Anthropic
-        } else if path.starts_with("/v1beta/") || path.starts_with("/genai/") {
+        } else if path.starts_with("/v1beta/")
+            || path.starts_with("/genai/")
+            || (path.starts_with("/v1/models/") && path.contains(':'))
+        {
             ApiFamily::Gemini
         } else if is_responses_path(path) {
             ApiFamily::Responses
@@ -118,6 +121,8 @@ mod tests {
         assert_eq!(ApiFamily::from_path("/v1/messages"), ApiFamily::Anthropic);
         assert_eq!(ApiFamily::from_path("/anthropic/v1/messages"), ApiFamily::Anthropic);
         assert_eq!(ApiFamily::from_path("/v1beta/models/x:generateContent"), ApiFamily::Gemini);
+        assert_eq!(ApiFamily::from_path("/v1/models/x:generateContent"), ApiFamily::Gemini);
+        assert_eq!(ApiFamily::from_path("/v1/models"), ApiFamily::OpenAi);
         assert_eq!(ApiFamily::from_path("/api/models"), ApiFamily::Admin);
         assert_eq!(ApiFamily::from_path("/v1/responses"), ApiFamily::Responses);
         assert_eq!(ApiFamily::from_path("/openai/v1/responses"), ApiFamily::Responses);

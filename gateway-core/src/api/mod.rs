@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod anthropic;
 mod family;
+pub mod gemini;
 pub mod local_servers;
 pub mod openai;
 pub mod responses;

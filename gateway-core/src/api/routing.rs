@@ -147,22 +147,58 @@ struct LocalOnlyUpdate {
     force: bool,
 }
 
-/// Turning local-only on first checks that a local server answers with models (a fresh look,
-/// not the cached catalog), and refuses with the reason when none does, unless `force`.
+/// The managed local servers (LaunchAgents / systemd user units) as the service manager and a
+/// health probe see them now: `(name, loaded, healthy, what to tell the user)`.
+async fn managed_servers(state: &AppState) -> Vec<(String, bool, bool, String)> {
+    let Ok(servers) = state.inner().local_servers.clone() else { return Vec::new() };
+    let list = tokio::task::spawn_blocking(move || servers.list()).await.unwrap_or_default();
+    list.into_iter()
+        .filter(|s| s.enabled || s.installed)
+        .map(|s| {
+            let name = s.name.to_string();
+            let said = if !s.loaded {
+                format!("{name} is not loaded ({})", s.label)
+            } else if !s.health.ok {
+                format!(
+                    "{name} is loaded but {} does not answer ({})",
+                    s.health.url,
+                    s.health.error.as_deref().unwrap_or("no answer")
+                )
+            } else {
+                format!("{name} is loaded and healthy")
+            };
+            (name, s.loaded, s.health.ok, said)
+        })
+        .collect()
+}
+
+/// Turning local-only on first checks, with a fresh look rather than the cached catalog, that
+/// a local model is there to serve: a managed server loaded in the service manager and healthy,
+/// or any local provider listing models (an Ollama.app or a server started by hand). It refuses
+/// with what it found when nothing is, unless `force`.
 async fn put_local_only(State(state): State<AppState>, body: Bytes) -> AdminResult {
     let update: LocalOnlyUpdate = serde_json::from_slice(&body).map_err(|err| {
         fail(ApiError::invalid(format!("expected {{\"enabled\": true|false, \"force\"?: bool}}: {err}")))
     })?;
     if update.enabled && !update.force {
+        let managed = managed_servers(&state).await;
         crate::discovery::add_local_servers(&state).await;
         state.refresh_catalog().await;
         let view = local_only_view(&state);
-        let healthy = view["local_providers"].as_array().is_some_and(|l| l.iter().any(|p| p["healthy"] == true));
-        if !healthy {
+        let provider_up = view["local_providers"].as_array().is_some_and(|l| l.iter().any(|p| p["healthy"] == true));
+        let managed_up = managed.iter().any(|(_, loaded, healthy, _)| *loaded && *healthy);
+        if !provider_up && !managed_up {
+            let found = if managed.is_empty() {
+                "no local server is managed or answering".to_owned()
+            } else {
+                managed.iter().map(|(.., said)| said.as_str()).collect::<Vec<_>>().join("; ")
+            };
             return Err(fail(ApiError::LocalServer {
                 status: StatusCode::CONFLICT,
                 code: "no_local_server",
-                message: "local-only mode needs a running local server with at least one model (start vllm-mlx or Ollama: POST /api/local-servers/vllm-mlx/start); send {\"enabled\": true, \"force\": true} to turn it on anyway".into(),
+                message: format!(
+                    "local-only mode needs a running local server with at least one model, and {found} (start one: POST /api/local-servers/vllm-mlx/start); send {{\"enabled\": true, \"force\": true}} to turn it on anyway"
+                ),
             }));
         }
     }

@@ -1,8 +1,9 @@
 //! The usage API under `/api/` (dashboard and tray) and `GET /metrics` (Prometheus):
 //! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality`
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
-//! - `GET /api/logs?client&model&provider&status&since&limit&cursor`, newest first
+//! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
 //! - `GET /api/logs/{id}`, `GET /api/logs/stream` (SSE, one `log` event per new row)
+//! - `GET /api/logs/{id}/body`: the stored request and answer (`usage.store_bodies`)
 //!
 //! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
 
@@ -24,6 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::ApiFamily;
 use crate::error::{ApiError, FamilyError};
+use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
 use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
@@ -44,13 +46,20 @@ pub fn router() -> Router<AppState> {
         .route("/logs", get(logs))
         .route("/logs/stream", get(stream))
         .route("/logs/{id}", get(log))
+        .route("/logs/{id}/body", get(log_body))
 }
 
 /// `GET /metrics`: the Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let usage = state.usage();
     let (dropped, written) = usage.log.as_ref().map_or((0, 0), |log| (log.dropped(), log.written()));
-    let body = usage.metrics.render(dropped, written);
+    let routing = state.routing();
+    let body = usage.metrics.render(Gauges {
+        dropped_rows: dropped,
+        written_rows: written,
+        local_only: routing.local_only(),
+        cloud_attempts_while_local: routing.cloud_attempts_while_local(),
+    });
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
         .into_response()
 }
@@ -156,6 +165,7 @@ struct LogParams {
     client: Option<String>,
     model: Option<String>,
     provider: Option<String>,
+    class: Option<String>,
     status: Option<u16>,
     since: Option<i64>,
     limit: Option<usize>,
@@ -169,6 +179,7 @@ async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, Qu
         client: params.client,
         model: params.model,
         provider: params.provider,
+        task_class: params.class,
         status: params.status,
         since_ms: params.since,
         before_id: params.cursor,
@@ -184,6 +195,19 @@ async fn log(State(state): State<AppState>, Path(id): Path<String>) -> UsageResu
     match read(&state, move |conn| query::log(conn, id)).await? {
         Some(entry) => Ok(Json(json!(entry))),
         None => Err(admin(ApiError::NotFound { message: format!("no log entry {id}") })),
+    }
+}
+
+/// The request's body and the answer, when `usage.store_bodies` kept them.
+async fn log_body(State(state): State<AppState>, Path(id): Path<String>) -> UsageResult {
+    let id: i64 = id.parse().map_err(|_| admin(ApiError::invalid(format!("`{id}` is not a log id"))))?;
+    match read(&state, move |conn| query::bodies(conn, id)).await? {
+        Some((request, response, truncated)) => {
+            Ok(Json(json!({ "id": id, "request": request, "response": response, "truncated": truncated })))
+        }
+        None => Err(admin(ApiError::NotFound {
+            message: format!("no bodies stored for log entry {id} (they are kept only with usage.store_bodies = true)"),
+        })),
     }
 }
 

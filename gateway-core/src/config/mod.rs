@@ -74,11 +74,22 @@ pub struct UsageConfig {
     pub path: Option<PathBuf>,
     /// Rows older than this many days are deleted in the background.
     pub retention_days: u32,
+    /// Also store each request's body and the answer the client got (off by default: prompts
+    /// are the user's data). Headers are never stored.
+    pub store_bodies: bool,
+    /// The most bytes stored of each body; the rest is cut and the row marked truncated.
+    pub max_stored_body_bytes: usize,
 }
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        UsageConfig { enabled: true, path: None, retention_days: 30 }
+        UsageConfig {
+            enabled: true,
+            path: None,
+            retention_days: 30,
+            store_bodies: false,
+            max_stored_body_bytes: 64 * 1024,
+        }
     }
 }
 

@@ -32,9 +32,12 @@ impl ProviderApi for AnthropicApi {
             Endpoint::Messages => "/messages",
             Endpoint::CountTokens => "/messages/count_tokens",
             Endpoint::Models => "/models",
-            Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings | Endpoint::Responses => {
-                return None;
-            }
+            Endpoint::ChatCompletions
+            | Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::Responses
+            | Endpoint::GenerateContent
+            | Endpoint::GeminiCountTokens => return None,
         };
         Some(format!("{base_url}{path}"))
     }
@@ -87,10 +90,12 @@ impl AnthropicUsage {
     /// As the gateway counts: input tokens include those read from or written to the cache.
     pub fn to_usage(&self) -> Usage {
         let cached = self.cache_read_input_tokens.unwrap_or(0);
+        let written = self.cache_creation_input_tokens.unwrap_or(0);
         Usage {
-            input_tokens: self.input_tokens.unwrap_or(0) + cached + self.cache_creation_input_tokens.unwrap_or(0),
+            input_tokens: self.input_tokens.unwrap_or(0) + cached + written,
             output_tokens: self.output_tokens.unwrap_or(0),
             cached_input_tokens: cached,
+            cache_write_tokens: written,
             reasoning_tokens: 0,
         }
     }

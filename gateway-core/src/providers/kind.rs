@@ -18,6 +18,8 @@ pub enum ProviderKind {
     Lmstudio,
     /// Anthropic's native Messages API.
     Anthropic,
+    /// Google's native Gemini API (generativelanguage v1beta).
+    Gemini,
     /// Any other server that speaks the OpenAI API, by name and base URL.
     OpenaiCompatible,
 }
@@ -29,7 +31,7 @@ struct Preset {
     env_key: Option<&'static str>,
 }
 
-const PRESETS: [Preset; 10] = [
+const PRESETS: [Preset; 11] = [
     Preset {
         kind: ProviderKind::Openai,
         name: "openai",
@@ -65,6 +67,12 @@ const PRESETS: [Preset; 10] = [
         name: "anthropic",
         base_url: Some("https://api.anthropic.com/v1"),
         env_key: Some("ANTHROPIC_API_KEY"),
+    },
+    Preset {
+        kind: ProviderKind::Gemini,
+        name: "gemini",
+        base_url: Some("https://generativelanguage.googleapis.com/v1beta"),
+        env_key: Some("GEMINI_API_KEY"),
     },
     Preset { kind: ProviderKind::Ollama, name: "ollama", base_url: Some("http://127.0.0.1:11434/v1"), env_key: None },
     Preset {
@@ -110,6 +118,11 @@ impl ProviderKind {
         self.preset().env_key
     }
 
+    /// A second environment variable read when the first is unset (`GOOGLE_API_KEY`).
+    pub fn alternate_env_key(self) -> Option<&'static str> {
+        (self == ProviderKind::Gemini).then_some("GOOGLE_API_KEY")
+    }
+
     pub fn cloud_kinds() -> impl Iterator<Item = ProviderKind> {
         PRESETS.iter().filter(|p| p.env_key.is_some()).map(|p| p.kind)
     }
@@ -123,6 +136,7 @@ impl ProviderKind {
     pub fn wire_format(self) -> WireFormat {
         match self {
             ProviderKind::Anthropic => WireFormat::Anthropic,
+            ProviderKind::Gemini => WireFormat::Gemini,
             _ => WireFormat::OpenAi,
         }
     }

@@ -3,6 +3,7 @@
 //! implementation (`openai_compat`); native Anthropic and Gemini implement the same trait.
 
 pub mod anthropic;
+pub mod gemini;
 mod kind;
 pub mod openai_compat;
 
@@ -26,6 +27,9 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`, `event:`-named SSE ending with `message_stop`).
     Anthropic,
+    /// Google Gemini (`/v1beta/models/{model}:generateContent`, SSE of whole
+    /// `GenerateContentResponse` chunks, the last one with a `finishReason`).
+    Gemini,
     /// OpenAI Responses (`/v1/responses`, `event:`-named SSE ending with `response.completed`):
     /// what a client of that endpoint speaks; among providers only the `openai` kind serves it.
     Responses,
@@ -42,18 +46,25 @@ pub enum Endpoint {
     Messages,
     /// Anthropic `messages/count_tokens`.
     CountTokens,
+    /// Gemini `models/{model}:generateContent` and `:streamGenerateContent` (the model and
+    /// whether it streams come from the path, not the body).
+    GenerateContent,
+    /// Gemini `models/{model}:countTokens`.
+    GeminiCountTokens,
     /// OpenAI Responses.
     Responses,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
         Endpoint::Models,
         Endpoint::Messages,
         Endpoint::CountTokens,
+        Endpoint::GenerateContent,
+        Endpoint::GeminiCountTokens,
         Endpoint::Responses,
     ];
 
@@ -69,6 +80,8 @@ impl Endpoint {
             Endpoint::Models => "models",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
+            Endpoint::GenerateContent => "generateContent",
+            Endpoint::GeminiCountTokens => "countTokens",
             Endpoint::Responses => "responses",
         }
     }
@@ -82,6 +95,7 @@ impl Endpoint {
     pub fn wire_format(self) -> WireFormat {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => WireFormat::Anthropic,
+            Endpoint::GenerateContent | Endpoint::GeminiCountTokens => WireFormat::Gemini,
             Endpoint::Responses => WireFormat::Responses,
             _ => WireFormat::OpenAi,
         }
@@ -359,6 +373,7 @@ fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
     match kind.wire_format() {
         WireFormat::OpenAi => openai_compat::api_for(kind),
         WireFormat::Anthropic => anthropic::api(),
+        WireFormat::Gemini => gemini::api(),
         // No kind's own wire format is Responses (see `ProviderKind::wire_format`).
         WireFormat::Responses => openai_compat::api_for(kind),
     }

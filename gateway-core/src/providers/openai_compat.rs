@@ -32,7 +32,9 @@ impl ProviderApi for OpenAiCompatible {
             Endpoint::Models => "/models",
             // Used only for kinds that speak Responses (`ProviderKind::speaks_responses`).
             Endpoint::Responses => "/responses",
-            Endpoint::Messages | Endpoint::CountTokens => return None,
+            Endpoint::Messages | Endpoint::CountTokens | Endpoint::GenerateContent | Endpoint::GeminiCountTokens => {
+                return None;
+            }
         };
         Some(format!("{base_url}{path}"))
     }

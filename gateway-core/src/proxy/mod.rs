@@ -57,8 +57,30 @@ pub async fn forward(
     parts: http::request::Parts,
     body: Body,
 ) -> Response {
+    forward_with(state, family, endpoint, parts, body, None).await
+}
+
+/// What an API that names the model in its path (Gemini) says there instead of in the body.
+#[derive(Clone, Debug)]
+pub struct FromPath {
+    pub model: String,
+    pub stream: bool,
+}
+
+/// [`forward`], with the model and the stream flag taken from the path when `from_path` is set.
+pub async fn forward_with(
+    state: AppState,
+    family: ApiFamily,
+    endpoint: Endpoint,
+    parts: http::request::Parts,
+    body: Body,
+    from_path: Option<FromPath>,
+) -> Response {
     let headers = parts.headers;
     let mut record = PendingRecord::new(state.observer(), family, endpoint.as_str());
+    if let Some(cap) = state.usage().body_cap() {
+        record.keep_bodies(cap);
+    }
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
     let caller = attribution::identify(&headers, peer).await;
     record.update(|r| {
@@ -66,9 +88,10 @@ pub async fn forward(
         r.client = caller.client;
         r.session_id = caller.session_id;
     });
-    match attempt(&state, endpoint, &headers, body, &mut record).await {
+    match attempt(&state, endpoint, &headers, body, from_path, &mut record).await {
         Ok(Answer::Whole { status, headers, body, usage }) => {
             record.update(|r| r.usage = usage);
+            record.capture_response(&body);
             record.finish(status.as_u16(), Outcome::Success);
             (status, headers, body).into_response()
         }
@@ -130,12 +153,16 @@ async fn attempt(
     endpoint: Endpoint,
     client_headers: &HeaderMap,
     body: Body,
+    from_path: Option<FromPath>,
     record: &mut PendingRecord,
 ) -> Result<Answer, ApiError> {
     let bytes = read_body(body, client_headers, state.max_body_bytes()).await?;
+    record.capture_request(&bytes);
     let top = TopLevel::parse(&bytes)?;
-    let requested = top.required_str("model")?;
-    let stream = endpoint.streams() && top.flag("stream")?;
+    let (requested, stream) = match from_path {
+        Some(path) => (std::borrow::Cow::Owned(path.model), path.stream),
+        None => (top.required_str("model")?, endpoint.streams() && top.flag("stream")?),
+    };
     let fallbacks = top.string_list("fallbacks")?;
     let class_header = client_headers.get(&TASK_HEADER).and_then(|v| v.to_str().ok());
     record.update(|r| {
@@ -150,7 +177,11 @@ async fn attempt(
     }
     let ask = routing::Ask { model: &requested, class_header, fallbacks: &fallbacks };
     let plan = routing::plan(&ask, &providers, &state.catalog().snapshot(), state.routing())?;
-    record.update(|r| r.class = plan.class.clone());
+    let cloud_reference = plan.class.as_deref().and_then(|c| routing::cloud_reference(c, &providers, state.routing()));
+    record.update(|r| {
+        r.class = plan.class.clone();
+        r.cloud_reference = cloud_reference;
+    });
 
     let mut attempts = 0u32;
     let mut last_error = None;
@@ -269,11 +300,15 @@ async fn attempt_once(
             max_tokens_cap: provider.max_output_tokens,
         };
         (endpoint, top.rewrite(bytes, &edits), None, strip_usage)
-    } else if endpoint == Endpoint::CountTokens {
-        // Only Anthropic counts Anthropic tokens: for other providers, a documented estimate.
-        // Counting is not consumption: no usage is recorded.
-        let input_tokens = translate::estimate_input_tokens(bytes)?;
-        let body = Bytes::from(serde_json::json!({ "input_tokens": input_tokens }).to_string());
+    } else if matches!(endpoint, Endpoint::CountTokens | Endpoint::GeminiCountTokens) {
+        // Only Anthropic counts Anthropic tokens, and only Google Gemini's: for other providers,
+        // a documented estimate. Counting is not consumption: no usage is recorded.
+        let answer = if endpoint == Endpoint::GeminiCountTokens {
+            serde_json::json!({ "totalTokens": translate::estimate_gemini_tokens(bytes)? })
+        } else {
+            serde_json::json!({ "input_tokens": translate::estimate_input_tokens(bytes)? })
+        };
+        let body = Bytes::from(answer.to_string());
         let mut headers = response_headers(&reqwest::header::HeaderMap::new(), target);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return Ok(Answer::Whole { status: StatusCode::OK, headers, body, usage: None });
@@ -283,14 +318,18 @@ async fn attempt_once(
             upstream_model: &target.model,
             stream,
             max_output_tokens: provider.max_output_tokens,
+            upstream: provider.api.wire_format(),
         };
-        let plan = translate::request(endpoint, provider.api.wire_format(), bytes, &context)?;
+        let plan = translate::request(endpoint, bytes, &context)?;
         (plan.endpoint, plan.body, Some(plan.mapper), false)
     };
-    let url = provider.endpoint_url(upstream_endpoint).ok_or_else(|| ApiError::UnsupportedEndpoint {
-        provider: provider.name.clone(),
-        endpoint: endpoint.as_str(),
-    })?;
+    let unsupported = || ApiError::UnsupportedEndpoint { provider: provider.name.clone(), endpoint: endpoint.as_str() };
+    let mut url = provider.endpoint_url(upstream_endpoint).ok_or_else(unsupported)?;
+    if provider.api.wire_format() == WireFormat::Gemini {
+        // Gemini names the model in the path.
+        url = crate::providers::gemini::model_url(&url, &target.model, upstream_endpoint, stream)
+            .ok_or_else(unsupported)?;
+    }
 
     let mut request = state
         .http()
@@ -441,6 +480,7 @@ fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String>
             let whole: Whole<AnthropicUsage> = serde_json::from_slice(body).map_err(invalid)?;
             whole.usage.map(|u| u.to_usage())
         }
+        WireFormat::Gemini => crate::translate::gemini_whole_usage(body)?,
         WireFormat::Responses => {
             let whole: Whole<ResponsesUsage> = serde_json::from_slice(body).map_err(invalid)?;
             whole.usage.as_ref().map(Usage::from_responses)

@@ -11,6 +11,7 @@ use serde::de::IgnoredAny;
 use crate::observe::{OpenAiUsage, ResponsesUsage, Usage};
 use crate::providers::WireFormat;
 use crate::providers::anthropic::AnthropicUsage;
+use crate::providers::gemini::GeminiUsage;
 
 /// A line longer than this is not scanned (it is still forwarded); bounds the scanner's buffer.
 const MAX_LINE: usize = 4 * 1024 * 1024;
@@ -128,6 +129,8 @@ impl SseScanner {
                 self.anthropic_data(data);
             } else if self.format == WireFormat::Responses {
                 self.responses_data(data);
+            } else if self.format == WireFormat::Gemini {
+                self.gemini_data(data);
             } else if data == b"[DONE]" {
                 self.saw_done = true;
             } else if let Some(usage) = usage_in(data) {
@@ -210,6 +213,28 @@ impl SseScanner {
         self.saw_done = true;
         if let Some(usage) = event.response.and_then(|r| r.usage) {
             self.usage = Some(Usage::from_responses(&usage));
+        }
+    }
+}
+
+impl SseScanner {
+    /// One Gemini chunk: a `finishReason` (or an error) marks a complete stream (Gemini has no
+    /// end marker; the connection just closes); `usageMetadata` is cumulative, the last wins.
+    fn gemini_data(&mut self, data: &[u8]) {
+        let head = &data[..data.len().min(12)];
+        if memmem::find(data, b"\"finishReason\"").is_some() || memmem::find(head, b"\"error\"").is_some() {
+            self.saw_done = true;
+        }
+        if memmem::find(data, b"\"usageMetadata\"").is_none() {
+            return;
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Chunk {
+            usage_metadata: Option<GeminiUsage>,
+        }
+        if let Ok(Chunk { usage_metadata: Some(usage) }) = serde_json::from_slice::<Chunk>(data) {
+            self.usage = Some(usage.to_usage());
         }
     }
 }
@@ -347,6 +372,28 @@ mod tests {
         ));
         assert!(scanner.saw_done);
         assert_eq!(scanner.usage.unwrap().input_tokens, 3);
+    }
+
+    #[test]
+    fn gemini_streams_end_with_a_finish_reason_and_report_usage() {
+        let text = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"he\"}],\"role\":\"model\"}}],\"usageMetadata\":{\"promptTokenCount\":9}}\r\n\r\n\
+            data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"llo\"}],\"role\":\"model\"},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":3}}\r\n\r\n";
+        for split in [1usize, 5, 4096] {
+            let mut scanner = SseScanner::for_format(WireFormat::Gemini, true);
+            let mut out = Vec::new();
+            for (i, piece) in text.as_bytes().chunks(split).enumerate() {
+                assert!(!scanner.saw_done || i * split > text.len() / 2);
+                out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(out, text.as_bytes());
+            assert!(scanner.saw_done);
+            let usage = scanner.usage.unwrap();
+            assert_eq!((usage.input_tokens, usage.output_tokens, usage.reasoning_tokens), (9, 5, 3));
+        }
+        let mut cut = SseScanner::for_format(WireFormat::Gemini, false);
+        cut.feed(Bytes::from_static(b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"he\"}]}}]}\n\n"));
+        assert!(!cut.saw_done, "a chunk without finishReason does not end the stream");
     }
 
     #[test]

@@ -207,7 +207,7 @@ fn image_url(source: &ImageSource) -> Option<String> {
 /// tool names, descriptions and schemas (for the `count_tokens` estimate).
 pub fn text_bytes(body: &[u8]) -> Result<usize, ApiError> {
     let request: MessagesRequest = parse(body)?;
-    let context = RequestContext { requested_model: "", upstream_model: "", stream: false, max_output_tokens: None };
+    let context = RequestContext::estimate();
     let chat = to_chat(&request, &context);
     let mut total = 0;
     for message in chat["messages"].as_array().into_iter().flatten() {

@@ -1,8 +1,10 @@
-//! Two stream translators in a row, for client and upstream formats that meet through a hub
-//! format (a Responses client in front of Anthropic: Anthropic events → Chat chunks → Responses
-//! events). The first writes hub events into a reused buffer; they are cut into events again
-//! and fed to the second, which writes the client's bytes. Nothing waits for more than the
-//! upstream event at hand.
+//! Two stream translators in a row through OpenAI Chat, the hub format, for client and upstream
+//! formats without a translator of their own: Anthropic ⇄ Gemini, and a Responses client in
+//! front of Anthropic or Gemini (upstream events → Chat chunks → the client's events), with the
+//! translators that already exist instead of a new pair each. The first writes hub events into
+//! a reused buffer; they are cut into events again (the gateway's own: `event:` and `data:`
+//! lines, each event ended by a blank line) and fed to the second, which writes the client's
+//! bytes. Nothing waits for more than the upstream event at hand.
 
 use bytes::BytesMut;
 
@@ -10,52 +12,64 @@ use super::{Flow, StreamTranslator};
 use crate::error::ApiError;
 use crate::observe::Usage;
 
-pub struct Chain {
-    first: Box<dyn StreamTranslator>,
-    second: Box<dyn StreamTranslator>,
+pub struct Chained {
+    upstream_to_hub: Box<dyn StreamTranslator>,
+    hub_to_client: Box<dyn StreamTranslator>,
     hub: BytesMut,
 }
 
-impl Chain {
-    pub fn new(first: Box<dyn StreamTranslator>, second: Box<dyn StreamTranslator>) -> Chain {
-        Chain { first, second, hub: BytesMut::new() }
+impl Chained {
+    pub fn new(upstream_to_hub: Box<dyn StreamTranslator>, hub_to_client: Box<dyn StreamTranslator>) -> Chained {
+        Chained { upstream_to_hub, hub_to_client, hub: BytesMut::new() }
     }
 }
 
-impl StreamTranslator for Chain {
+impl StreamTranslator for Chained {
     fn event(&mut self, name: Option<&str>, data: &[u8], out: &mut BytesMut) -> Flow {
         self.hub.clear();
-        let first = self.first.event(name, data, &mut self.hub);
-        let hub = self.hub.split().freeze();
-        // The hub bytes are whole SSE events written by the first translator (`write_event`):
-        // `event:` and `data:` lines, each event ended by a blank line.
-        for event in hub.split(|b| *b == b'\n').collect::<Vec<_>>().split(|line| line.is_empty()) {
+        let first = self.upstream_to_hub.event(name, data, &mut self.hub);
+        let mut second = Flow::Continue;
+        let hub = std::mem::take(&mut self.hub);
+        let lines: Vec<&[u8]> = hub[..].split(|b| *b == b'\n').collect();
+        for event in lines.split(|line| line.is_empty()) {
             let mut event_name = None;
-            let mut payload: &[u8] = &[];
+            let mut payload: Vec<u8> = Vec::new();
             for line in event {
-                if let Some(rest) = line.strip_prefix(b"event: ") {
-                    event_name = std::str::from_utf8(rest).ok();
-                } else if let Some(rest) = line.strip_prefix(b"data: ") {
-                    payload = rest;
+                if let Some(data) = line.strip_prefix(b"data: ") {
+                    if !payload.is_empty() {
+                        payload.push(b'\n');
+                    }
+                    payload.extend_from_slice(data);
+                } else if let Some(value) = line.strip_prefix(b"event: ") {
+                    event_name = Some(String::from_utf8_lossy(value).into_owned());
                 }
             }
             if payload.is_empty() {
                 continue;
             }
-            match self.second.event(event_name, payload, out) {
+            match self.hub_to_client.event(event_name.as_deref(), &payload, out) {
                 Flow::Continue => {}
-                other => return other,
+                flow => {
+                    second = flow;
+                    break;
+                }
             }
         }
-        first
+        self.hub = hub;
+        match (first, second) {
+            (Flow::UpstreamError(message), _) | (_, Flow::UpstreamError(message)) => Flow::UpstreamError(message),
+            (Flow::Done, _) | (_, Flow::Done) => Flow::Done,
+            _ => Flow::Continue,
+        }
     }
 
     /// The upstream's own usage, as the first translator read it.
     fn usage(&self) -> Option<Usage> {
-        self.first.usage().or_else(|| self.second.usage())
+        self.upstream_to_hub.usage().or_else(|| self.hub_to_client.usage())
     }
 
+    /// The client's format decides what a failed stream ends with (Responses: `response.failed`).
     fn error_event(&mut self, error: &ApiError, out: &mut BytesMut) -> bool {
-        self.second.error_event(error, out)
+        self.hub_to_client.error_event(error, out)
     }
 }

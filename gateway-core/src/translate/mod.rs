@@ -8,15 +8,25 @@
 //! |---|---|---|
 //! | Anthropic Messages → OpenAI Chat | [`anthropic_to_openai`] | [`openai_to_anthropic_stream`] |
 //! | OpenAI Chat → Anthropic Messages | [`openai_to_anthropic`] | [`anthropic_to_openai_stream`] |
+//! | Gemini → OpenAI Chat | [`gemini_to_openai`] | [`openai_to_gemini_stream`] |
+//! | OpenAI Chat → Gemini | [`openai_to_gemini`] | [`gemini_to_openai_stream`] |
 //! | OpenAI Responses → OpenAI Chat | [`responses_to_chat`] | [`chat_to_responses`] |
-//! | OpenAI Responses → Anthropic Messages | [`responses_to_chat`], then [`openai_to_anthropic`] | [`anthropic_to_openai_stream`], then [`chat_to_responses`] ([`chain`]) |
+//! | Anthropic ⇄ Gemini, Responses → Anthropic or Gemini | the two above through OpenAI Chat | [`chain`] |
+//!
+//! OpenAI Chat is the hub: a pair with no translator of its own goes client → Chat → upstream
+//! with the translators that exist, and its answers upstream → Chat → client.
 
 pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
 pub mod chain;
 pub mod chat_to_responses;
+pub mod gemini_to_openai;
+pub mod gemini_to_openai_stream;
+mod gemini_types;
 pub mod openai_to_anthropic;
 pub mod openai_to_anthropic_stream;
+pub mod openai_to_gemini;
+pub mod openai_to_gemini_stream;
 pub mod relay;
 pub mod responses_to_chat;
 mod types;
@@ -59,9 +69,14 @@ pub enum Mapper {
     AnthropicClient { model: String },
     /// An OpenAI Chat client in front of an Anthropic Messages upstream.
     OpenAiClient { model: String, include_usage: bool },
-    /// An OpenAI Responses client in front of an OpenAI Chat upstream, or (`via_anthropic`) in
-    /// front of an Anthropic upstream through Chat.
-    ResponsesClient { model: String, via_anthropic: bool },
+    /// A Gemini client in front of an OpenAI Chat upstream.
+    GeminiClient { model: String },
+    /// An OpenAI Chat client in front of a Gemini upstream.
+    OpenAiClientOfGemini { model: String, include_usage: bool },
+    /// An OpenAI Responses client in front of an OpenAI Chat upstream.
+    ResponsesClient { model: String },
+    /// Upstream → OpenAI Chat (the first), then OpenAI Chat → client (the second).
+    Chain(Box<Mapper>, Box<Mapper>),
 }
 
 /// A translated request: where it goes and what it carries.
@@ -80,44 +95,77 @@ pub struct RequestContext<'a> {
     pub stream: bool,
     /// The provider's `max_output_tokens`.
     pub max_output_tokens: Option<u64>,
+    /// The provider's wire format.
+    pub upstream: WireFormat,
 }
 
-/// Translates a client request for `endpoint` into the upstream's format, or says it cannot.
-pub fn request(
-    endpoint: Endpoint,
-    upstream: WireFormat,
-    body: &[u8],
-    context: &RequestContext<'_>,
-) -> Result<Plan, ApiError> {
-    match endpoint {
-        Endpoint::Responses => {
-            let chat = responses_to_chat::translate(body, context)?;
-            let via_anthropic = upstream == WireFormat::Anthropic;
-            let mapper = Mapper::ResponsesClient { model: context.requested_model.to_owned(), via_anthropic };
-            if via_anthropic {
-                // Chat is the hub: the Chat body goes on to Anthropic with the existing mapping.
-                let (body, _) = openai_to_anthropic::translate(&chat, context)?;
-                return Ok(Plan { endpoint: Endpoint::Messages, body, mapper });
-            }
-            Ok(Plan { endpoint: Endpoint::ChatCompletions, body: chat, mapper })
+impl RequestContext<'static> {
+    /// For translating a request only to measure it (`count_tokens` estimates).
+    pub fn estimate() -> RequestContext<'static> {
+        RequestContext {
+            requested_model: "",
+            upstream_model: "",
+            stream: false,
+            max_output_tokens: None,
+            upstream: WireFormat::OpenAi,
         }
-        Endpoint::Messages => {
+    }
+}
+
+/// Translates a client request for `endpoint` into the provider's format (`context.upstream`),
+/// or says it cannot. Pairs without a translator of their own go through OpenAI Chat.
+pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) -> Result<Plan, ApiError> {
+    let model = || context.requested_model.to_owned();
+    match (endpoint, context.upstream) {
+        (Endpoint::Messages, WireFormat::OpenAi) => {
             let body = anthropic_to_openai::translate(body, context)?;
-            Ok(Plan {
-                endpoint: Endpoint::ChatCompletions,
-                body,
-                mapper: Mapper::AnthropicClient { model: context.requested_model.to_owned() },
-            })
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::AnthropicClient { model: model() } })
         }
-        Endpoint::ChatCompletions => {
+        (Endpoint::ChatCompletions, WireFormat::Anthropic) => {
             let (body, include_usage) = openai_to_anthropic::translate(body, context)?;
             Ok(Plan {
                 endpoint: Endpoint::Messages,
                 body,
-                mapper: Mapper::OpenAiClient { model: context.requested_model.to_owned(), include_usage },
+                mapper: Mapper::OpenAiClient { model: model(), include_usage },
             })
         }
-        other => Err(ApiError::invalid(format!(
+        (Endpoint::GenerateContent, WireFormat::OpenAi) => {
+            let body = gemini_to_openai::translate(body, context)?;
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::GeminiClient { model: model() } })
+        }
+        (Endpoint::Responses, WireFormat::OpenAi) => {
+            let body = responses_to_chat::translate(body, context)?;
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::ResponsesClient { model: model() } })
+        }
+        (Endpoint::ChatCompletions, WireFormat::Gemini) => {
+            let (body, include_usage) = openai_to_gemini::translate(body, context)?;
+            Ok(Plan {
+                endpoint: Endpoint::GenerateContent,
+                body,
+                mapper: Mapper::OpenAiClientOfGemini { model: model(), include_usage },
+            })
+        }
+        // No translator of their own: through the hub.
+        (Endpoint::Messages, WireFormat::Gemini)
+        | (Endpoint::GenerateContent, WireFormat::Anthropic)
+        | (Endpoint::Responses, WireFormat::Anthropic | WireFormat::Gemini) => {
+            let to_hub = request(endpoint, body, &RequestContext { upstream: WireFormat::OpenAi, ..*context })?;
+            let onward = request(Endpoint::ChatCompletions, &to_hub.body, context)?;
+            // The hub leg always carries usage, so the client's last event has it.
+            let upstream_to_hub = match onward.mapper {
+                Mapper::OpenAiClient { model, .. } => Mapper::OpenAiClient { model, include_usage: true },
+                Mapper::OpenAiClientOfGemini { model, .. } => {
+                    Mapper::OpenAiClientOfGemini { model, include_usage: true }
+                }
+                other => other,
+            };
+            Ok(Plan {
+                endpoint: onward.endpoint,
+                body: onward.body,
+                mapper: Mapper::Chain(Box::new(upstream_to_hub), Box::new(to_hub.mapper)),
+            })
+        }
+        (other, _) => Err(ApiError::invalid(format!(
             "{} cannot be translated for this provider: it speaks another API",
             other.as_str()
         ))),
@@ -130,11 +178,13 @@ impl Mapper {
         match self {
             Mapper::AnthropicClient { model } => openai_to_anthropic_stream::whole(body, model),
             Mapper::OpenAiClient { model, .. } => anthropic_to_openai_stream::whole(body, model),
-            Mapper::ResponsesClient { model, via_anthropic: false } => chat_to_responses::whole(body, model),
-            Mapper::ResponsesClient { model, via_anthropic: true } => {
-                let (chat, usage) = anthropic_to_openai_stream::whole(body, model)?;
-                let (response, _) = chat_to_responses::whole(&chat, model)?;
-                Ok((response, usage))
+            Mapper::GeminiClient { model } => openai_to_gemini_stream::whole(body, model),
+            Mapper::OpenAiClientOfGemini { model, .. } => gemini_to_openai_stream::whole(body, model),
+            Mapper::ResponsesClient { model } => chat_to_responses::whole(body, model),
+            Mapper::Chain(upstream_to_hub, hub_to_client) => {
+                let (hub, usage) = upstream_to_hub.whole(body)?;
+                let (client, _) = hub_to_client.whole(&hub)?;
+                Ok((client, usage))
             }
         }
     }
@@ -146,13 +196,14 @@ impl Mapper {
             Mapper::OpenAiClient { model, include_usage } => {
                 Box::new(anthropic_to_openai_stream::ToOpenAi::new(model, *include_usage))
             }
-            Mapper::ResponsesClient { model, via_anthropic: false } => {
-                Box::new(chat_to_responses::ToResponses::new(model))
+            Mapper::GeminiClient { model } => Box::new(openai_to_gemini_stream::ToGemini::new(model)),
+            Mapper::OpenAiClientOfGemini { model, include_usage } => {
+                Box::new(gemini_to_openai_stream::FromGemini::new(model, *include_usage))
             }
-            Mapper::ResponsesClient { model, via_anthropic: true } => Box::new(chain::Chain::new(
-                Box::new(anthropic_to_openai_stream::ToOpenAi::new(model, true)),
-                Box::new(chat_to_responses::ToResponses::new(model)),
-            )),
+            Mapper::ResponsesClient { model } => Box::new(chat_to_responses::ToResponses::new(model)),
+            Mapper::Chain(upstream_to_hub, hub_to_client) => {
+                Box::new(chain::Chained::new(upstream_to_hub.stream(), hub_to_client.stream()))
+            }
         }
     }
 }
@@ -163,6 +214,29 @@ impl Mapper {
 pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, ApiError> {
     let chars = anthropic_to_openai::text_bytes(body)?;
     Ok((chars as u64).div_ceil(4).max(1))
+}
+
+/// Gemini's `countTokens` for a provider that cannot count Gemini tokens: the same estimate
+/// over the text of the Gemini request.
+pub fn estimate_gemini_tokens(body: &[u8]) -> Result<u64, ApiError> {
+    let chars = gemini_to_openai::text_bytes(body)?;
+    Ok((chars as u64).div_ceil(4).max(1))
+}
+
+/// The usage of a whole Gemini answer (`usageMetadata`); a streamed JSON array's last element.
+pub fn gemini_whole_usage(body: &[u8]) -> Result<Option<Usage>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Whole {
+        usage_metadata: Option<crate::providers::gemini::GeminiUsage>,
+    }
+    let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
+    if body.trim_ascii_start().starts_with(b"[") {
+        let all: Vec<Whole> = serde_json::from_slice(body).map_err(invalid)?;
+        return Ok(all.iter().rev().find_map(|w| w.usage_metadata.as_ref()).map(|u| u.to_usage()));
+    }
+    let whole: Whole = serde_json::from_slice(body).map_err(invalid)?;
+    Ok(whole.usage_metadata.map(|u| u.to_usage()))
 }
 
 /// A short random id suffix for ids the gateway makes up (`msg_…`, `toolu_…`).

@@ -74,6 +74,8 @@ const AGENTS: &[(&str, &str)] = &[
     ("codex-", "codex"),
     ("geminicli", "gemini-cli"),
     ("gemini-cli", "gemini-cli"),
+    // Google's genai SDKs (Python and JS), after Gemini CLI, which is built on the JS one.
+    ("google-genai-sdk/", "google-genai"),
     ("aider", "aider"),
     ("litellm", "litellm"),
     ("opencode", "opencode"),
@@ -363,6 +365,8 @@ mod tests {
             ("claude-cli/1.0.83 (external, cli)", "claude-code"),
             ("codex_exec/0.40.0 (Mac OS 15.6.1; arm64)", "codex"),
             ("GeminiCLI/0.1.5 (darwin; arm64)", "gemini-cli"),
+            ("GeminiCLI-tui/0.61.0/gemini-3.1-pro-preview (linux; x64) google-genai-sdk/1.30.0", "gemini-cli"),
+            ("google-genai-sdk/3.4.0 gl-python/3.11.2", "google-genai"),
             ("OpenAI/Python 1.99.9", "openai-python"),
             ("OpenAI/JS 5.12.0", "openai-js"),
             ("Anthropic/Python 0.64.0", "anthropic-python"),

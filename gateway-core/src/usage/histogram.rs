@@ -4,9 +4,8 @@
 //! nearest-rank value.
 //!
 //! Stored as a BLOB of `(bucket: u16 LE, count: u32 LE)` pairs for the buckets that are not
-//! empty, in bucket order.
-
-use std::collections::BTreeMap;
+//! empty, in bucket order; held in memory as dense counts, so merging a stored one is a pass over
+//! its bytes with no allocation once the counts have grown.
 
 /// Buckets per doubling of the latency.
 const PER_DOUBLING: f64 = 8.0;
@@ -16,19 +15,39 @@ const FLOOR_MS: f64 = 0.01;
 const LAST: u16 = 320;
 const PAIR: usize = 6;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct LatencyHistogram {
-    counts: BTreeMap<u16, u64>,
+    /// Counts by bucket, as long as the highest bucket used.
+    counts: Vec<u64>,
+}
+
+impl PartialEq for LatencyHistogram {
+    /// Equal counts; trailing empty buckets do not matter.
+    fn eq(&self, other: &Self) -> bool {
+        let (short, long) = if self.counts.len() <= other.counts.len() { (self, other) } else { (other, self) };
+        long.counts.starts_with(&short.counts) && long.counts[short.counts.len()..].iter().all(|c| *c == 0)
+    }
 }
 
 impl LatencyHistogram {
     pub fn record(&mut self, latency_ms: f64) {
-        *self.counts.entry(bucket_of(latency_ms)).or_default() += 1;
+        self.add(bucket_of(latency_ms), 1);
+    }
+
+    fn add(&mut self, bucket: u16, count: u64) {
+        let index = usize::from(bucket.min(LAST));
+        if index >= self.counts.len() {
+            self.counts.resize(index + 1, 0);
+        }
+        self.counts[index] += count;
     }
 
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        for (bucket, count) in &other.counts {
-            *self.counts.entry(*bucket).or_default() += count;
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
         }
     }
 
@@ -37,14 +56,17 @@ impl LatencyHistogram {
         for pair in blob.chunks_exact(PAIR) {
             let bucket = u16::from_le_bytes([pair[0], pair[1]]);
             let count = u32::from_le_bytes([pair[2], pair[3], pair[4], pair[5]]);
-            *self.counts.entry(bucket.min(LAST)).or_default() += u64::from(count);
+            self.add(bucket, u64::from(count));
         }
     }
 
     pub fn to_blob(&self) -> Vec<u8> {
-        let mut blob = Vec::with_capacity(self.counts.len() * PAIR);
-        for (bucket, count) in &self.counts {
-            // A bucket of one rollup row never holds 4 billion requests; saturate rather than wrap.
+        let used = self.counts.iter().filter(|c| **c > 0).count();
+        let mut blob = Vec::with_capacity(used * PAIR);
+        for (bucket, count) in self.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            // Buckets stop at LAST (< u16::MAX). A bucket of one rollup row never holds 4 billion
+            // requests; saturate rather than wrap.
+            let bucket = u16::try_from(bucket).unwrap_or(LAST);
             let count = u32::try_from(*count).unwrap_or(u32::MAX);
             blob.extend_from_slice(&bucket.to_le_bytes());
             blob.extend_from_slice(&count.to_le_bytes());
@@ -53,7 +75,7 @@ impl LatencyHistogram {
     }
 
     pub fn total(&self) -> u64 {
-        self.counts.values().sum()
+        self.counts.iter().sum()
     }
 
     /// The nearest-rank percentile (`p` in 0..=1), or 0 when empty.
@@ -64,10 +86,10 @@ impl LatencyHistogram {
         }
         let rank = ((p * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0;
-        for (bucket, count) in &self.counts {
+        for (bucket, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                return middle_of(*bucket);
+                return middle_of(bucket as f64);
             }
         }
         0.0
@@ -83,8 +105,8 @@ fn bucket_of(latency_ms: f64) -> u16 {
 }
 
 /// The geometric middle of a bucket.
-fn middle_of(bucket: u16) -> f64 {
-    FLOOR_MS * ((f64::from(bucket) + 0.5) / PER_DOUBLING).exp2()
+fn middle_of(bucket: f64) -> f64 {
+    FLOOR_MS * ((bucket + 0.5) / PER_DOUBLING).exp2()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use self::writer::{Msg, WriterHandle};
 use crate::api::ApiFamily;
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
-use crate::observe::{Outcome, RequestObserver, RequestRecord};
+use crate::observe::{Outcome, RequestObserver, RequestRecord, StoredBodies};
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
@@ -72,8 +72,18 @@ pub struct LogEntry {
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
     pub cost_usd: Option<f64>,
+    /// Served locally: what the same tokens would have cost on the class's first cloud model.
+    pub saved_usd: Option<f64>,
+    /// The request's and the answer's bodies (`usage.store_bodies`), stored in their own table
+    /// and served by `GET /api/logs/{id}/body`, never in the row's JSON.
+    #[serde(skip)]
+    pub bodies: Option<Box<StoredBodies>>,
+    /// Whether `GET /api/logs/{id}/body` has the bodies.
+    pub bodies_stored: bool,
     pub stream: bool,
     pub cache_hit: Option<bool>,
     pub session_id: Option<String>,
@@ -92,6 +102,12 @@ impl LogEntry {
         let usage = record.usage;
         let cost = match (&record.provider, &record.upstream_model, &usage) {
             (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
+            _ => None,
+        };
+        let saved = match (&record.cloud_reference, &usage) {
+            (Some((provider, model)), Some(usage)) if record.provider_local => {
+                pricing.price(provider, model).map(|price| price.cost(usage))
+            }
             _ => None,
         };
         let ts_ms = record.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -116,8 +132,12 @@ impl LogEntry {
             input_tokens: usage.map(|u| u.input_tokens),
             output_tokens: usage.map(|u| u.output_tokens),
             cached_tokens: usage.map(|u| u.cached_input_tokens),
+            cache_write_tokens: usage.map(|u| u.cache_write_tokens),
             reasoning_tokens: usage.map(|u| u.reasoning_tokens),
             cost_usd: cost,
+            saved_usd: saved,
+            bodies: record.bodies.clone(),
+            bodies_stored: record.bodies.is_some(),
             stream: record.stream,
             cache_hit: None,
             session_id: record.session_id.clone(),
@@ -243,6 +263,7 @@ pub struct UsageRecorder {
     next: Arc<dyn RequestObserver>,
     /// Cancelled at shutdown: ends the live log streams so the server can stop.
     pub streams_closed: CancellationToken,
+    body_cap: Option<usize>,
 }
 
 impl UsageRecorder {
@@ -270,7 +291,13 @@ impl UsageRecorder {
             pricing,
             next,
             streams_closed: CancellationToken::new(),
+            body_cap: (config.enabled && config.store_bodies).then_some(config.max_stored_body_bytes),
         })
+    }
+
+    /// How many bytes of each body to keep, when `usage.store_bodies` is on and the log is.
+    pub fn body_cap(&self) -> Option<usize> {
+        self.body_cap
     }
 
     pub fn pricing(&self) -> &PriceTable {

@@ -1,7 +1,8 @@
 //! What a request cost: a price table per model (dollars per million tokens), shipped with the
 //! app and overridable in config (`[pricing."openai/gpt-4o"] input = 2.5 …`). Local providers cost
-//! nothing unless the config prices them explicitly. Cached input tokens are part of the input tokens (OpenAI's convention) and are billed
-//! once, at the cached rate; reasoning tokens are part of the output tokens.
+//! nothing unless the config prices them explicitly. Cached input tokens and tokens written to the
+//! prompt cache are part of the input tokens (OpenAI's convention) and are billed once, at the
+//! cached and cache-write rates; reasoning tokens are part of the output tokens.
 
 use std::collections::BTreeMap;
 
@@ -38,11 +39,13 @@ impl Price {
     /// The cost in dollars of `usage` at this price.
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = usage.cached_input_tokens.min(usage.input_tokens);
+        let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
         let reasoning = usage.reasoning_tokens.min(usage.output_tokens);
-        let uncached = usage.input_tokens - cached;
+        let uncached = usage.input_tokens - cached - written;
         let visible = usage.output_tokens - reasoning;
         let dollars = uncached as f64 * self.input
             + cached as f64 * self.cached_input.unwrap_or(self.input)
+            + written as f64 * self.cache_write.unwrap_or(self.input)
             + visible as f64 * self.output
             + reasoning as f64 * self.reasoning.unwrap_or(self.output);
         dollars / 1_000_000.0
@@ -70,7 +73,13 @@ const BUILT_IN: &[(&str, Price)] = &[
     ("text-embedding-3-small", Price::new(0.02, 0.02, 0.0)),
     ("text-embedding-3-large", Price::new(0.13, 0.13, 0.0)),
     // Anthropic (cache reads at 10%, 5-minute cache writes at 125% of the input rate)
+    // Opus 4.5 and later cost a third of Opus 4 and 4.1: each later version is listed, because
+    // the `claude-opus-4` prefix alone would price `claude-opus-4-8` at Opus 4's rate.
     ("claude-opus-4-5", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-6", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-7", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-8", Price::new(5.00, 0.50, 25.00).with_cache_write(6.25)),
+    ("claude-opus-4-1", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-opus-4", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-3-opus", Price::new(15.00, 1.50, 75.00).with_cache_write(18.75)),
     ("claude-sonnet-4", Price::new(3.00, 0.30, 15.00).with_cache_write(3.75)),
@@ -153,7 +162,31 @@ mod tests {
     use super::*;
 
     fn usage(input: u64, cached: u64, output: u64, reasoning: u64) -> Usage {
-        Usage { input_tokens: input, output_tokens: output, cached_input_tokens: cached, reasoning_tokens: reasoning }
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cached_input_tokens: cached,
+            reasoning_tokens: reasoning,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn cache_writes_are_billed_at_the_cache_write_rate() {
+        let table = PriceTable::default();
+        // Claude Sonnet 4: 1M input = 200k read from the cache + 300k written to it + 500k plain;
+        // 0.5M × 3 + 0.2M × 0.30 + 0.3M × 3.75, and no output.
+        let usage = Usage {
+            input_tokens: 1_000_000,
+            cached_input_tokens: 200_000,
+            cache_write_tokens: 300_000,
+            ..Usage::default()
+        };
+        let cost = table.cost("anthropic", "claude-sonnet-4-5", false, &usage).unwrap();
+        assert!((cost - (1.5 + 0.06 + 1.125)).abs() < 1e-9, "{cost}");
+        // Counts that do not add up never go negative or count a token twice.
+        let odd = Usage { input_tokens: 10, cached_input_tokens: 8, cache_write_tokens: 8, ..Usage::default() };
+        assert!(table.cost("anthropic", "claude-sonnet-4-5", false, &odd).unwrap() > 0.0);
     }
 
     #[test]
@@ -163,6 +196,10 @@ mod tests {
         assert_eq!(table.price("openai", "gpt-4o-2024-08-06").unwrap().input, 2.50);
         assert_eq!(table.price("openrouter", "anthropic/claude-sonnet-4-5").unwrap().output, 15.0);
         assert!(table.price("mock", "echo").is_none());
+        // Claude Code's default model is an Opus 4.5-or-later price, not Opus 4's.
+        assert_eq!(table.price("anthropic", "claude-opus-4-8").unwrap().input, 5.0);
+        assert_eq!(table.price("anthropic", "claude-opus-4-1-20250805").unwrap().input, 15.0);
+        assert_eq!(table.price("anthropic", "claude-opus-4-20250514").unwrap().input, 15.0);
         // 1M input of which 400k cached, 100k output: 0.6M × 2.5 + 0.4M × 1.25 + 0.1M × 10.
         let cost = table.cost("openai", "gpt-4o", false, &usage(1_000_000, 400_000, 100_000, 0)).unwrap();
         assert!((cost - (1.5 + 0.5 + 1.0)).abs() < 1e-9, "{cost}");

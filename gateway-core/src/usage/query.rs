@@ -90,6 +90,8 @@ pub struct Point {
     pub cached_tokens: u64,
     pub reasoning_tokens: u64,
     pub cost_usd: f64,
+    /// Of the requests served locally: what they would have cost on their class's cloud model.
+    pub saved_usd: f64,
     pub p50_latency_ms: f64,
     pub p95_latency_ms: f64,
 }
@@ -107,7 +109,7 @@ pub fn series(
     let mut acc: BTreeMap<(i64, Option<String>), Totals> = BTreeMap::new();
     rollup::visit(conn, from_ms, to_ms, bucket.grain(), &mut |row| {
         let group = group_by.and_then(|g| g.of(&row));
-        acc.entry((row.start_ms.div_euclid(size) * size, group)).or_default().merge(&row.totals);
+        row.add_to(acc.entry((row.start_ms.div_euclid(size) * size, group)).or_default());
     })?;
     Ok(acc
         .into_iter()
@@ -121,6 +123,7 @@ pub fn series(
             cached_tokens: totals.cached_tokens,
             reasoning_tokens: totals.reasoning_tokens,
             cost_usd: totals.cost_usd,
+            saved_usd: totals.saved_usd,
             p50_latency_ms: totals.latency.percentile(0.50),
             p95_latency_ms: totals.latency.percentile(0.95),
         })
@@ -137,17 +140,24 @@ pub struct Summary {
     pub output_tokens: u64,
     pub cached_tokens: u64,
     pub cost_usd: f64,
+    pub saved_usd: f64,
+    /// Requests served by a local provider.
+    pub local_requests: u64,
     pub top_client: Option<String>,
     pub top_model: Option<String>,
 }
 
 pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
     let mut totals = Totals::default();
+    let mut local_requests = 0;
     let mut by_client: HashMap<String, u64> = HashMap::new();
     let mut by_model: HashMap<String, u64> = HashMap::new();
     // Up to the end of time: rows stamped a little ahead of this clock count too.
     rollup::visit(conn, since_ms, i64::MAX / 4, Grain::Day, &mut |row| {
         totals.merge(&row.totals);
+        if row.local {
+            local_requests += row.totals.requests;
+        }
         if let Some(client) = row.client {
             *by_client.entry(client).or_default() += row.totals.requests;
         }
@@ -163,6 +173,8 @@ pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
         output_tokens: totals.output_tokens,
         cached_tokens: totals.cached_tokens,
         cost_usd: totals.cost_usd,
+        saved_usd: totals.saved_usd,
+        local_requests,
         top_client: top(by_client),
         top_model: top(by_model),
     })
@@ -179,6 +191,8 @@ pub struct LogFilter {
     pub client: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
+    /// The task class the request named (`coding`, ...).
+    pub task_class: Option<String>,
     pub status: Option<u16>,
     pub since_ms: Option<i64>,
     /// Rows with an id below this (the previous page's `next_cursor`).
@@ -188,7 +202,8 @@ pub struct LogFilter {
 
 const COLUMNS: &str = "id, ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, provider, \
      model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, \
-     cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent";
+     cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
+     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id)";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
     Ok(LogEntry {
@@ -218,6 +233,10 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         cache_hit: row.get(23)?,
         session_id: row.get(24)?,
         user_agent: row.get(25)?,
+        saved_usd: row.get(26)?,
+        cache_write_tokens: row.get::<_, Option<i64>>(27)?.map(|v| v.max(0) as u64),
+        bodies: None,
+        bodies_stored: row.get(28)?,
     })
 }
 
@@ -234,6 +253,7 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEn
     text("client = ?", &filter.client, &mut clauses);
     text("model = ?", &filter.model, &mut clauses);
     text("provider = ?", &filter.provider, &mut clauses);
+    text("task_class = ?", &filter.task_class, &mut clauses);
     if let Some(status) = filter.status {
         clauses.push("status = ?");
         values.push(SqlValue::Integer(i64::from(status)));
@@ -265,4 +285,15 @@ pub fn rows_between(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Re
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2"))?;
     let rows = stmt.query_map([from_ms, to_ms], entry)?;
     rows.collect()
+}
+
+/// A row's stored bodies, as text (lossy where they are not UTF-8), and whether one was cut.
+pub fn bodies(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, String, bool)>> {
+    let mut stmt = conn.prepare_cached("SELECT request, response, truncated FROM bodies WHERE request_id = ?1")?;
+    let mut rows = stmt.query([id])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let text = |index: usize| -> rusqlite::Result<String> {
+        Ok(String::from_utf8_lossy(row.get_ref(index)?.as_blob()?).into_owned())
+    };
+    Ok(Some((text(0)?, text(1)?, row.get(2)?)))
 }

@@ -53,6 +53,8 @@ impl Grain {
 }
 
 /// One rollup table; the three differ only in name and in what `start_ms` is rounded to.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! rollup_table {
     ($name:literal) => {
         concat!(
@@ -72,6 +74,7 @@ macro_rules! rollup_table {
     cached_tokens    INTEGER NOT NULL,
     reasoning_tokens INTEGER NOT NULL,
     cost_usd         REAL NOT NULL,
+    saved_usd        REAL NOT NULL,
     latency_hist     BLOB NOT NULL,      -- `histogram::LatencyHistogram`
     PRIMARY KEY (start_ms, model, provider, client, task_class, local)
 ) WITHOUT ROWID;
@@ -80,9 +83,18 @@ macro_rules! rollup_table {
     };
 }
 
-/// The schema step that creates the tables (see `schema::MIGRATIONS`).
-pub const CREATE_TABLES: &str =
-    concat!(rollup_table!("usage_minute"), rollup_table!("usage_hour"), rollup_table!("usage_day"));
+/// The schema text that creates the tables (part of a step of `schema::MIGRATIONS`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! rollup_tables {
+    () => {
+        concat!(
+            $crate::rollup_table!("usage_minute"),
+            $crate::rollup_table!("usage_hour"),
+            $crate::rollup_table!("usage_day")
+        )
+    };
+}
 
 /// The sums of one rollup row.
 #[derive(Clone, Debug, Default)]
@@ -94,19 +106,48 @@ pub struct Totals {
     pub cached_tokens: u64,
     pub reasoning_tokens: u64,
     pub cost_usd: f64,
+    pub saved_usd: f64,
     pub latency: LatencyHistogram,
 }
 
+/// What one request adds to a rollup row.
+struct Sample {
+    error: bool,
+    input_tokens: u64,
+    output_tokens: u64,
+    cached_tokens: u64,
+    reasoning_tokens: u64,
+    cost_usd: f64,
+    saved_usd: f64,
+    latency_ms: f64,
+}
+
+impl Sample {
+    fn of(entry: &LogEntry) -> Sample {
+        Sample {
+            error: entry.outcome != "success",
+            input_tokens: entry.input_tokens.unwrap_or(0),
+            output_tokens: entry.output_tokens.unwrap_or(0),
+            cached_tokens: entry.cached_tokens.unwrap_or(0),
+            reasoning_tokens: entry.reasoning_tokens.unwrap_or(0),
+            cost_usd: entry.cost_usd.unwrap_or(0.0),
+            saved_usd: entry.saved_usd.unwrap_or(0.0),
+            latency_ms: entry.latency_ms,
+        }
+    }
+}
+
 impl Totals {
-    fn add_entry(&mut self, entry: &LogEntry) {
+    fn add(&mut self, sample: &Sample) {
         self.requests += 1;
-        self.errors += u64::from(entry.outcome != "success");
-        self.input_tokens += entry.input_tokens.unwrap_or(0);
-        self.output_tokens += entry.output_tokens.unwrap_or(0);
-        self.cached_tokens += entry.cached_tokens.unwrap_or(0);
-        self.reasoning_tokens += entry.reasoning_tokens.unwrap_or(0);
-        self.cost_usd += entry.cost_usd.unwrap_or(0.0);
-        self.latency.record(entry.latency_ms);
+        self.errors += u64::from(sample.error);
+        self.input_tokens += sample.input_tokens;
+        self.output_tokens += sample.output_tokens;
+        self.cached_tokens += sample.cached_tokens;
+        self.reasoning_tokens += sample.reasoning_tokens;
+        self.cost_usd += sample.cost_usd;
+        self.saved_usd += sample.saved_usd;
+        self.latency.record(sample.latency_ms);
     }
 
     pub fn merge(&mut self, other: &Totals) {
@@ -117,6 +158,7 @@ impl Totals {
         self.cached_tokens += other.cached_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
         self.cost_usd += other.cost_usd;
+        self.saved_usd += other.saved_usd;
         self.latency.merge(&other.latency);
     }
 }
@@ -130,7 +172,17 @@ pub struct RollupRow {
     pub client: Option<String>,
     pub task_class: Option<String>,
     pub local: bool,
+    /// The sums; the latency histogram is left empty, its stored form is in `latency_blob`.
     pub totals: Totals,
+    pub latency_blob: Vec<u8>,
+}
+
+impl RollupRow {
+    /// The row's sums, latency histogram included.
+    pub fn add_to(&self, totals: &mut Totals) {
+        totals.merge(&self.totals);
+        totals.latency.merge_blob(&self.latency_blob);
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -165,7 +217,7 @@ fn add_to(conn: &Connection, grains: &[Grain], entries: &[LogEntry]) -> rusqlite
     for &grain in grains {
         let mut sums: HashMap<Key<'_>, Totals> = HashMap::new();
         for entry in entries {
-            sums.entry(Key::of(entry, grain)).or_default().add_entry(entry);
+            sums.entry(Key::of(entry, grain)).or_default().add(&Sample::of(entry));
         }
         for (key, totals) in sums {
             upsert(conn, grain, &key, totals)?;
@@ -192,14 +244,14 @@ fn upsert(conn: &Connection, grain: Grain, key: &Key<'_>, mut totals: Totals) ->
 fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rusqlite::Result<()> {
     let mut upsert = conn.prepare_cached(&format!(
         "INSERT INTO {} (start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-         output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_hist) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
          ON CONFLICT (start_ms, model, provider, client, task_class, local) DO UPDATE SET \
          requests = requests + excluded.requests, errors = errors + excluded.errors, \
          input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, \
          cached_tokens = cached_tokens + excluded.cached_tokens, \
          reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_usd = cost_usd + excluded.cost_usd, \
-         latency_hist = excluded.latency_hist",
+         saved_usd = saved_usd + excluded.saved_usd, latency_hist = excluded.latency_hist",
         grain.table()
     ))?;
     upsert.execute(params![
@@ -216,6 +268,7 @@ fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rus
         sql_int(totals.cached_tokens),
         sql_int(totals.reasoning_tokens),
         totals.cost_usd,
+        totals.saved_usd,
         totals.latency.to_blob(),
     ])?;
     Ok(())
@@ -257,31 +310,33 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(
         "SELECT ts_ms, IFNULL(model, ''), IFNULL(provider, ''), IFNULL(client, ''), IFNULL(task_class, ''), local, \
          outcome != 'success', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cached_tokens, 0), \
-         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), latency_ms FROM requests ORDER BY ts_ms",
+         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), IFNULL(saved_usd, 0), latency_ms FROM requests ORDER BY ts_ms",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let ts_ms: i64 = row.get(0)?;
         let key: OwnedKey = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
         let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-        let mut one = Totals {
-            requests: 1,
-            errors: u64::from(row.get::<_, bool>(6)?),
+        let sample = Sample {
+            error: row.get(6)?,
             input_tokens: count(7)?,
             output_tokens: count(8)?,
             cached_tokens: count(9)?,
             reasoning_tokens: count(10)?,
             cost_usd: row.get(11)?,
-            latency: LatencyHistogram::default(),
+            saved_usd: row.get(12)?,
+            latency_ms: row.get(13)?,
         };
-        one.latency.record(row.get(12)?);
         for bucket in &mut open {
             let start = bucket.grain.floor(ts_ms);
             if start != bucket.start_ms {
                 close(conn, bucket)?;
                 bucket.start_ms = start;
             }
-            bucket.sums.entry(key.clone()).or_default().merge(&one);
+            match bucket.sums.get_mut(&key) {
+                Some(totals) => totals.add(&sample),
+                None => bucket.sums.entry(key.clone()).or_default().add(&sample),
+            }
         }
     }
     for bucket in &mut open {
@@ -353,7 +408,7 @@ pub fn visit(
     for (grain, from, to) in pieces(from_ms, to_ms, coarsest) {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-             output_tokens, cached_tokens, reasoning_tokens, cost_usd, latency_hist FROM {} \
+             output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist FROM {} \
              WHERE start_ms >= ?1 AND start_ms < ?2",
             grain.table()
         ))?;
@@ -364,8 +419,6 @@ pub fn visit(
                 Ok(if value.is_empty() { None } else { Some(value) })
             };
             let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-            let mut latency = LatencyHistogram::default();
-            latency.merge_blob(row.get_ref(13)?.as_blob()?);
             visit(RollupRow {
                 start_ms: row.get(0)?,
                 model: text(1)?,
@@ -381,8 +434,10 @@ pub fn visit(
                     cached_tokens: count(10)?,
                     reasoning_tokens: count(11)?,
                     cost_usd: row.get(12)?,
-                    latency,
+                    saved_usd: row.get(13)?,
+                    latency: LatencyHistogram::default(),
                 },
+                latency_blob: row.get_ref(14)?.as_blob()?.to_vec(),
             });
         }
     }
@@ -423,7 +478,7 @@ mod tests {
             visit(conn, i64::MIN / 4, i64::MAX / 4, grain, &mut |row| {
                 let t = &row.totals;
                 all.push(format!(
-                    "{grain:?} {} {:?} {:?} {:?} {:?} {} {} {} {} {} {} {} {:.9} {:?}",
+                    "{grain:?} {} {:?} {:?} {:?} {:?} {} {} {} {} {} {} {} {:.9} {:.9} {:?}",
                     row.start_ms,
                     row.model,
                     row.provider,
@@ -437,7 +492,8 @@ mod tests {
                     t.cached_tokens,
                     t.reasoning_tokens,
                     t.cost_usd,
-                    t.latency.to_blob()
+                    t.saved_usd,
+                    row.latency_blob
                 ));
             })
             .unwrap();
@@ -462,6 +518,7 @@ mod tests {
                 cached_tokens: Some(i / 2),
                 reasoning_tokens: None,
                 cost_usd: Some(0.001),
+                saved_usd: (i % 2 == 0).then_some(0.002),
                 ..LogEntry::default()
             })
             .collect()

@@ -44,8 +44,16 @@ CREATE INDEX requests_client ON requests (client, ts_ms);
 CREATE INDEX requests_class ON requests (task_class, ts_ms);
 CREATE INDEX requests_status ON requests (status, ts_ms);
 "#,
-    // Version 2: the rollup tables, filled from the existing rows right after (`migrate`).
-    rollup::CREATE_TABLES,
+    // Version 2: what running locally saved, tokens written to prompt caches, and the rollup tables, filled from the existing rows
+    // right after (`migrate`).
+    concat!(
+        "ALTER TABLE requests ADD COLUMN saved_usd REAL;\n",
+        "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER;\n",
+        // Bodies, only with `usage.store_bodies`; deleted with their rows.
+        "CREATE TABLE bodies (request_id INTEGER PRIMARY KEY, request BLOB NOT NULL, response BLOB NOT NULL, \
+         truncated INTEGER NOT NULL);\n",
+        crate::rollup_tables!()
+    ),
 ];
 
 /// The version that added the rollup tables.

@@ -83,12 +83,14 @@ fn message_id(seq: u64) -> String {
     format!("msg_mock_{seq}")
 }
 
-fn message_usage(output_tokens: u64) -> Value {
+/// A model whose name contains `cache-write` also reports tokens written to the prompt cache.
+fn message_usage(output_tokens: u64, model: &str) -> Value {
+    let written = if model.contains("cache-write") { usage::CACHE_WRITE_TOKENS } else { 0 };
     json!({
         "input_tokens": usage::PROMPT_TOKENS,
         "output_tokens": output_tokens,
         "cache_read_input_tokens": usage::CACHED_TOKENS,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
     })
 }
 
@@ -118,7 +120,7 @@ fn message(answer: &Answer, model: &str) -> Value {
         "content": content,
         "stop_reason": stop_reason(answer),
         "stop_sequence": null,
-        "usage": message_usage(usage::COMPLETION_TOKENS),
+        "usage": message_usage(usage::COMPLETION_TOKENS, model),
     })
 }
 
@@ -135,7 +137,7 @@ fn message_events(answer: &Answer, model: &str, chunks: usize) -> Frames {
             "content": [],
             "stop_reason": null,
             "stop_sequence": null,
-            "usage": message_usage(1),
+            "usage": message_usage(1, model),
         }}),
     ));
     let mut index = 0;
@@ -190,7 +192,7 @@ fn message_events(answer: &Answer, model: &str, chunks: usize) -> Frames {
         &json!({
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason(answer), "stop_sequence": null},
-            "usage": message_usage(usage::COMPLETION_TOKENS),
+            "usage": message_usage(usage::COMPLETION_TOKENS, model),
         }),
     ));
     frames.meta(sse_event("message_stop", &json!({"type": "message_stop"})));

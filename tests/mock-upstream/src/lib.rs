@@ -51,6 +51,8 @@ pub mod usage {
     pub const CACHED_TOKENS: u64 = 4;
     /// OpenAI `completion_tokens_details.reasoning_tokens`, Responses `output_tokens_details.reasoning_tokens`.
     pub const REASONING_TOKENS: u64 = 2;
+    /// Anthropic `cache_creation_input_tokens`, for a model whose name contains `cache-write`.
+    pub const CACHE_WRITE_TOKENS: u64 = 3;
     /// `PROMPT_TOKENS + COMPLETION_TOKENS`.
     pub const TOTAL_TOKENS: u64 = PROMPT_TOKENS + COMPLETION_TOKENS;
 }

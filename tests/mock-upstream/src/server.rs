@@ -210,6 +210,7 @@ fn router(app: App) -> Router {
         .route("/v1beta/models/{*rest}", get(gemini::model).post(gemini::generate))
         .route("/api/tags", get(ollama::tags))
         .route("/api/version", get(ollama::version))
+        .route("/_mock/requests", get(recorded_requests))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(app.clone(), observe))
@@ -222,6 +223,26 @@ async fn root() -> &'static str {
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// What a test in another process (the dashboard's browser tests) can see of the recorded
+/// requests: method, path, the body's `model`, the client tool header and the `authorization`
+/// header (test keys only ever reach a mock), in arrival order; these look-ups excluded.
+async fn recorded_requests(State(app): State<App>) -> Response {
+    let list: Vec<serde_json::Value> = app
+        .recorded()
+        .iter()
+        .filter(|r| !r.path_and_query.starts_with("/_mock/"))
+        .map(|r| {
+            serde_json::json!({
+                "method": r.method,
+                "path": r.path_and_query,
+                "model": r.json().get("model").cloned().unwrap_or(serde_json::Value::Null),
+                "authorization": r.header("authorization"),
+            })
+        })
+        .collect();
+    axum::Json(list).into_response()
 }
 
 async fn not_found() -> Response {

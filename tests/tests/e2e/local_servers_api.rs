@@ -95,6 +95,9 @@ async fn local_servers_are_managed_through_the_admin_api() {
     config.ollama.binary = Some(fake_binary(home.path(), "ollama"));
     config.ollama.prefer_external = false;
     config.health_timeout_ms = 100;
+    // What "vllm-mlx" serves once its service is loaded: a mock on the port it is configured for.
+    let model_server = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    config.vllm_mlx.port = model_server.addr().port();
     let manager = Arc::new(FakeManager { dir: units, ..FakeManager::default() });
     struct Shared(Arc<FakeManager>);
     impl ServiceManager for Shared {
@@ -144,10 +147,30 @@ async fn local_servers_are_managed_through_the_admin_api() {
     let names: Vec<&str> = list["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"vllm-mlx") && names.contains(&"ollama"), "{list}");
 
+    // Local-only asks the service manager: the server answers on its port, but its service is
+    // not loaded, so local-only is refused with that reason.
+    let local_only = |enabled: bool| {
+        let request = gw.client.put(gw.url("/api/local-only")).json(&serde_json::json!({ "enabled": enabled }));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = local_only(true).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("vllm-mlx is not loaded (dev.switchyard.vllm-mlx)"), "{message}");
+
     let response = gw.client.post(gw.url("/api/local-servers/vllm-mlx/start")).send().await.unwrap();
     let status = response.status();
     let body = response.text().await.unwrap();
     assert_eq!(status, 200, "{body}");
+    // Loaded and healthy now: local-only turns on.
+    let (status, view) = local_only(true).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["enabled"], true);
+    let (status, _) = local_only(false).await;
+    assert_eq!(status, 200);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["status"]["running"], true, "{body}");
     assert_eq!(body["result"]["outcome"], "started", "{body}");

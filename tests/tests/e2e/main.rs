@@ -6,6 +6,8 @@ mod claude_code;
 mod codex_cli;
 mod discovery;
 mod errors;
+mod gemini_api;
+mod gemini_cli;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;

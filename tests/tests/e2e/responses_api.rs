@@ -1,7 +1,7 @@
 //! The OpenAI Responses API through the gateway: translated to an OpenAI-compatible mock
 //! (`mock/…`, Chat Completions), translated through Chat to an Anthropic-shaped mock
-//! (`claude/…`), and passed through untouched to a provider of kind `openai` (`oai/…`, which
-//! speaks Responses itself). Errors in OpenAI's shape; usage rows in the `responses` family.
+//! (`claude/…`) and to a Gemini-shaped one (`gem/…`), and passed through untouched to a
+//! provider of kind `openai` (`oai/…`, which speaks Responses itself). Errors in OpenAI's shape; usage rows in the `responses` family.
 
 use std::sync::Arc;
 
@@ -243,6 +243,73 @@ async fn codex_driving_an_anthropic_provider() {
     assert_eq!(answer["output"][0]["content"][0]["text"], "tool result: a.txt", "{answer}");
     // Anthropic counts cached tokens apart; the Responses client gets them inside input_tokens.
     assert_eq!(answer["usage"]["input_tokens"], usage::PROMPT_TOKENS + usage::CACHED_TOKENS);
+}
+
+/// Codex in front of a `gemini` provider: Responses → Chat → Gemini, and Gemini's chunks back
+/// through Chat (`translate::chain`), streamed, whole, and cut.
+#[tokio::test]
+async fn codex_driving_a_gemini_provider() {
+    let gemini = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\nmax_output_tokens = 4096\n",
+        gemini.base_url()
+    );
+    let gw = gateway(&toml).await;
+    let mut body = codex_body("gem/tool", developer_and_user("run it"));
+    body["max_output_tokens"] = json!(64000);
+    let events = events(&post_codex(&gw, "/v1/responses", &body).await.text().await.unwrap());
+    check_stream(&events);
+    let done: Vec<&Value> =
+        events.iter().filter(|(name, _)| name == "response.output_item.done").map(|(_, data)| &data["item"]).collect();
+    assert_eq!(done.len(), 1, "{events:?}");
+    assert_eq!(done[0]["type"], "function_call");
+    assert_eq!(done[0]["name"], "exec_command");
+    let arguments: Value = serde_json::from_str(done[0]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments["cmd"], "echo hello-from-tool", "the mock's command for Codex's shell tool");
+    let completed = &events.last().unwrap().1;
+    assert_eq!(completed["type"], "response.completed");
+    let usage = &completed["response"]["usage"];
+    // Gemini's promptTokenCount already includes the cached tokens, as Responses' input_tokens do.
+    assert_eq!(usage["input_tokens"], usage::PROMPT_TOKENS, "{usage}");
+    assert_eq!(usage["output_tokens"], usage::COMPLETION_TOKENS, "{usage}");
+    assert_eq!(usage["input_tokens_details"]["cached_tokens"], usage::CACHED_TOKENS, "{usage}");
+
+    let sent = posts(&gemini);
+    assert_eq!(sent[0].path_and_query, "/v1beta/models/tool:streamGenerateContent?alt=sse");
+    assert_eq!(sent[0].header("x-goog-api-key"), Some("gm-provider-key-0001"));
+    assert_eq!(sent[0].header("authorization"), None, "Codex's key is not forwarded");
+    let sent = sent[0].json();
+    assert_eq!(sent["systemInstruction"]["parts"][0]["text"], "You are Codex.");
+    assert_eq!(sent["generationConfig"]["maxOutputTokens"], 4096, "clamped to the provider's max_output_tokens");
+    let declarations = sent["tools"][0]["functionDeclarations"].as_array().unwrap();
+    assert_eq!(declarations.len(), 1, "non-function tools dropped: {declarations:?}");
+    assert_eq!(declarations[0]["name"], "exec_command");
+
+    // Whole answer, with the tool result: the output goes back as a functionResponse.
+    let input = json!([
+        {"role": "user", "content": "run it"},
+        {"type": "function_call", "call_id": "call_1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "a.txt"}
+    ]);
+    let mut body = codex_body("gem/echo", input);
+    body["stream"] = json!(false);
+    let answer: Value = post_codex(&gw, "/v1/responses", &body).await.json().await.unwrap();
+    assert_eq!(answer["object"], "response", "{answer}");
+    assert_eq!(answer["output"][0]["content"][0]["text"], "tool result: a.txt", "{answer}");
+    assert_eq!(answer["usage"]["input_tokens"], usage::PROMPT_TOKENS);
+    let sent = posts(&gemini)[1].clone();
+    assert_eq!(sent.path(), "/v1beta/models/echo:generateContent");
+    let contents = sent.json()["contents"].clone();
+    assert_eq!(contents[1]["parts"][0]["functionCall"]["name"], "exec_command", "{contents}");
+    assert_eq!(contents[2]["parts"][0]["functionResponse"]["name"], "exec_command", "{contents}");
+
+    // A stream that dies upstream ends with the failure of the response already begun.
+    let body = codex_body("gem/cut-mid-stream", developer_and_user("hello"));
+    let cut = self::events(&post_codex(&gw, "/v1/responses", &body).await.text().await.unwrap());
+    let names = names(&cut);
+    assert!(!names.contains(&"response.completed"), "{names:?}");
+    assert_eq!(names[names.len() - 2..], ["error", "response.failed"], "{names:?}");
+    assert_eq!(cut.last().unwrap().1["response"]["id"], cut[0].1["response"]["id"]);
 }
 
 #[tokio::test]

@@ -1,12 +1,15 @@
 //! The real OpenAI Python SDK as a drop-in client, at both `/v1` and `/openai`, through the
 //! gateway to a mock upstream; the real Anthropic Python SDK translated to an OpenAI-compatible
-//! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic. The SDK comes from PyPI into a venv that `scripts/test` prepares
+//! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic; both SDKs
+//! in front of a Gemini provider (translated; Anthropic through OpenAI Chat); Google's genai SDK passed
+//! through to a Gemini provider and translated to an OpenAI-compatible one. The SDK comes from PyPI into a venv that `scripts/test` prepares
 //! (`SWITCHYARD_TEST_PYTHON` names its interpreter).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use gateway_core::usage::query::LogFilter;
+use switchyard_tests::switchyard_mock::MockUpstream;
 use switchyard_tests::{gateway_with_mock, gateway_with_openai_and_anthropic, posts};
 
 fn conformance_python() -> PathBuf {
@@ -107,27 +110,95 @@ async fn openai_python_sdk_translated_to_anthropic_upstream() {
 }
 
 /// The OpenAI SDK's `responses.create` / `responses.stream` (plain, streamed, tools, errors):
-/// translated to Chat (`mock/`), through Chat to Anthropic (`claude/`), and passed through to a
-/// provider of kind `openai` (`oai/`).
+/// translated to Chat (`mock/`), through Chat to Anthropic (`claude/`) and to Gemini (`gem/`),
+/// and passed through to a provider of kind `openai` (`oai/`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_python_sdk_responses_api() {
     let chat = switchyard_tests::switchyard_mock::MockUpstream::start().await;
     let anthropic = switchyard_tests::switchyard_mock::MockUpstream::start().await;
     let responses = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let gemini = switchyard_tests::switchyard_mock::MockUpstream::start().await;
     let toml = format!(
         "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n\
-         [providers.oai]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-openai-test-0001\"]\n",
+         [providers.oai]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-openai-test-0001\"]\n\
+         [providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
         switchyard_tests::provider_toml("mock", &chat),
         anthropic.base_url(),
-        responses.base_url()
+        responses.base_url(),
+        gemini.base_url()
     );
     let gw = switchyard_tests::gateway(&toml).await;
     // Anthropic's input_tokens leave out the cached ones, which the Responses usage includes.
-    for (prefix, input_tokens) in [("mock/", "12"), ("claude/", "16"), ("oai/", "12")] {
+    for (prefix, input_tokens) in [("mock/", "12"), ("claude/", "16"), ("oai/", "12"), ("gem/", "12")] {
         run_script("openai_sdk_responses.py", vec![gw.url("/v1"), prefix.into(), input_tokens.into()]).await;
     }
     assert!(posts(&chat).iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat");
     assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
+    let to_gemini = posts(&gemini);
+    assert!(!to_gemini.is_empty() && to_gemini.iter().all(|r| r.path().starts_with("/v1beta/models/")), "to Gemini");
     let passed = posts(&responses);
     assert!(!passed.is_empty() && passed.iter().all(|r| r.path() == "/v1/responses"), "passed through");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_sdk_translated_to_gemini_upstream() {
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
+        mock.base_url()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    run_script("openai_sdk_to_anthropic.py", vec![gw.url("/v1"), "gem/".into()]).await;
+    let seen = posts(&mock);
+    assert!(seen.iter().all(|r| r.path().starts_with("/v1beta/models/")), "translated to Gemini");
+    assert!(seen.iter().all(|r| r.header("x-goog-api-key") == Some("gm-provider-key-0001")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_python_sdk_translated_to_gemini_upstream() {
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
+        mock.base_url()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    run_script("anthropic_sdk.py", vec![gw.base(), "gem/".into()]).await;
+    assert!(posts(&mock).iter().all(|r| r.path().starts_with("/v1beta/models/")), "translated to Gemini");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_genai_python_sdk_passed_through_and_translated() {
+    let (gw, mocks) = gemini_and_openai().await;
+    run_script("genai_sdk.py", vec![gw.base(), "gem/".into()]).await;
+    let passed = posts(&mocks.0);
+    assert!(passed.iter().all(|r| r.path().starts_with("/v1beta/models/")), "passed through");
+    assert!(passed.iter().all(|r| r.header("x-goog-api-key") == Some("gm-provider-key-0001")));
+    run_script("genai_sdk.py", vec![gw.base(), "mock/".into()]).await;
+    assert!(posts(&mocks.1).iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat Completions");
+
+    let log = gw.running.state().usage().log.clone().expect("usage log");
+    let rows = tokio::task::spawn_blocking(move || {
+        log.flush().unwrap();
+        let reader = log.reader();
+        let conn = reader.lock().unwrap();
+        gateway_core::usage::query::logs(&conn, &LogFilter { limit: 1000, ..LogFilter::default() }).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 16, "eight calls per run: {rows:#?}");
+    for row in &rows {
+        assert_eq!((row.family.as_str(), row.client.as_deref()), ("gemini", Some("google-genai")), "{row:?}");
+    }
+}
+
+/// A gateway with `gem` (kind `gemini`) and `mock` (OpenAI-compatible).
+async fn gemini_and_openai() -> (switchyard_tests::TestGateway, (MockUpstream, MockUpstream)) {
+    let gemini = MockUpstream::start().await;
+    let openai = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n{}",
+        gemini.base_url(),
+        switchyard_tests::provider_toml("mock", &openai)
+    );
+    (switchyard_tests::gateway(&toml).await, (gemini, openai))
 }

@@ -13,8 +13,8 @@ use gateway_core::usage::pricing::PriceTable;
 use gateway_core::usage::query::{self, LogFilter};
 use gateway_core::usage::{LogEntry, UsageLog, UsageRecorder};
 use serde_json::{Value, json};
-use switchyard_mock::MockUpstream;
-use switchyard_mock::usage::{CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use switchyard_mock::usage::{CACHE_WRITE_TOKENS, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
+use switchyard_mock::{MockOptions, MockUpstream};
 use switchyard_tests::{TestGateway, gateway, provider_toml};
 
 /// `mock/*` priced so that every mock answer has a known cost: (12 - 4) × 1 + 4 × 0.5 + 5 × 2
@@ -211,7 +211,7 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         stream: false,
         status: 200,
         outcome: Outcome::Success,
-        usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, reasoning_tokens: 0 }),
+        usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, ..Usage::default() }),
         latency: Duration::from_millis(30),
         time_to_first_byte: Some(Duration::from_millis(20)),
         user_agent: None,
@@ -220,11 +220,13 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         provider_local: false,
         attempts: 1,
         upstream_time: Some(Duration::from_millis(29)),
+        cloud_reference: None,
+        bodies: None,
     }
 }
 
 fn recorder(dir: &tempfile::TempDir, retention_days: u32) -> UsageRecorder {
-    let config = UsageConfig { enabled: true, path: Some(dir.path().join("usage.sqlite3")), retention_days };
+    let config = UsageConfig { path: Some(dir.path().join("usage.sqlite3")), retention_days, ..UsageConfig::default() };
     UsageRecorder::open(&config, PriceTable::default(), Arc::new(TracingObserver)).unwrap()
 }
 
@@ -347,6 +349,9 @@ async fn usage_api_sums_equal_the_rows() {
     assert_eq!(tool_b["data"].as_array().unwrap().len(), 2);
     let errors = get(gw.url("/api/logs?status=429")).await;
     assert_eq!(errors["data"][0]["error_type"], "upstream_status");
+    // No request here named a task class (the dashboard's browser tests filter real class rows).
+    let by_class = get(gw.url("/api/logs?class=coding")).await;
+    assert_eq!(by_class["data"].as_array().unwrap().len(), 0);
     let one = get(gw.url(&format!("/api/logs/{}", rows[0].id))).await;
     assert_eq!(one["client"], "tool-a");
     let missing = gw.client.get(gw.url("/api/logs/999999")).send().await.unwrap();
@@ -354,6 +359,147 @@ async fn usage_api_sums_equal_the_rows() {
     let bad = gw.client.get(gw.url("/api/usage?bucket=week")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_locally_the_row_says_what_the_class_cloud_model_would_have_cost() {
+    let cloud = MockUpstream::start_with(MockOptions { models: vec!["gpt-4o".into()], ..MockOptions::default() }).await;
+    let local =
+        MockUpstream::start_with(MockOptions { models: vec!["qwen3-coder".into()], ..MockOptions::default() }).await;
+    let toml = format!(
+        "{}local = false\n{}[task_classes.coding]\nchain = [\"cloud/gpt-4o\"]\nlocal = [\"mlx/*coder*\"]\n\
+         [pricing.\"cloud/gpt-4o\"]\ninput = 2.5\ncached_input = 1.25\noutput = 10.0\n",
+        provider_toml("cloud", &cloud),
+        provider_toml("mlx", &local)
+    );
+    let gw = gateway(&toml).await;
+    let send = |body: Value| {
+        let request = gw.client.post(gw.url("/v1/chat/completions")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+        }
+    };
+    send(chat("coding", false)).await;
+    let response = gw.client.put(gw.url("/api/local-only")).json(&json!({"enabled": true})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    send(chat("coding", false)).await;
+    send(chat("coding", true)).await;
+
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 3);
+    let cloud_cost =
+        ((PROMPT_TOKENS - CACHED_TOKENS) as f64 * 2.5 + CACHED_TOKENS as f64 * 1.25 + COMPLETION_TOKENS as f64 * 10.0)
+            / 1e6;
+    assert_eq!(rows[0].provider.as_deref(), Some("cloud"));
+    assert!((rows[0].cost_usd.unwrap() - cloud_cost).abs() < 1e-12);
+    assert_eq!(rows[0].saved_usd, None, "served by the cloud: nothing saved");
+    for row in &rows[1..] {
+        assert_eq!(row.provider.as_deref(), Some("mlx"));
+        assert_eq!(row.cost_usd, Some(0.0));
+        assert!((row.saved_usd.unwrap() - cloud_cost).abs() < 1e-12, "{row:?}");
+    }
+    let summary: Value = gw.client.get(gw.url("/api/usage/summary")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(summary["local_requests"], 2);
+    assert!((summary["saved_usd"].as_f64().unwrap() - 2.0 * cloud_cost).abs() < 1e-12, "{summary}");
+    let to = rows.last().unwrap().ts_ms + 1;
+    let series: Value = gw
+        .client
+        .get(gw.url(&format!("/api/usage?from=0&to={to}&bucket=day&group_by=locality")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let local_saved: f64 = series["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["group"] == "local")
+        .map(|p| p["saved_usd"].as_f64().unwrap())
+        .sum();
+    assert!((local_saved - 2.0 * cloud_cost).abs() < 1e-12, "{series}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_cache_writes_are_logged_and_billed_at_their_rate() {
+    let anthropic = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\nlocal = false\n\
+         [pricing.\"claude/*\"]\ninput = 1.0\ncached_input = 0.5\ncache_write = 2.0\noutput = 2.0\n",
+        anthropic.base_url()
+    );
+    let gw = gateway(&toml).await;
+    for stream in [false, true] {
+        let body = json!({
+            "model": "claude/claude-cache-write",
+            "max_tokens": 64,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}],
+        });
+        let response = gw.client.post(gw.url("/v1/messages")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
+    let rows = rows(&gw).await;
+    assert_eq!(rows.len(), 2);
+    // Anthropic's input_tokens excludes cache reads and writes; the gateway's count includes both.
+    let input = PROMPT_TOKENS + CACHED_TOKENS + CACHE_WRITE_TOKENS;
+    let cost = (PROMPT_TOKENS as f64 * 1.0
+        + CACHED_TOKENS as f64 * 0.5
+        + CACHE_WRITE_TOKENS as f64 * 2.0
+        + COMPLETION_TOKENS as f64 * 2.0)
+        / 1e6;
+    for row in &rows {
+        assert_eq!(row.input_tokens, Some(input), "{row:?}");
+        assert_eq!(row.cached_tokens, Some(CACHED_TOKENS));
+        assert_eq!(row.cache_write_tokens, Some(CACHE_WRITE_TOKENS));
+        assert!((row.cost_usd.unwrap() - cost).abs() < 1e-12, "{row:?}");
+    }
+}
+
+/// `GET /api/logs/{id}/body` of the newest row.
+async fn newest_body(gw: &TestGateway) -> (u16, Value) {
+    let id = rows(gw).await.last().unwrap().id;
+    let response = gw.client.get(gw.url(&format!("/api/logs/{id}/body"))).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
+    // Off by default: the row is there, its bodies are not.
+    let (gw, _mock) = priced_gateway().await;
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&chat("mock/echo", false)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap();
+    let (status, body) = newest_body(&gw).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("store_bodies"));
+
+    let mock = MockUpstream::start().await;
+    let gw = gateway(&format!(
+        "{}[usage]\nstore_bodies = true\nmax_stored_body_bytes = 600\n",
+        provider_toml("mock", &mock)
+    ))
+    .await;
+    let sent = chat("mock/echo", false);
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&sent).send().await.unwrap();
+    let answer = response.text().await.unwrap();
+    assert!(rows(&gw).await.last().unwrap().bodies_stored);
+    let (status, body) = newest_body(&gw).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"], sent.to_string(), "the request as the client sent it");
+    assert_eq!(body["response"], answer, "the answer as the client got it");
+    assert_eq!(body["truncated"], false);
+    // Longer than the cap: cut, and said so.
+    let long = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(1000)}]});
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&long).send().await.unwrap();
+    response.bytes().await.unwrap();
+    let (_, body) = newest_body(&gw).await;
+    assert_eq!(body["request"].as_str().unwrap().len(), 600);
+    assert_eq!(body["truncated"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

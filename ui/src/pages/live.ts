@@ -1,18 +1,9 @@
 import { LOG_STREAM_URL, api, type LogEntry, type LogFilter } from "../api";
 import { empty, h, notice, replace } from "../dom";
 import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
+import { detailGroups, fellBack } from "../logdetail";
 
 const MAX_ROWS = 500;
-
-function detailValue(key: string, v: unknown): string {
-  if (v === null || v === undefined) return "–";
-  if (typeof v === "number") {
-    if (key === "ts_ms") return new Date(v).toLocaleString();
-    if (key.endsWith("_ms")) return fmtMs(v);
-    if (key === "cost_usd") return fmtCost(v);
-  }
-  return String(v);
-}
 
 export function liveLog(root: HTMLElement): () => void {
   const filter: LogFilter = { limit: 100 };
@@ -22,8 +13,8 @@ export function liveLog(root: HTMLElement): () => void {
   let stopped = false;
 
   const status = h("p", { class: "muted", role: "status" });
-  const field = (id: keyof LogFilter, label: string) =>
-    h("label", null, label, " ", h("input", { id: `f-${id}`, name: id, type: id === "status" ? "number" : "text", size: 14, value: String(filter[id] ?? "") }));
+  const field = (id: keyof LogFilter, label: string, placeholder: string) =>
+    h("label", null, label, " ", h("input", { id: `f-${id}`, name: id, type: id === "status" ? "number" : "text", size: 14, placeholder, value: String(filter[id] ?? "") }));
   const form = h(
     "form",
     {
@@ -31,16 +22,18 @@ export function liveLog(root: HTMLElement): () => void {
       onsubmit: (e: Event) => {
         e.preventDefault();
         const data = new FormData(form);
-        for (const k of ["client", "model", "provider"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
+        for (const k of ["client", "model", "provider", "class"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
         const s = Number(data.get("status"));
         filter.status = s ? s : undefined;
         void reload();
       },
     },
-    field("client", "Tool"),
-    field("model", "Model"),
-    field("provider", "Provider"),
-    field("status", "Status"),
+    field("client", "Tool", "claude-code"),
+    // The model as the provider named it (the part after `provider/`).
+    field("model", "Model", "gpt-4o"),
+    field("provider", "Provider", "openai"),
+    field("class", "Class", "coding"),
+    field("status", "Status", "429"),
     h("button", { type: "submit" }, "Apply"),
   );
   const tbody = h("tbody");
@@ -57,19 +50,26 @@ export function liveLog(root: HTMLElement): () => void {
 
   const matches = (r: LogEntry) =>
     (!filter.client || r.client === filter.client) &&
-    (!filter.model || r.model === filter.model || r.requested_model === filter.model) &&
+    (!filter.model || r.model === filter.model) &&
     (!filter.provider || r.provider === filter.provider) &&
+    (!filter.class || r.task_class === filter.class) &&
     (!filter.status || r.status === filter.status);
 
   function row(r: LogEntry): HTMLElement {
     const tokens = (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
     return h(
       "tr",
-      { class: r.outcome === "success" ? "" : "err" },
+      { class: r.outcome === "success" ? "" : "err", "data-id": r.id },
       h("td", null, h("button", { type: "button", class: "link", onclick: () => void showDetail(r.id) }, fmtTime(r.ts_ms))),
       h("td", null, r.client ?? "–"),
       h("td", null, r.task_class ?? "–"),
-      h("td", null, r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"), r.local ? h("span", { class: "tag" }, "local") : null),
+      h(
+        "td",
+        null,
+        r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"),
+        r.local ? h("span", { class: "tag" }, "local") : null,
+        fellBack(r) ? h("span", { class: "tag", title: `fell back from ${r.requested_model}` }, "fallback") : null,
+      ),
       h("td", null, String(r.status)),
       h("td", null, fmtMs(r.latency_ms)),
       h("td", null, tokens ? fmtInt(tokens) : "–"),
@@ -96,11 +96,28 @@ export function liveLog(root: HTMLElement): () => void {
     replace(
       detail,
       h("h2", null, `Request ${id}`),
-      h("dl", null, Object.entries(answer.data).flatMap(([k, v]) => [h("dt", null, k), h("dd", null, detailValue(k, v))])),
+      detailGroups(answer.data).map((g) =>
+        h("div", { class: "detail-group" }, h("h3", null, g.title), h("dl", null, g.rows.map(([label, value]) => [h("dt", null, label), h("dd", null, value)]))),
+      ),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close"),
     );
     detail.querySelector("button")?.focus();
     detail.scrollIntoView({ block: "nearest" });
+    // The prompt and the answer, when the gateway kept them (usage.store_bodies).
+    if (!answer.data.bodies_stored) return;
+    const bodies = await api.logBody(id);
+    if (stopped || detail.hidden || !bodies.ok) return;
+    const b = bodies.data;
+    detail.insertBefore(
+      h(
+        "div",
+        { class: "detail-bodies" },
+        h("h3", null, b.truncated ? "Bodies (cut at the stored size)" : "Bodies"),
+        h("details", null, h("summary", null, "Request"), h("pre", null, b.request)),
+        h("details", null, h("summary", null, "Answer"), h("pre", null, b.response)),
+      ),
+      detail.querySelector("button"),
+    );
   }
 
   async function reload(): Promise<void> {

@@ -1,8 +1,8 @@
 import { api, type GroupBy, type UsageAnswer } from "../api";
 import { drawChart } from "../chart";
 import { empty, h, replace } from "../dom";
-import { fmtCost, fmtInt, fmtMs, fmtPercent } from "../format";
-import { METRICS, RANGES, type Range, buildSeries, localShare, rangeWindow, stackable } from "../series";
+import { fmtCost, fmtCostTicks, fmtInt, fmtMs, fmtPercent, plural } from "../format";
+import { METRICS, RANGES, type Range, buildSeries, localSavings, localShare, rangeWindow, stackable } from "../series";
 
 const GROUPS: { id: GroupBy; label: string }[] = [
   { id: "client", label: "Tool" },
@@ -54,17 +54,26 @@ export function overview(root: HTMLElement): () => void {
     if (summary.ok) {
       const s = summary.data;
       items.push(
-        card("Requests today", fmtInt(s.requests), s.errors ? `${fmtInt(s.errors)} errors` : "no errors"),
-        card("Tokens today", fmtInt(s.input_tokens + s.output_tokens), `${fmtInt(s.input_tokens)} in · ${fmtInt(s.output_tokens)} out`),
-        card("Cost today", fmtCost(s.cost_usd)),
-        card("Top tool", s.top_client ?? "–", s.top_model ? `top model ${s.top_model}` : undefined),
+        card("Requests today", fmtInt(s.requests), s.errors ? plural(s.errors, "error") : "no errors", "requests-today"),
+        card("Tokens today", fmtInt(s.input_tokens + s.output_tokens), `${fmtInt(s.input_tokens)} in · ${fmtInt(s.output_tokens)} out`, "tokens-today"),
+        card("Cost today", fmtCost(s.cost_usd), undefined, "cost-today"),
+        card("Top tool", s.top_client ?? "–", s.top_model ? `top model ${s.top_model}` : undefined, "top-tool"),
       );
     } else {
       items.push(card("Today", "–", summary.missing ? "usage API not available in this build" : summary.message));
     }
     if (locality.ok) {
       const { local, cloud } = localShare(locality.data.data);
-      items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`));
+      items.push(card("Local share (24h)", fmtPercent(local, local + cloud), `${fmtInt(local)} local · ${fmtInt(cloud)} cloud`, "local-share"));
+      const { saved, localRequests } = localSavings(locality.data.data);
+      items.push(
+        card(
+          "Saved by running locally (24h)",
+          saved === null ? "–" : fmtCost(saved),
+          saved === null ? "nothing served locally" : `${plural(localRequests, "local request")} at their class's cloud price`,
+          "local-savings",
+        ),
+      );
     }
     if (localOnly.ok) {
       const lo = localOnly.data;
@@ -107,7 +116,8 @@ export function overview(root: HTMLElement): () => void {
       charts.appendChild(box);
       const format = m.id === "cost" ? fmtCost : m.id === "p50" || m.id === "p95" ? fmtMs : fmtInt;
       const integer = m.id === "requests" || m.id === "tokens" || m.id === "errors";
-      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format, integer }));
+      const ticks = m.id === "cost" ? fmtCostTicks : undefined;
+      disposers.push(drawChart(box, data, { title: m.label, stacked: stackable(m.id), format, integer, ticks }));
     }
   }
 

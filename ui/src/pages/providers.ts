@@ -1,5 +1,6 @@
 import { api, type ProvidersAnswer } from "../api";
 import { empty, h, notice, replace, uid } from "../dom";
+import { plural } from "../format";
 
 export function providersPage(root: HTMLElement): void {
   const body = h("div");
@@ -27,7 +28,7 @@ export function providersPage(root: HTMLElement): void {
         const catalogLine = catalog
           ? catalog.error
             ? notice(`Catalog: ${catalog.error}`, "error")
-            : h("p", { class: "muted" }, `Catalog: ${catalog.models.length} models${catalog.stale ? " (stale)" : ""}`)
+            : h("p", { class: "muted" }, `Catalog: ${plural(catalog.models.length, "model")}${catalog.stale ? " (stale)" : ""}`)
           : h("p", { class: "muted" }, "Catalog: not loaded yet");
         return h(
           "article",
@@ -71,7 +72,7 @@ export function providersPage(root: HTMLElement): void {
                       ? notice("No catalog for this provider.", "error")
                       : st.error
                         ? notice(`Failed: ${st.error}`, "error")
-                        : notice(`OK: ${st.models.length} models${st.stale ? " (stale)" : ""}.`, "ok"),
+                        : notice(`OK: ${plural(st.models.length, "model")}${st.stale ? " (stale)" : ""}.`, "ok"),
                   );
                 },
               },
