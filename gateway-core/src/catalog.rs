@@ -222,7 +222,7 @@ async fn fetch_models(
     let body = response.bytes().await.map_err(|e| crate::proxy::upstream::describe(&e))?;
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
-        crate::providers::WireFormat::OpenAi => openai_list_details(&body),
+        crate::providers::WireFormat::OpenAi | crate::providers::WireFormat::Responses => openai_list_details(&body),
         crate::providers::WireFormat::Anthropic => BTreeMap::new(),
         crate::providers::WireFormat::Gemini => crate::providers::gemini::list_details(&body),
     };

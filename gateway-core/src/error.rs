@@ -223,7 +223,10 @@ impl ApiError {
     pub fn body_for(&self, family: ApiFamily) -> Value {
         let mut body =
             family.error_body(self.status_code(), self.error_type(), &self.to_string(), self.code().as_ref());
-        if let (ApiError::InvalidRequest { param: Some(p), .. }, ApiFamily::OpenAi | ApiFamily::Admin) = (self, family)
+        if let (
+            ApiError::InvalidRequest { param: Some(p), .. },
+            ApiFamily::OpenAi | ApiFamily::Responses | ApiFamily::Admin,
+        ) = (self, family)
         {
             body["error"]["param"] = Value::String((*p).to_owned());
         }

@@ -37,6 +37,29 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// Reads an OpenAI Responses `usage` object.
+    pub fn from_responses(value: &ResponsesUsage) -> Usage {
+        Usage {
+            input_tokens: value.input_tokens.unwrap_or(0),
+            output_tokens: value.output_tokens.unwrap_or(0),
+            cached_input_tokens: value.input_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+            reasoning_tokens: value.output_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+            // The Responses API does not report prompt-cache writes.
+            cache_write_tokens: 0,
+        }
+    }
+}
+
+/// The Responses API's `usage` (`input_tokens`, `output_tokens` and their details).
+#[derive(Debug, Deserialize)]
+pub struct ResponsesUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    input_tokens_details: Option<PromptDetails>,
+    output_tokens_details: Option<CompletionDetails>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct OpenAiUsage {
     prompt_tokens: Option<u64>,

@@ -5,7 +5,8 @@
 //! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
-//!    `api::gemini` (model and stream from the path), `api::admin`, `api::usage`, `/metrics`);
+//!    `api::responses`, `api::gemini` (model and stream from the path), `api::admin`,
+//!    `api::usage`, `/metrics`);
 //! 3. `proxy::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
 //!    User-Agent and tool headers, else the peer process; session id), body read under
 //!    `server.max_body_bytes` (413), `model`, `stream` and `fallbacks` read from the top level
@@ -31,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, anthropic, gemini, openai, ui, usage};
+use crate::api::{ApiFamily, admin, anthropic, gemini, openai, responses, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             .route("/completions", post(openai::completions))
             .route("/embeddings", post(openai::embeddings))
             .route("/models", get(openai::models))
+            .route("/responses", post(responses::create))
     };
     let anthropic_routes = || {
         Router::new()

@@ -1,18 +1,21 @@
 //! The translation fixtures: one harness runs every file in `tests/fixtures/translate/`.
 //!
 //! A fixture is `{"kind", "context"?, "in", "out"}`:
-//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions` | `generate_content`),
-//!   `context.upstream` (`openai` | `anthropic` | `gemini`; by default the other of Anthropic
-//!   and OpenAI, and OpenAI for Gemini clients) and `in` (the client body) → `out` (the
-//!   upstream body, as JSON).
-//! - `kind` `whole`: `context.client` (`anthropic` | `openai` | `gemini`), `context.upstream`
-//!   (as above) and `in` (the upstream's JSON answer) → `out` (the client's JSON answer).
+//! - `kind` `request`: `context.endpoint` (`messages` | `chat_completions` | `generate_content` |
+//!   `responses`), `context.upstream` (`openai` | `anthropic` | `gemini`; by default the other
+//!   of Anthropic and OpenAI, and OpenAI for Gemini and Responses clients) and `in` (the client
+//!   body) → `out` (the upstream body, as JSON); or `out_error: true` with `out` the error's
+//!   JSON body (in the client's API shape) when the request is refused.
+//! - `kind` `whole`: `context.client` (`anthropic` | `openai` | `gemini` | `responses`),
+//!   `context.upstream` (as above) and `in` (the upstream's JSON answer) → `out` (the client's
+//!   JSON answer).
 //! - `kind` `stream`: `context.client` and `in` (the upstream's SSE text) → `out` (the client's
 //!   events as `{"event"?, "data"}`), checked for every way of splitting the input into chunks,
 //!   through the same relay the gateway serves streams with. `out_error: true` expects the stream
 //!   to end with an error event.
 //!
-//! Volatile fields (`created`) are removed before comparing. `UPDATE_FIXTURES=1` rewrites `out`
+//! Volatile fields (`created`, `created_at`) are removed before comparing, and ids the gateway
+//! makes up (`resp_…`, `msg_…`, `fc_…`) become `resp_1`, `msg_1`, … in order of appearance. `UPDATE_FIXTURES=1` rewrites `out`
 //! from what the code produces (review the diff!).
 
 use std::path::{Path, PathBuf};
@@ -51,6 +54,15 @@ fn mapper(client: &str, upstream: Option<&str>) -> Mapper {
             Box::new(Mapper::OpenAiClient { model: model(), include_usage: true }),
             Box::new(Mapper::GeminiClient { model: model() }),
         ),
+        ("responses", Some("anthropic")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClient { model: model(), include_usage: true }),
+            Box::new(Mapper::ResponsesClient { model: model() }),
+        ),
+        ("responses", Some("gemini")) => Mapper::Chain(
+            Box::new(Mapper::OpenAiClientOfGemini { model: model(), include_usage: true }),
+            Box::new(Mapper::ResponsesClient { model: model() }),
+        ),
+        ("responses", _) => Mapper::ResponsesClient { model: model() },
         ("anthropic", _) => Mapper::AnthropicClient { model: model() },
         ("gemini", _) => Mapper::GeminiClient { model: model() },
         (_, Some("gemini")) => Mapper::OpenAiClientOfGemini { model: model(), include_usage: true },
@@ -62,23 +74,43 @@ fn family(client: &str) -> ApiFamily {
     match client {
         "anthropic" => ApiFamily::Anthropic,
         "gemini" => ApiFamily::Gemini,
+        "responses" => ApiFamily::Responses,
         _ => ApiFamily::OpenAi,
     }
 }
 
-fn scrub(value: &mut Value) {
+/// Ids the gateway generates: a known prefix and 24 random lowercase letters or digits.
+fn generated_id(text: &str) -> Option<&str> {
+    let (prefix, rest) = text.split_once('_')?;
+    let known = ["resp", "msg", "rs", "fc", "call", "toolu"].contains(&prefix);
+    (known && rest.len() == 24 && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())).then_some(prefix)
+}
+
+fn scrub(value: &mut Value, ids: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             map.remove("created");
-            map.values_mut().for_each(scrub);
+            map.remove("created_at");
+            map.values_mut().for_each(|v| scrub(v, ids));
         }
-        Value::Array(items) => items.iter_mut().for_each(scrub),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, ids)),
+        Value::String(text) => {
+            if let Some(prefix) = generated_id(text) {
+                let position = ids.iter().position(|id| id == text).unwrap_or_else(|| {
+                    ids.push(text.clone());
+                    ids.len() - 1
+                });
+                let same_prefix = ids[..position].iter().filter(|id| id.starts_with(&format!("{prefix}_"))).count();
+                *text = format!("{prefix}_{}", same_prefix + 1);
+            }
+        }
         _ => {}
     }
 }
 
 fn parse_events(text: &str) -> (Vec<Value>, bool) {
     let mut events = Vec::new();
+    let mut ids = Vec::new();
     let mut error = false;
     for raw in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
         let name = raw.lines().find_map(|l| l.strip_prefix("event: "));
@@ -87,7 +119,7 @@ fn parse_events(text: &str) -> (Vec<Value>, bool) {
         if name == Some("error") || data.get("error").is_some() {
             error = true;
         }
-        scrub(&mut data);
+        scrub(&mut data, &mut ids);
         events.push(match name {
             Some(name) => json!({"event": name, "data": data}),
             None => json!({"data": data}),
@@ -128,6 +160,7 @@ async fn translation_fixtures() {
                 let endpoint = match context["endpoint"].as_str().unwrap() {
                     "messages" => Endpoint::Messages,
                     "generate_content" => Endpoint::GenerateContent,
+                    "responses" => Endpoint::Responses,
                     _ => Endpoint::ChatCompletions,
                 };
                 let upstream = match (context["upstream"].as_str(), endpoint) {
@@ -145,15 +178,23 @@ async fn translation_fixtures() {
                     max_output_tokens: context["max_output_tokens"].as_u64(),
                     upstream,
                 };
-                let plan = translate::request(endpoint, &body, &ctx).unwrap();
-                (serde_json::from_slice::<Value>(&plan.body).unwrap(), false)
+                let family = match endpoint {
+                    Endpoint::Messages => ApiFamily::Anthropic,
+                    Endpoint::GenerateContent => ApiFamily::Gemini,
+                    Endpoint::Responses => ApiFamily::Responses,
+                    _ => ApiFamily::OpenAi,
+                };
+                match translate::request(endpoint, &body, &ctx) {
+                    Ok(plan) => (serde_json::from_slice::<Value>(&plan.body).unwrap(), false),
+                    Err(error) => (error.body_for(family), true),
+                }
             }
             "whole" => {
                 let body = serde_json::to_vec(&fixture["in"]).unwrap();
                 let mapper = mapper(context["client"].as_str().unwrap(), context["upstream"].as_str());
                 let (out, _usage) = mapper.whole(&body).unwrap();
                 let mut out: Value = serde_json::from_slice(&out).unwrap();
-                scrub(&mut out);
+                scrub(&mut out, &mut Vec::new());
                 (out, false)
             }
             "stream" => {

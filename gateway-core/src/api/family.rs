@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ApiFamily {
-    /// OpenAI Chat Completions, Completions, Embeddings, Models (and Responses, which shares the
-    /// error envelope).
+    /// OpenAI Chat Completions, Completions, Embeddings, Models.
     OpenAi,
+    /// OpenAI Responses (Codex CLI): OpenAI's error envelope, its own stream events.
+    Responses,
     /// Anthropic Messages.
     Anthropic,
     /// Google Gemini (generativelanguage v1beta).
@@ -28,6 +29,8 @@ impl ApiFamily {
             || (path.starts_with("/v1/models/") && path.contains(':'))
         {
             ApiFamily::Gemini
+        } else if is_responses_path(path) {
+            ApiFamily::Responses
         } else {
             ApiFamily::OpenAi
         }
@@ -36,7 +39,7 @@ impl ApiFamily {
     /// The JSON error body for this family.
     pub fn error_body(self, status: StatusCode, error_type: &str, message: &str, code: Option<&Value>) -> Value {
         match self {
-            ApiFamily::OpenAi | ApiFamily::Admin => json!({
+            ApiFamily::OpenAi | ApiFamily::Responses | ApiFamily::Admin => json!({
                 "error": {
                     "message": message,
                     "type": error_type,
@@ -53,6 +56,13 @@ impl ApiFamily {
             }),
         }
     }
+}
+
+/// `/v1/responses`, `/openai/v1/responses`, `/openai/responses` (and anything below them).
+fn is_responses_path(path: &str) -> bool {
+    ["/v1/responses", "/openai/v1/responses", "/openai/responses"]
+        .iter()
+        .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
 /// Anthropic names its errors after the status; keep an upstream Anthropic type when it is one.
@@ -114,6 +124,10 @@ mod tests {
         assert_eq!(ApiFamily::from_path("/v1/models/x:generateContent"), ApiFamily::Gemini);
         assert_eq!(ApiFamily::from_path("/v1/models"), ApiFamily::OpenAi);
         assert_eq!(ApiFamily::from_path("/api/models"), ApiFamily::Admin);
+        assert_eq!(ApiFamily::from_path("/v1/responses"), ApiFamily::Responses);
+        assert_eq!(ApiFamily::from_path("/openai/v1/responses"), ApiFamily::Responses);
+        assert_eq!(ApiFamily::from_path("/openai/responses/resp_1"), ApiFamily::Responses);
+        assert_eq!(ApiFamily::from_path("/v1/responsesx"), ApiFamily::OpenAi);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod family;
 pub mod gemini;
 pub mod local_servers;
 pub mod openai;
+pub mod responses;
 pub mod routing;
 pub mod ui;
 pub mod usage;

@@ -35,6 +35,7 @@ impl ProviderApi for AnthropicApi {
             Endpoint::ChatCompletions
             | Endpoint::Completions
             | Endpoint::Embeddings
+            | Endpoint::Responses
             | Endpoint::GenerateContent
             | Endpoint::GeminiCountTokens => return None,
         };

@@ -127,6 +127,12 @@ impl ProviderKind {
         PRESETS.iter().filter(|p| p.env_key.is_some()).map(|p| p.kind)
     }
 
+    /// Whether the provider serves the OpenAI Responses API itself (`/responses`), so Responses
+    /// clients pass through; every other kind gets Responses translated to its own API.
+    pub fn speaks_responses(self) -> bool {
+        matches!(self, ProviderKind::Openai)
+    }
+
     pub fn wire_format(self) -> WireFormat {
         match self {
             ProviderKind::Anthropic => WireFormat::Anthropic,

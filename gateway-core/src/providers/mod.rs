@@ -30,6 +30,9 @@ pub enum WireFormat {
     /// Google Gemini (`/v1beta/models/{model}:generateContent`, SSE of whole
     /// `GenerateContentResponse` chunks, the last one with a `finishReason`).
     Gemini,
+    /// OpenAI Responses (`/v1/responses`, `event:`-named SSE ending with `response.completed`):
+    /// what a client of that endpoint speaks; among providers only the `openai` kind serves it.
+    Responses,
 }
 
 /// The inference endpoints a client can call.
@@ -48,10 +51,12 @@ pub enum Endpoint {
     GenerateContent,
     /// Gemini `models/{model}:countTokens`.
     GeminiCountTokens,
+    /// OpenAI Responses.
+    Responses,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 8] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
@@ -60,6 +65,7 @@ impl Endpoint {
         Endpoint::CountTokens,
         Endpoint::GenerateContent,
         Endpoint::GeminiCountTokens,
+        Endpoint::Responses,
     ];
 
     fn index(self) -> usize {
@@ -76,12 +82,13 @@ impl Endpoint {
             Endpoint::CountTokens => "count_tokens",
             Endpoint::GenerateContent => "generateContent",
             Endpoint::GeminiCountTokens => "countTokens",
+            Endpoint::Responses => "responses",
         }
     }
 
     /// Whether the endpoint can answer with an SSE stream (`"stream": true`).
     pub fn streams(self) -> bool {
-        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Messages)
+        matches!(self, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Messages | Endpoint::Responses)
     }
 
     /// The wire format a client of this endpoint speaks.
@@ -89,6 +96,7 @@ impl Endpoint {
         match self {
             Endpoint::Messages | Endpoint::CountTokens => WireFormat::Anthropic,
             Endpoint::GenerateContent | Endpoint::GeminiCountTokens => WireFormat::Gemini,
+            Endpoint::Responses => WireFormat::Responses,
             _ => WireFormat::OpenAi,
         }
     }
@@ -277,6 +285,15 @@ impl Provider {
         self.keys.get(index)
     }
 
+    /// Whether the provider serves `endpoint` in the client's own format (passthrough), rather
+    /// than through translation. The Responses API is a capability of the provider kind.
+    pub fn speaks_natively(&self, endpoint: Endpoint) -> bool {
+        match endpoint.wire_format() {
+            WireFormat::Responses => self.kind.speaks_responses(),
+            format => self.api.wire_format() == format,
+        }
+    }
+
     pub fn allows_model(&self, model: &str) -> bool {
         self.allowed_models.as_ref().is_none_or(|allowed| allowed.contains(model))
     }
@@ -357,6 +374,8 @@ fn api_for(kind: ProviderKind) -> Arc<dyn ProviderApi> {
         WireFormat::OpenAi => openai_compat::api_for(kind),
         WireFormat::Anthropic => anthropic::api(),
         WireFormat::Gemini => gemini::api(),
+        // No kind's own wire format is Responses (see `ProviderKind::wire_format`).
+        WireFormat::Responses => openai_compat::api_for(kind),
     }
 }
 

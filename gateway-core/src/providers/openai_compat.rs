@@ -30,6 +30,8 @@ impl ProviderApi for OpenAiCompatible {
             Endpoint::Completions => "/completions",
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Models => "/models",
+            // Used only for kinds that speak Responses (`ProviderKind::speaks_responses`).
+            Endpoint::Responses => "/responses",
             Endpoint::Messages | Endpoint::CountTokens | Endpoint::GenerateContent | Endpoint::GeminiCountTokens => {
                 return None;
             }

@@ -80,7 +80,8 @@ impl<'a> TopLevel<'a> {
     /// The body with edits applied. Without edits this is the client's bytes, shared not copied.
     pub fn rewrite(&self, original: &Bytes, edits: &BodyEdits<'_>) -> Bytes {
         let clamps: Vec<(usize, usize, Vec<u8>)> = match edits.max_tokens_cap {
-            Some(cap) => ["max_tokens", "max_completion_tokens"]
+            // `max_output_tokens` is the Responses API's name for it.
+            Some(cap) => ["max_tokens", "max_completion_tokens", "max_output_tokens"]
                 .into_iter()
                 .filter_map(|key| self.get(key))
                 .filter(|raw| raw.get().parse::<u64>().is_ok_and(|n| n > cap))
@@ -176,7 +177,7 @@ pub struct BodyEdits<'m> {
     pub model: Option<&'m str>,
     /// Ask upstream for `stream_options.include_usage`.
     pub force_stream_usage: bool,
-    /// Lower `max_tokens` / `max_completion_tokens` to this (the provider's `max_output_tokens`).
+    /// Lower `max_tokens` / `max_completion_tokens` / `max_output_tokens` to this (the provider's `max_output_tokens`).
     pub max_tokens_cap: Option<u64>,
 }
 

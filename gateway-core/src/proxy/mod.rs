@@ -28,7 +28,7 @@ use self::relay::SseRelay;
 use self::sse::SseScanner;
 use crate::api::ApiFamily;
 use crate::error::ApiError;
-use crate::observe::{OpenAiUsage, Outcome, PendingRecord, Usage};
+use crate::observe::{OpenAiUsage, Outcome, PendingRecord, ResponsesUsage, Usage};
 use crate::providers::anthropic::AnthropicUsage;
 use crate::providers::{Endpoint, WireFormat};
 use crate::routing::{self, Target};
@@ -289,7 +289,7 @@ async fn attempt_once(
             message: format!("local-only mode is on; provider `{}` is not local", provider.name),
         });
     }
-    let translating = provider.api.wire_format() != endpoint.wire_format();
+    let translating = !provider.speaks_natively(endpoint);
     let (upstream_endpoint, upstream_body, mapper, strip_usage) = if !translating {
         let strip_usage =
             stream && provider.stream_usage && endpoint.wire_format() == WireFormat::OpenAi && !top.asks_stream_usage();
@@ -394,7 +394,8 @@ async fn attempt_once(
         };
         record.mark_first_byte();
         record.update(|r| r.upstream_time = Some(sent.elapsed()));
-        let scanner = SseScanner::for_format(provider.api.wire_format(), strip_usage);
+        // On passthrough the upstream speaks the client's format (scanned only then).
+        let scanner = SseScanner::for_format(endpoint.wire_format(), strip_usage);
         let translator = mapper.as_ref().map(Mapper::stream);
         return Ok(Answer::Stream { status, headers, upstream, first, scanner, target: target.clone(), translator });
     }
@@ -419,7 +420,7 @@ async fn attempt_once(
         // The client did not ask for a stream but the upstream sent one anyway: pass it on.
         None
     } else {
-        whole_usage(&body, provider.api.wire_format()).map_err(invalid)?
+        whole_usage(&body, endpoint.wire_format()).map_err(invalid)?
     };
     Ok(Answer::Whole { status, headers, body, usage })
 }
@@ -480,6 +481,10 @@ fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String>
             whole.usage.map(|u| u.to_usage())
         }
         WireFormat::Gemini => crate::translate::gemini_whole_usage(body)?,
+        WireFormat::Responses => {
+            let whole: Whole<ResponsesUsage> = serde_json::from_slice(body).map_err(invalid)?;
+            whole.usage.as_ref().map(Usage::from_responses)
+        }
     })
 }
 

@@ -92,6 +92,7 @@ pub fn sse_error_event(family: ApiFamily, error: &ApiError) -> Bytes {
     let body = error.body_for(family).to_string();
     let framed = match family {
         ApiFamily::Anthropic => format!("event: error\ndata: {body}\n\n"),
+        ApiFamily::Responses => return crate::translate::chat_to_responses::failure_events(None, error),
         _ => format!("data: {body}\n\n"),
     };
     Bytes::from(framed)

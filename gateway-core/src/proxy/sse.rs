@@ -8,7 +8,7 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::observe::{OpenAiUsage, Usage};
+use crate::observe::{OpenAiUsage, ResponsesUsage, Usage};
 use crate::providers::WireFormat;
 use crate::providers::anthropic::AnthropicUsage;
 use crate::providers::gemini::GeminiUsage;
@@ -27,6 +27,8 @@ pub struct SseScanner {
     strip_usage_chunk: bool,
     /// Set after a stripped event's data line, to drop the blank line that ends the event.
     dropping_event: bool,
+    /// The `event:` name of the event being read (Responses streams only).
+    event_name: Option<Vec<u8>>,
     pub usage: Option<Usage>,
     pub saw_done: bool,
     pub events: u64,
@@ -41,6 +43,7 @@ impl SseScanner {
             overflowed: false,
             strip_usage_chunk,
             dropping_event: false,
+            event_name: None,
             usage: None,
             saw_done: false,
             events: 0,
@@ -115,11 +118,17 @@ impl SseScanner {
                 self.dropping_event = false;
                 keep = false;
             }
+        } else if let Some(name) = trimmed.strip_prefix(b"event:")
+            && self.format == WireFormat::Responses
+        {
+            self.event_name = Some(name.strip_prefix(b" ").unwrap_or(name).to_vec());
         } else if let Some(data) = trimmed.strip_prefix(b"data:") {
             self.events += 1;
             let data = data.strip_prefix(b" ").unwrap_or(data);
             if self.format == WireFormat::Anthropic {
                 self.anthropic_data(data);
+            } else if self.format == WireFormat::Responses {
+                self.responses_data(data);
             } else if self.format == WireFormat::Gemini {
                 self.gemini_data(data);
             } else if data == b"[DONE]" {
@@ -171,6 +180,44 @@ impl SseScanner {
 }
 
 impl SseScanner {
+    /// One Responses event's data: `response.completed`, `.incomplete`, `.failed` or `error` ends
+    /// the stream; the usage is in the final response object. The `event:` line names the event;
+    /// without one, only data that mentions a terminal type is parsed to check its `type`.
+    fn responses_data(&mut self, data: &[u8]) {
+        let named = self.event_name.take();
+        let candidate = match &named {
+            Some(name) => RESPONSES_TERMINAL.contains(&name.as_slice()),
+            None => RESPONSES_TERMINAL.iter().any(|kind| {
+                let quoted = [b"\"", *kind, b"\""].concat();
+                memmem::find(data, &quoted).is_some()
+            }),
+        };
+        if !candidate {
+            return;
+        }
+        #[derive(Deserialize)]
+        struct Event {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            response: Option<Response>,
+        }
+        #[derive(Deserialize)]
+        struct Response {
+            usage: Option<ResponsesUsage>,
+        }
+        let Ok(event) = serde_json::from_slice::<Event>(data) else { return };
+        let kind = event.kind.map(String::into_bytes).or(named).unwrap_or_default();
+        if !RESPONSES_TERMINAL.contains(&kind.as_slice()) {
+            return;
+        }
+        self.saw_done = true;
+        if let Some(usage) = event.response.and_then(|r| r.usage) {
+            self.usage = Some(Usage::from_responses(&usage));
+        }
+    }
+}
+
+impl SseScanner {
     /// One Gemini chunk: a `finishReason` (or an error) marks a complete stream (Gemini has no
     /// end marker; the connection just closes); `usageMetadata` is cumulative, the last wins.
     fn gemini_data(&mut self, data: &[u8]) {
@@ -191,6 +238,9 @@ impl SseScanner {
         }
     }
 }
+
+/// The events that end a Responses stream.
+const RESPONSES_TERMINAL: [&[u8]; 4] = [b"response.completed", b"response.incomplete", b"response.failed", b"error"];
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -289,6 +339,39 @@ mod tests {
             let usage = scanner.usage.unwrap();
             assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
         }
+    }
+
+    #[test]
+    fn responses_streams_end_with_response_completed_and_report_usage() {
+        let text = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n\
+            event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"error\"}\n\n\
+            event: response.completed\ndata: {\"type\": \"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":12,\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":5,\"output_tokens_details\":{\"reasoning_tokens\":2},\"total_tokens\":17}}}\n\n";
+        for split in [1usize, 9, 4096] {
+            let mut scanner = SseScanner::for_format(WireFormat::Responses, true);
+            let mut out = Vec::new();
+            for piece in text.as_bytes().chunks(split) {
+                out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
+            }
+            out.extend_from_slice(&scanner.finish());
+            assert_eq!(out, text.as_bytes(), "passthrough bytes are untouched");
+            assert!(scanner.saw_done);
+            let usage = scanner.usage.unwrap();
+            assert_eq!(
+                (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens),
+                (12, 5, 4, 2)
+            );
+        }
+        let mut scanner = SseScanner::for_format(WireFormat::Responses, false);
+        scanner.feed(Bytes::from_static(
+            b"data: {\"delta\":\"\\\"error\\\" response.completed\",\"type\":\"response.output_text.delta\"}\n\n",
+        ));
+        assert!(!scanner.saw_done, "a stream cut before response.completed is not complete");
+        // Without `event:` lines, and `type` last: the type is still found.
+        scanner.feed(Bytes::from_static(
+            b"data: {\"response\":{\"usage\":{\"input_tokens\":3}},\"type\":\"response.completed\"}\n\n",
+        ));
+        assert!(scanner.saw_done);
+        assert_eq!(scanner.usage.unwrap().input_tokens, 3);
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! Two translations in a row through OpenAI Chat, the hub format: Anthropic ⇄ Gemini goes
-//! Anthropic ⇄ Chat ⇄ Gemini with the translators that already exist, instead of a third pair.
-//! The first translator maps the upstream's events to Chat SSE bytes; those are cut into events
-//! again (they are the gateway's own, `data:` lines ending in a blank line) and fed to the second.
+//! Two stream translators in a row through OpenAI Chat, the hub format, for client and upstream
+//! formats without a translator of their own: Anthropic ⇄ Gemini, and a Responses client in
+//! front of Anthropic or Gemini (upstream events → Chat chunks → the client's events), with the
+//! translators that already exist instead of a new pair each. The first writes hub events into
+//! a reused buffer; they are cut into events again (the gateway's own: `event:` and `data:`
+//! lines, each event ended by a blank line) and fed to the second, which writes the client's
+//! bytes. Nothing waits for more than the upstream event at hand.
 
 use bytes::BytesMut;
 
 use super::{Flow, StreamTranslator};
+use crate::error::ApiError;
 use crate::observe::Usage;
 
 pub struct Chained {
@@ -59,7 +63,13 @@ impl StreamTranslator for Chained {
         }
     }
 
+    /// The upstream's own usage, as the first translator read it.
     fn usage(&self) -> Option<Usage> {
-        self.upstream_to_hub.usage()
+        self.upstream_to_hub.usage().or_else(|| self.hub_to_client.usage())
+    }
+
+    /// The client's format decides what a failed stream ends with (Responses: `response.failed`).
+    fn error_event(&mut self, error: &ApiError, out: &mut BytesMut) -> bool {
+        self.hub_to_client.error_event(error, out)
     }
 }

@@ -10,11 +10,16 @@
 //! | OpenAI Chat → Anthropic Messages | [`openai_to_anthropic`] | [`anthropic_to_openai_stream`] |
 //! | Gemini → OpenAI Chat | [`gemini_to_openai`] | [`openai_to_gemini_stream`] |
 //! | OpenAI Chat → Gemini | [`openai_to_gemini`] | [`gemini_to_openai_stream`] |
-//! | Anthropic ⇄ Gemini | both of the above through OpenAI Chat | [`chain`] |
+//! | OpenAI Responses → OpenAI Chat | [`responses_to_chat`] | [`chat_to_responses`] |
+//! | Anthropic ⇄ Gemini, Responses → Anthropic or Gemini | the two above through OpenAI Chat | [`chain`] |
+//!
+//! OpenAI Chat is the hub: a pair with no translator of its own goes client → Chat → upstream
+//! with the translators that exist, and its answers upstream → Chat → client.
 
 pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
 pub mod chain;
+pub mod chat_to_responses;
 pub mod gemini_to_openai;
 pub mod gemini_to_openai_stream;
 mod gemini_types;
@@ -23,6 +28,7 @@ pub mod openai_to_anthropic_stream;
 pub mod openai_to_gemini;
 pub mod openai_to_gemini_stream;
 pub mod relay;
+pub mod responses_to_chat;
 mod types;
 
 use bytes::{Bytes, BytesMut};
@@ -48,6 +54,12 @@ pub trait StreamTranslator: Send {
     fn event(&mut self, name: Option<&str>, data: &[u8], out: &mut BytesMut) -> Flow;
     /// The usage seen so far.
     fn usage(&self) -> Option<Usage>;
+    /// Writes the client's error event(s) for a stream that failed after it started, when the
+    /// client's format needs more than the generic error event (Responses: `response.failed`
+    /// for the response already begun). Returns whether it wrote them.
+    fn error_event(&mut self, _error: &ApiError, _out: &mut BytesMut) -> bool {
+        false
+    }
 }
 
 /// How the answer of a translated request is mapped back.
@@ -61,6 +73,8 @@ pub enum Mapper {
     GeminiClient { model: String },
     /// An OpenAI Chat client in front of a Gemini upstream.
     OpenAiClientOfGemini { model: String, include_usage: bool },
+    /// An OpenAI Responses client in front of an OpenAI Chat upstream.
+    ResponsesClient { model: String },
     /// Upstream → OpenAI Chat (the first), then OpenAI Chat → client (the second).
     Chain(Box<Mapper>, Box<Mapper>),
 }
@@ -98,8 +112,8 @@ impl RequestContext<'static> {
     }
 }
 
-/// Translates a client request for `endpoint` into the provider's format, or says it cannot.
-/// Anthropic ⇄ Gemini goes through OpenAI Chat.
+/// Translates a client request for `endpoint` into the provider's format (`context.upstream`),
+/// or says it cannot. Pairs without a translator of their own go through OpenAI Chat.
 pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) -> Result<Plan, ApiError> {
     let model = || context.requested_model.to_owned();
     match (endpoint, context.upstream) {
@@ -119,6 +133,10 @@ pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) ->
             let body = gemini_to_openai::translate(body, context)?;
             Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::GeminiClient { model: model() } })
         }
+        (Endpoint::Responses, WireFormat::OpenAi) => {
+            let body = responses_to_chat::translate(body, context)?;
+            Ok(Plan { endpoint: Endpoint::ChatCompletions, body, mapper: Mapper::ResponsesClient { model: model() } })
+        }
         (Endpoint::ChatCompletions, WireFormat::Gemini) => {
             let (body, include_usage) = openai_to_gemini::translate(body, context)?;
             Ok(Plan {
@@ -127,10 +145,12 @@ pub fn request(endpoint: Endpoint, body: &[u8], context: &RequestContext<'_>) ->
                 mapper: Mapper::OpenAiClientOfGemini { model: model(), include_usage },
             })
         }
-        (Endpoint::Messages, WireFormat::Gemini) | (Endpoint::GenerateContent, WireFormat::Anthropic) => {
+        // No translator of their own: through the hub.
+        (Endpoint::Messages, WireFormat::Gemini)
+        | (Endpoint::GenerateContent, WireFormat::Anthropic)
+        | (Endpoint::Responses, WireFormat::Anthropic | WireFormat::Gemini) => {
             let to_hub = request(endpoint, body, &RequestContext { upstream: WireFormat::OpenAi, ..*context })?;
-            let hub_stream = RequestContext { stream: context.stream, ..*context };
-            let onward = request(Endpoint::ChatCompletions, &to_hub.body, &hub_stream)?;
+            let onward = request(Endpoint::ChatCompletions, &to_hub.body, context)?;
             // The hub leg always carries usage, so the client's last event has it.
             let upstream_to_hub = match onward.mapper {
                 Mapper::OpenAiClient { model, .. } => Mapper::OpenAiClient { model, include_usage: true },
@@ -160,6 +180,7 @@ impl Mapper {
             Mapper::OpenAiClient { model, .. } => anthropic_to_openai_stream::whole(body, model),
             Mapper::GeminiClient { model } => openai_to_gemini_stream::whole(body, model),
             Mapper::OpenAiClientOfGemini { model, .. } => gemini_to_openai_stream::whole(body, model),
+            Mapper::ResponsesClient { model } => chat_to_responses::whole(body, model),
             Mapper::Chain(upstream_to_hub, hub_to_client) => {
                 let (hub, usage) = upstream_to_hub.whole(body)?;
                 let (client, _) = hub_to_client.whole(&hub)?;
@@ -179,6 +200,7 @@ impl Mapper {
             Mapper::OpenAiClientOfGemini { model, include_usage } => {
                 Box::new(gemini_to_openai_stream::FromGemini::new(model, *include_usage))
             }
+            Mapper::ResponsesClient { model } => Box::new(chat_to_responses::ToResponses::new(model)),
             Mapper::Chain(upstream_to_hub, hub_to_client) => {
                 Box::new(chain::Chained::new(upstream_to_hub.stream(), hub_to_client.stream()))
             }

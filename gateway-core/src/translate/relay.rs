@@ -134,7 +134,9 @@ impl TranslatingRelay {
                 };
                 tracing::warn!(provider = %self.provider, error = %error, "translated stream failed after it started");
                 self.end(Outcome::StreamError(kind));
-                out.extend_from_slice(&sse_error_event(self.family, &error));
+                if !self.translator.error_event(&error, &mut out) {
+                    out.extend_from_slice(&sse_error_event(self.family, &error));
+                }
             }
         }
         out.freeze()

@@ -154,6 +154,7 @@ fn family_name(family: ApiFamily) -> &'static str {
     match family {
         ApiFamily::OpenAi => "openai",
         ApiFamily::Anthropic => "anthropic",
+        ApiFamily::Responses => "responses",
         ApiFamily::Gemini => "gemini",
         ApiFamily::Admin => "admin",
     }

@@ -11,6 +11,10 @@ use crate::errors::{BadBody, Family};
 pub(crate) const PARIS_ARGS: &str = r#"{"city":"Paris","unit":"celsius"}"#;
 /// Arguments of the second tool call (`parallel-tool`).
 pub(crate) const OSLO_ARGS: &str = r#"{"city":"Oslo","unit":"celsius"}"#;
+/// Arguments for a shell tool (Codex's `exec_command`, older Codex `shell`): a command that
+/// prints `hello-from-tool`, so a real client can run it and send its output back.
+pub(crate) const EXEC_COMMAND_ARGS: &str = r#"{"cmd":"echo hello-from-tool"}"#;
+pub(crate) const SHELL_ARGS: &str = r#"{"command":["echo","hello-from-tool"]}"#;
 /// The tool called when the request defines none.
 pub(crate) const FALLBACK_TOOL: &str = "get_weather";
 /// The reasoning text of `reasoning` models.
@@ -66,7 +70,12 @@ impl Answer {
                 Tools::None => Reply::Text(format!("echo: {text}")),
                 Tools::One | Tools::Parallel => {
                     let name = first_tool.unwrap_or(FALLBACK_TOOL);
-                    let mut calls = vec![ToolCall { index: 0, name: name.to_owned(), arguments: PARIS_ARGS }];
+                    let arguments = match name {
+                        "exec_command" => EXEC_COMMAND_ARGS,
+                        "shell" => SHELL_ARGS,
+                        _ => PARIS_ARGS,
+                    };
+                    let mut calls = vec![ToolCall { index: 0, name: name.to_owned(), arguments }];
                     if behavior.tools == Tools::Parallel {
                         calls.push(ToolCall { index: 1, name: name.to_owned(), arguments: OSLO_ARGS });
                     }

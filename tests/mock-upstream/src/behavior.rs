@@ -6,7 +6,7 @@
 //! | marker | effect |
 //! |---|---|
 //! | *(none)* | echo: the answer is `echo: <text of the last user message>` |
-//! | `tool` | a tool call to the first tool the request defines (else `get_weather`), arguments `{"city":"Paris","unit":"celsius"}` |
+//! | `tool` | a tool call to the first tool the request defines (else `get_weather`), arguments `{"city":"Paris","unit":"celsius"}`; for Codex's shell tools `exec_command` / `shell`, a command that echoes `hello-from-tool` |
 //! | `parallel-tool` | two tool calls (Paris, then Oslo) |
 //! | `reasoning` | reasoning / thinking content before the answer |
 //! | `slow-first-byte-<ms>` | wait before sending the response headers |

@@ -1,7 +1,7 @@
-//! The real Claude Code CLI through the gateway (CLIENTS.md B.2), opt-in because its npm package
-//! is 245 MB: set `SWITCHYARD_TEST_CLAUDE` to the `claude` binary, e.g. after
-//! `npm install @anthropic-ai/claude-code` in a cache directory outside the repository,
-//! `SWITCHYARD_TEST_CLAUDE=$DIR/node_modules/.bin/claude`. Without it the test passes at once.
+//! The real Claude Code CLI through the gateway (CLIENTS.md B.2). `scripts/test` installs
+//! `@anthropic-ai/claude-code` 2.1.197 (245 MB, once, into a cache outside the repository) and
+//! sets `SWITCHYARD_TEST_CLAUDE` to its `claude` binary; without the variable (plain
+//! `cargo test`) the test says so and passes at once.
 //!
 //! Claude Code runs offline (`CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, a fresh `HOME`) in
 //! `-p` mode against an OpenAI-compatible mock (translated) and an Anthropic-shaped mock

@@ -3,6 +3,7 @@
 
 mod anthropic_api;
 mod claude_code;
+mod codex_cli;
 mod discovery;
 mod errors;
 mod gemini_api;
@@ -10,6 +11,7 @@ mod gemini_cli;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;
+mod responses_api;
 mod routing;
 mod sdk_conformance;
 mod shutdown;

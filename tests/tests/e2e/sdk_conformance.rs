@@ -109,6 +109,37 @@ async fn openai_python_sdk_translated_to_anthropic_upstream() {
     assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
 }
 
+/// The OpenAI SDK's `responses.create` / `responses.stream` (plain, streamed, tools, errors):
+/// translated to Chat (`mock/`), through Chat to Anthropic (`claude/`) and to Gemini (`gem/`),
+/// and passed through to a provider of kind `openai` (`oai/`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_python_sdk_responses_api() {
+    let chat = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let anthropic = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let responses = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let gemini = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let toml = format!(
+        "{}[providers.claude]\nkind = \"anthropic\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-ant-test-0001\"]\n\
+         [providers.oai]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nkeys = [\"sk-openai-test-0001\"]\n\
+         [providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n",
+        switchyard_tests::provider_toml("mock", &chat),
+        anthropic.base_url(),
+        responses.base_url(),
+        gemini.base_url()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    // Anthropic's input_tokens leave out the cached ones, which the Responses usage includes.
+    for (prefix, input_tokens) in [("mock/", "12"), ("claude/", "16"), ("oai/", "12"), ("gem/", "12")] {
+        run_script("openai_sdk_responses.py", vec![gw.url("/v1"), prefix.into(), input_tokens.into()]).await;
+    }
+    assert!(posts(&chat).iter().all(|r| r.path() == "/v1/chat/completions"), "translated to Chat");
+    assert!(posts(&anthropic).iter().all(|r| r.path() == "/v1/messages"), "translated to Messages");
+    let to_gemini = posts(&gemini);
+    assert!(!to_gemini.is_empty() && to_gemini.iter().all(|r| r.path().starts_with("/v1beta/models/")), "to Gemini");
+    let passed = posts(&responses);
+    assert!(!passed.is_empty() && passed.iter().all(|r| r.path() == "/v1/responses"), "passed through");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_python_sdk_translated_to_gemini_upstream() {
     let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;

@@ -93,7 +93,7 @@ async fn tool_call_streams_arguments_and_round_trips() {
         .collect();
     assert!(pieces.len() >= 3);
     let arguments: Value = serde_json::from_str(&pieces.concat()).expect("valid JSON");
-    assert_eq!(arguments["city"], "Paris");
+    assert_eq!(arguments["cmd"], "echo hello-from-tool", "Codex's shell tool gets a command that echoes");
     let done = data.iter().find(|e| e["type"] == "response.output_item.done").expect("item done");
     assert_eq!(done["item"]["type"], "function_call");
     assert_eq!(done["item"]["name"], "exec_command", "first function tool");

@@ -1,0 +1,17 @@
+//! The OpenAI Responses API: `POST /v1/responses` (and under `/openai/v1/`, `/openai/`), what
+//! Codex CLI and the SDKs' `responses.create` speak. Providers that serve Responses themselves
+//! (kind `openai`) get the client's bytes; every other provider gets it translated
+//! (`translate::responses_to_chat`, and on to Anthropic). Errors use OpenAI's envelope.
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+use crate::api::ApiFamily;
+use crate::providers::Endpoint;
+use crate::proxy;
+use crate::state::AppState;
+
+pub async fn create(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    proxy::forward(state, ApiFamily::Responses, Endpoint::Responses, parts, body).await
+}
