@@ -77,13 +77,23 @@ impl SseRelay {
             _ => ErrorKind::StreamInterrupted,
         };
         tracing::warn!(provider = %self.provider, error = %error, "stream failed after it started");
-        self.end(Outcome::StreamError(kind));
         let mut out = BytesMut::from(&held_back[..]);
         if !out.is_empty() && !out.ends_with(b"\n\n") {
             out.put_slice(if out.ends_with(b"\n") { b"\n" } else { b"\n\n" });
         }
         out.put_slice(&sse_error_event(self.family, &error));
-        out.freeze()
+        // The last bytes are kept before the record is finished.
+        let out = self.emit(out.freeze());
+        self.end(Outcome::StreamError(kind));
+        out
+    }
+
+    /// Bytes on their way to the client, kept for the usage log when it stores bodies.
+    fn emit(&mut self, out: Bytes) -> Bytes {
+        if let Some(record) = self.record.as_mut() {
+            record.capture_response(&out);
+        }
+        out
     }
 }
 
@@ -109,7 +119,7 @@ impl Stream for SseRelay {
         if let Some(first) = this.first.take() {
             let out = this.scanner.feed(first);
             if !out.is_empty() {
-                return Poll::Ready(Some(Ok(out)));
+                return Poll::Ready(Some(Ok(this.emit(out))));
             }
         }
         loop {
@@ -121,7 +131,7 @@ impl Stream for SseRelay {
                     if out.is_empty() {
                         continue;
                     }
-                    return Poll::Ready(Some(Ok(out)));
+                    return Poll::Ready(Some(Ok(this.emit(out))));
                 }
                 Poll::Ready(Some(Err(err))) => {
                     let tail = this.scanner.finish();
@@ -140,6 +150,7 @@ impl Stream for SseRelay {
                         };
                         return Poll::Ready(Some(Ok(this.fail(tail, error))));
                     }
+                    let tail = this.emit(tail);
                     this.end(Outcome::Success);
                     return Poll::Ready(if tail.is_empty() { None } else { Some(Ok(tail)) });
                 }

@@ -123,23 +123,34 @@ impl TranslatingRelay {
         }
     }
 
+    /// Bytes on their way to the client, kept for the usage log when it stores bodies.
+    fn emit(&mut self, out: Bytes) -> Bytes {
+        if let Some(record) = self.record.as_mut() {
+            record.capture_response(&out);
+        }
+        out
+    }
+
     /// Ends the client's stream: cleanly, or with an error event after what was translated.
     fn conclude(&mut self, mut out: BytesMut, end: Result<(), ApiError>) -> Bytes {
-        match end {
-            Ok(()) => self.end(Outcome::Success),
+        let outcome = match end {
+            Ok(()) => Outcome::Success,
             Err(error) => {
                 let kind = match error.kind() {
                     ErrorKind::UpstreamTimeout => ErrorKind::UpstreamTimeout,
                     _ => ErrorKind::StreamInterrupted,
                 };
                 tracing::warn!(provider = %self.provider, error = %error, "translated stream failed after it started");
-                self.end(Outcome::StreamError(kind));
                 if !self.translator.error_event(&error, &mut out) {
                     out.extend_from_slice(&sse_error_event(self.family, &error));
                 }
+                Outcome::StreamError(kind)
             }
-        }
-        out.freeze()
+        };
+        // The last bytes are kept before the record is finished.
+        let out = self.emit(out.freeze());
+        self.end(outcome);
+        out
     }
 }
 
@@ -157,7 +168,7 @@ impl Stream for TranslatingRelay {
                 return Poll::Ready(Some(Ok(this.conclude(out, end))));
             }
             if !out.is_empty() {
-                return Poll::Ready(Some(Ok(out.freeze())));
+                return Poll::Ready(Some(Ok(this.emit(out.freeze()))));
             }
         }
         loop {
@@ -169,7 +180,7 @@ impl Stream for TranslatingRelay {
                         return Poll::Ready(Some(Ok(this.conclude(out, end))));
                     }
                     if !out.is_empty() {
-                        return Poll::Ready(Some(Ok(out.freeze())));
+                        return Poll::Ready(Some(Ok(this.emit(out.freeze()))));
                     }
                 }
                 Poll::Ready(Some(Err(err))) => {

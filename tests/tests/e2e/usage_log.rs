@@ -480,7 +480,7 @@ async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
 
     let mock = MockUpstream::start().await;
     let gw = gateway(&format!(
-        "{}[usage]\nstore_bodies = true\nmax_stored_body_bytes = 600\n",
+        "{}[usage]\nstore_bodies = true\nmax_stored_body_bytes = 4096\n",
         provider_toml("mock", &mock)
     ))
     .await;
@@ -493,12 +493,33 @@ async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
     assert_eq!(body["request"], sent.to_string(), "the request as the client sent it");
     assert_eq!(body["response"], answer, "the answer as the client got it");
     assert_eq!(body["truncated"], false);
+    // A stream, passed through and translated (Anthropic Messages in front of the OpenAI mock):
+    // the answer is the events the client got, error events included.
+    let streamed = chat("mock/echo", true);
+    let response = gw.client.post(gw.url("/v1/chat/completions")).json(&streamed).send().await.unwrap();
+    let events = response.text().await.unwrap();
+    let (_, body) = newest_body(&gw).await;
+    assert_eq!(body["response"], events);
+    assert!(events.contains("data: [DONE]"));
+    let messages = json!({"model": "mock/echo", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let response = gw.client.post(gw.url("/v1/messages")).json(&messages).send().await.unwrap();
+    let events = response.text().await.unwrap();
+    let (_, body) = newest_body(&gw).await;
+    assert_eq!(body["response"], events);
+    assert!(events.contains("event: message_stop"));
+    let response =
+        gw.client.post(gw.url("/v1/chat/completions")).json(&chat("mock/cut-mid-stream", true)).send().await.unwrap();
+    let events = response.text().await.unwrap();
+    let (_, body) = newest_body(&gw).await;
+    assert_eq!(body["response"], events, "the error event is kept too");
+    assert!(events.contains("\"error\""), "{events}");
+
     // Longer than the cap: cut, and said so.
-    let long = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(1000)}]});
+    let long = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(5000)}]});
     let response = gw.client.post(gw.url("/v1/chat/completions")).json(&long).send().await.unwrap();
     response.bytes().await.unwrap();
     let (_, body) = newest_body(&gw).await;
-    assert_eq!(body["request"].as_str().unwrap().len(), 600);
+    assert_eq!(body["request"].as_str().unwrap().len(), 4096);
     assert_eq!(body["truncated"], true);
 }
 
