@@ -15,48 +15,12 @@
 //! stream, becomes `error` + `response.failed`, never `response.completed`.
 
 use bytes::{Bytes, BytesMut};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
 use crate::error::ApiError;
-use crate::observe::{OpenAiUsage, Usage};
-
-#[derive(Debug, Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    usage: Option<OpenAiUsage>,
-    error: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<Delta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Delta {
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    tool_calls: Option<Vec<ToolCallDelta>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ToolCallDelta {
-    index: Option<usize>,
-    id: Option<String>,
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FunctionDelta {
-    name: Option<String>,
-    arguments: Option<String>,
-}
+use crate::observe::Usage;
 
 /// One output item as it is built.
 #[derive(Debug)]
@@ -447,36 +411,7 @@ fn responses_usage(usage: &Usage) -> Value {
 
 /// A whole Chat completion as a Responses `response`.
 pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String> {
-    #[derive(Deserialize)]
-    struct Completion {
-        #[serde(default)]
-        choices: Vec<Choice>,
-        usage: Option<OpenAiUsage>,
-    }
-    #[derive(Deserialize)]
-    struct Choice {
-        message: Option<Message>,
-        finish_reason: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Message {
-        content: Option<String>,
-        reasoning_content: Option<String>,
-        reasoning: Option<String>,
-        tool_calls: Option<Vec<Call>>,
-    }
-    #[derive(Deserialize)]
-    struct Call {
-        id: Option<String>,
-        function: Function,
-    }
-    #[derive(Deserialize)]
-    struct Function {
-        name: String,
-        #[serde(default)]
-        arguments: String,
-    }
-    let completion: Completion =
+    let completion: ChatCompletion =
         serde_json::from_slice(body).map_err(|e| format!("the response is not a chat completion: {e}"))?;
     let usage = completion.usage.as_ref().map(Usage::from_openai);
     let mut translator = ToResponses::new(model);

@@ -20,6 +20,7 @@ pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
 pub mod chain;
 pub mod chat_to_responses;
+mod chat_wire;
 pub mod gemini_to_openai;
 pub mod gemini_to_openai_stream;
 mod gemini_types;

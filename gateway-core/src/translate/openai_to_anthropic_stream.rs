@@ -12,52 +12,15 @@
 //! and `message_stop`. An upstream `{"error":…}` chunk becomes an Anthropic `error` event.
 
 use bytes::{Bytes, BytesMut};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id, write_event};
-use crate::observe::{OpenAiUsage, Usage};
+use crate::observe::Usage;
 
 /// The signature given to thinking blocks the gateway synthesizes; clients echo it back and the
 /// gateway strips thinking blocks before they reach an OpenAI upstream.
 pub const SYNTHETIC_SIGNATURE: &str = "switchyard-synthetic-signature";
-
-#[derive(Debug, Deserialize)]
-struct Chunk {
-    id: Option<String>,
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    usage: Option<OpenAiUsage>,
-    error: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    delta: Option<Delta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Delta {
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    tool_calls: Option<Vec<ToolCallDelta>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ToolCallDelta {
-    index: Option<usize>,
-    id: Option<String>,
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FunctionDelta {
-    name: Option<String>,
-    arguments: Option<String>,
-}
 
 struct ToolSeen {
     openai_index: usize,
@@ -272,37 +235,7 @@ impl StreamTranslator for ToAnthropic {
 
 /// A whole Chat completion as an Anthropic `message`.
 pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String> {
-    #[derive(Deserialize)]
-    struct Completion {
-        id: Option<String>,
-        #[serde(default)]
-        choices: Vec<Choice>,
-        usage: Option<OpenAiUsage>,
-    }
-    #[derive(Deserialize)]
-    struct Choice {
-        message: Option<Message>,
-        finish_reason: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Message {
-        content: Option<String>,
-        reasoning_content: Option<String>,
-        reasoning: Option<String>,
-        tool_calls: Option<Vec<Call>>,
-    }
-    #[derive(Deserialize)]
-    struct Call {
-        id: String,
-        function: Function,
-    }
-    #[derive(Deserialize)]
-    struct Function {
-        name: String,
-        #[serde(default)]
-        arguments: String,
-    }
-    let completion: Completion =
+    let completion: ChatCompletion =
         serde_json::from_slice(body).map_err(|e| format!("the response is not a chat completion: {e}"))?;
     let usage = completion.usage.as_ref().map(Usage::from_openai);
     let choice = completion.choices.into_iter().next();
@@ -317,7 +250,7 @@ pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String>
         }
         for call in message.tool_calls.into_iter().flatten() {
             let input: Value = serde_json::from_str(&call.function.arguments).unwrap_or_else(|_| json!({}));
-            content.push(json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}));
+            content.push(json!({"type": "tool_use", "id": call.id.unwrap_or_else(|| format!("toolu_{}", random_id())), "name": call.function.name, "input": input}));
         }
     }
     let id = completion.id.map_or_else(|| format!("msg_{}", random_id()), |id| format!("msg_{id}"));

@@ -11,47 +11,11 @@
 //! upstream `{"error":…}` chunk becomes the client's error event.
 
 use bytes::{Bytes, BytesMut};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
-use crate::observe::{OpenAiUsage, Usage};
-
-#[derive(Debug, Deserialize)]
-struct Chunk {
-    id: Option<String>,
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    usage: Option<OpenAiUsage>,
-    error: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ChunkChoice {
-    delta: Option<Delta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Delta {
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    tool_calls: Option<Vec<ToolCallDelta>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ToolCallDelta {
-    index: Option<usize>,
-    id: Option<String>,
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FunctionDelta {
-    name: Option<String>,
-    arguments: Option<String>,
-}
+use crate::observe::Usage;
 
 #[derive(Default)]
 struct PendingCall {
@@ -213,37 +177,7 @@ impl StreamTranslator for ToGemini {
 
 /// A whole Chat answer as a Gemini answer.
 pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String> {
-    #[derive(Deserialize)]
-    struct Completion {
-        id: Option<String>,
-        #[serde(default)]
-        choices: Vec<Choice>,
-        usage: Option<OpenAiUsage>,
-    }
-    #[derive(Deserialize)]
-    struct Choice {
-        message: Option<Message>,
-        finish_reason: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Message {
-        content: Option<String>,
-        reasoning_content: Option<String>,
-        reasoning: Option<String>,
-        tool_calls: Option<Vec<ToolCall>>,
-    }
-    #[derive(Deserialize)]
-    struct ToolCall {
-        id: Option<String>,
-        function: Function,
-    }
-    #[derive(Deserialize)]
-    struct Function {
-        name: String,
-        #[serde(default)]
-        arguments: String,
-    }
-    let completion: Completion =
+    let completion: ChatCompletion =
         serde_json::from_slice(body).map_err(|err| format!("the answer is not an OpenAI chat completion: {err}"))?;
     let usage = completion.usage.as_ref().map(Usage::from_openai);
     let candidates: Vec<Value> = completion
