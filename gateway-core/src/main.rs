@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let stop = shutdown_signal();
         let state = match build_state(config, gateway_options()) {
             Ok(state) => state,
             Err(err) => {
@@ -84,7 +85,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        running.run_until(shutdown_signal()).await;
+        running.run_until(stop).await;
         ExitCode::SUCCESS
     })
 }
@@ -104,24 +105,34 @@ fn gateway_options() -> GatewayOptions {
     }
 }
 
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT or SIGTERM. The handlers are installed when this is called, before the server
+/// answers its first request, so a signal sent right after that answer still stops it gracefully
+/// instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+        let interrupt = received(signal(SignalKind::interrupt()).ok());
+        let terminate = received(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

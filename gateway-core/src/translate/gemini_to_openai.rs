@@ -280,20 +280,5 @@ pub fn text_bytes(body: &[u8]) -> Result<usize, ApiError> {
     request.contents.extend(count.contents);
     let context = RequestContext::estimate();
     let chat = to_chat(&request, &context);
-    let mut total = 0;
-    for message in chat["messages"].as_array().into_iter().flatten() {
-        total += match &message["content"] {
-            Value::String(text) => text.len(),
-            // An image counts as about 1,024 bytes of text (256 tokens).
-            Value::Array(parts) => parts.iter().map(|p| p["text"].as_str().map_or(1024, str::len)).sum(),
-            _ => 0,
-        };
-        if let Some(calls) = message.get("tool_calls") {
-            total += calls.to_string().len();
-        }
-    }
-    if let Some(tools) = chat.get("tools") {
-        total += tools.to_string().len();
-    }
-    Ok(total)
+    Ok(super::chat_text_bytes(&chat))
 }

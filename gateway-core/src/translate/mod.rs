@@ -265,3 +265,25 @@ pub(crate) fn write_event(out: &mut BytesMut, name: Option<&str>, data: &serde_j
     let _ = serde_json::to_writer((&mut *out).writer(), data);
     out.put_slice(b"\n\n");
 }
+
+/// The bytes of text a Chat request carries: message text, tool calls, tool definitions; an
+/// image counts as about 1,024 bytes (256 tokens). The base of every `count_tokens` estimate for
+/// a translated target.
+pub(crate) fn chat_text_bytes(chat: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let mut total = 0;
+    for message in chat["messages"].as_array().into_iter().flatten() {
+        total += match &message["content"] {
+            Value::String(text) => text.len(),
+            Value::Array(parts) => parts.iter().map(|p| p["text"].as_str().map_or(1024, str::len)).sum(),
+            _ => 0,
+        };
+        if let Some(calls) = message.get("tool_calls") {
+            total += calls.to_string().len();
+        }
+    }
+    if let Some(tools) = chat.get("tools") {
+        total += tools.to_string().len();
+    }
+    total
+}
