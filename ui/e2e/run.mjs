@@ -528,6 +528,22 @@ async function main() {
     assert.equal(await page.getByLabel("Stack by").inputValue(), "model");
   });
 
+  await step("the dashboard runs when navigator.language is not a BCP 47 tag (WebKitGTK under LANG=C)", async () => {
+    // WebKitGTK (the Linux app's window) says "C" under the C locale; Intl throws on it, and
+    // uPlot calls Intl with it as its module loads, which left the app's window blank.
+    const posix = await newPage(browser);
+    await posix.addInitScript(() => {
+      Object.defineProperty(navigator, "language", { value: "C", configurable: true });
+      Object.defineProperty(navigator, "languages", { value: ["C"], configurable: true });
+    });
+    await posix.goto(`${gw.base}/#/overview`);
+    await posix.locator("#cloud-attempts .value").waitFor();
+    await posix.locator(".chart .uplot").first().waitFor();
+    const language = await posix.evaluate(() => navigator.language);
+    assert.doesNotThrow(() => new Intl.NumberFormat(language), `the page kept navigator.language ${language}`);
+    await posix.close();
+  });
+
   // The live page holds an EventSource on the gateway: leave it before the gateway stops, or its
   // reconnect attempts show up as console errors.
   await page.goto("about:blank");

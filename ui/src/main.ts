@@ -1,3 +1,5 @@
+// First: repairs navigator.language before uPlot (imported by the pages) reads it; see locale.ts.
+import "./locale";
 import "./style.css";
 import { h, replace } from "./dom";
 import { overview } from "./pages/overview";

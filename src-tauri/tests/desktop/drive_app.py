@@ -7,13 +7,16 @@ Checks, in order:
 1. the app serves on the port (its /health says it is Switchyard) and routes a request to the
    mock upstream through the gateway it runs in-process;
 2. the tray icon appears: trayer grows an embedded icon window;
-3. the dashboard window opens and shows data: its page text names the mock's model and counts
-   the requests just made;
+3. the dashboard window opens and shows data: its page text (selected and copied with the
+   keyboard, read back with xclip) counts the requests just made and names the mock's model.
+   The app runs under the C locale, where WebKitGTK's navigator.language is "C" (a dashboard
+   that trips on it paints a blank window; see ui/src/locale.ts);
 4. a click on the icon opens the menu (the screen changes where the menu appears);
 5. the menu's last item, "Quit Switchyard", chosen with the keyboard, ends the app with exit code
    0, and the port is free again.
 
-Screenshots go to src-tauri/test-artifacts/. Usage: drive_app.py APP_BINARY MOCK_BINARY PORT
+Screenshots go to src-tauri/test-artifacts/ (the dashboard window's as dashboard-window.png).
+Usage: drive_app.py APP_BINARY MOCK_BINARY PORT
 """
 import json
 import os
@@ -107,10 +110,20 @@ def tray_descendants(env, window):
     return sum(1 for line in tree.splitlines() if line.strip().startswith("0x"))
 
 
-def webview_connected(port):
-    """Whether a WebKit network process has a connection to the gateway's port."""
-    out = subprocess.run(["ss", "-tnp"], capture_output=True, text=True).stdout
-    return any(f":{port} " in line and "WebKitNetwork" in line for line in out.splitlines())
+def page_text(env, window):
+    """The text the window's page shows: focus it (X input focus, no window manager needed), select
+    all and copy with real key events (XTEST; GTK ignores synthetic ones), read the clipboard."""
+    run(["xdotool", "windowfocus", "--sync", window], env)
+    run(["xdotool", "key", "--clearmodifiers", "ctrl+a", "ctrl+c"], env)
+    time.sleep(0.3)
+    return run(["xclip", "-o", "-selection", "clipboard"], env).stdout
+
+
+def shows_requests(text, count, model):
+    """Whether the Overview's text says `count` requests today and names `model` as the top one."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    after = lines.index("Requests today") + 1 if "Requests today" in lines else len(lines)
+    return after < len(lines) and lines[after] == str(count) and model in text
 
 
 def main():
@@ -137,6 +150,9 @@ def main():
                    XDG_DATA_HOME=os.path.join(home, ".local/share"), XDG_CACHE_HOME=os.path.join(home, ".cache"),
                    # Software rendering: Xvfb has no GPU.
                    WEBKIT_DISABLE_COMPOSITING_MODE="1", LIBGL_ALWAYS_SOFTWARE="1", NO_AT_BRIDGE="1",
+                   # The C locale, as in containers and minimal installs: WebKitGTK then reports
+                   # navigator.language "C", which Intl refuses (the blank-window bug's cause).
+                   LC_ALL="C.UTF-8", LANGUAGE="",
                    SWITCHYARD_LOG="info")
         log(f"Xvfb on {display}")
         # Keep the root light grey so the tray and menu stand out in screenshots.
@@ -194,21 +210,30 @@ local = false
             ids = run(["xdotool", "search", "--onlyvisible", "--name", "^Switchyard$"], env).stdout.split()
             return next((w for w in ids if window_geometry(env, w).get("WIDTH", 0) >= 700), None)
         dashboard = wait_for("the dashboard window", dashboard_window, timeout=60)
-        time.sleep(4)  # the page's first fetches and charts
         geometry = window_geometry(env, dashboard)
         if geometry.get("WIDTH", 0) < 700 or geometry.get("HEIGHT", 0) < 400:
             raise Failure(f"the dashboard window is too small: {geometry}")
-        # The page's own fetches reach the gateway: the webview's network process holds a
-        # connection to the port.
-        wait_for("the dashboard page's connection to the gateway", lambda: webview_connected(port), timeout=20)
+        # The page ran: it fetched /api/usage/summary and shows the count and the model.
+        requests = summary["requests"]
+        try:
+            text = wait_for("the dashboard page showing the requests",
+                            lambda: (t := page_text(env, dashboard)) and shows_requests(t, requests, "desk-test-model") and t,
+                            timeout=30, every=1.0)
+        except Failure:
+            screenshot(env, "dashboard-window.png", dashboard)
+            text = page_text(env, dashboard)
+            raise Failure(f"the dashboard window does not show {requests} requests of desk-test-model; "
+                          f"its text: {text[:400]!r}")
+        # Clear ctrl+a's selection with a click on the empty right end of the page's header bar
+        # (not the scrollbar, which would scroll), then move the pointer off the window so no
+        # hover shows in the picture.
+        run(["xdotool", "mousemove", "--window", dashboard, str(geometry["WIDTH"] - 60), "20", "click", "1"], env)
+        run(["xdotool", "mousemove", "1275", "795"], env)
+        time.sleep(1.0)
         screenshot(env, "dashboard-window.png", dashboard)
-        # Reading the page's text needs keyboard focus, which only a window manager gives;
-        # best effort, reported but not required (see the README's note on WebKitGTK under Xvfb).
-        run(["xdotool", "windowactivate", "--sync", dashboard], env)
-        run(["xdotool", "key", "--window", dashboard, "--clearmodifiers", "ctrl+a", "ctrl+c"], env)
-        text = run(["xclip", "-o", "-selection", "clipboard"], env).stdout
-        log("dashboard window open (%dx%d), connected to the gateway; page text %s"
-            % (geometry["WIDTH"], geometry["HEIGHT"], "read" if "desk-test-model" in text else "not readable here"))
+        top = next((line.strip() for line in text.splitlines() if "desk-test-model" in line), "")
+        log("dashboard window (%dx%d) shows the gateway's data: Requests today %d, %s"
+            % (geometry["WIDTH"], geometry["HEIGHT"], requests, top))
 
         # 4. The menu: a click on the tray icon.
         time.sleep(6)  # one refresh of the menu with the usage line
