@@ -350,7 +350,11 @@ async function main() {
     await page.getByLabel("Status").fill("");
     await page.getByLabel("Model").fill("claude-sonnet-4");
     await page.getByRole("button", { name: "Apply" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 1);
+    // The status filter's list also had one row: wait for the new list, not just its length.
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll("table.log tbody tr");
+      return rows.length === 1 && rows[0].querySelector("td:nth-child(2)")?.textContent === "claude-code";
+    });
     assert.equal(await page.locator("table.log tbody tr td:nth-child(2)").textContent(), "claude-code");
     await page.getByLabel("Model").fill("");
 
