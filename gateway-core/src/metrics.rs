@@ -60,6 +60,8 @@ struct SeriesKey {
     status: u16,
     client: String,
     class: String,
+    /// The client's API: openai, anthropic, responses, gemini.
+    family: String,
     error_type: String,
 }
 
@@ -129,6 +131,7 @@ impl Metrics {
             status: entry.status,
             client: entry.client.clone().unwrap_or_default(),
             class: entry.task_class.clone().unwrap_or_default(),
+            family: entry.family.clone(),
             error_type: entry.error_type.clone().unwrap_or_default(),
         };
         let series = self.series.read().ok().and_then(|map| map.get(&key).cloned());
@@ -180,16 +183,17 @@ impl Metrics {
             &mut out,
             "switchyard_requests_total",
             "counter",
-            "Requests served, by provider, model, status, client and task class.",
+            "Requests served, by provider, model, status, client, task class and the client's API.",
         );
         for (key, s) in &series {
             let labels = format!(
-                "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\",class=\"{}\"",
+                "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\",class=\"{}\",api=\"{}\"",
                 esc(&key.provider),
                 esc(&key.model),
                 key.status,
                 esc(&key.client),
-                esc(&key.class)
+                esc(&key.class),
+                esc(&key.family)
             );
             let _ = writeln!(out, "switchyard_requests_total{{{labels}}} {}", s.requests.load(Ordering::Relaxed));
         }
@@ -370,6 +374,7 @@ mod tests {
             status: 200,
             client: Some("cu\"rl".into()),
             task_class: Some("coding".into()),
+            family: "anthropic".into(),
             attempts: 2,
             input_tokens: Some(12),
             output_tokens: Some(5),
@@ -383,7 +388,7 @@ mod tests {
         let text = metrics.render(gauges);
         assert!(
             text.contains(
-                "switchyard_requests_total{provider=\"mock\",model=\"echo\",status=\"200\",client=\"cu\\\"rl\",class=\"coding\"} 2"
+                "switchyard_requests_total{provider=\"mock\",model=\"echo\",status=\"200\",client=\"cu\\\"rl\",class=\"coding\",api=\"anthropic\"} 2"
             ),
             "{text}"
         );

@@ -112,12 +112,13 @@ pub fn run() -> ExitCode {
             let handle = app.handle().clone();
             let first = MenuSpec::from_state(&TrayState { port: setup_controller.port(), ..TrayState::default() });
             tray::create(&handle, &first, desktop::on_menu_item)?;
+            // Signals first: a SIGTERM soon after the gateway answers must drain it, not kill it.
+            spawn_signal_handler(handle.clone());
             let commands = supervisor::spawn(factory, Arc::clone(&setup_controller));
             app.manage(Supervisor(commands));
             tray::spawn_refresher(handle.clone(), Arc::clone(&setup_controller), |app| {
                 app.autolaunch().is_enabled().unwrap_or(false)
             });
-            spawn_signal_handler(handle.clone());
             if args.open_dashboard {
                 open_dashboard_when_serving(handle, Arc::clone(&setup_controller));
             }

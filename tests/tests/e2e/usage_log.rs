@@ -197,6 +197,14 @@ async fn metrics_parse_with_the_prometheus_client() {
     let family = |name: &str| samples.iter().find(|s| s["family"] == name).map(|s| s["type"].clone());
     assert_eq!(family("switchyard_request_duration_seconds"), Some(json!("histogram")));
     assert_eq!(family("switchyard_requests"), Some(json!("counter")));
+    // The client's API and the local-only watch.
+    assert_eq!(value("switchyard_requests_total", &[("api", "openai")]), 4.0);
+    assert_eq!(value("switchyard_fallbacks_total", &echo), 0.0);
+    assert_eq!(family("switchyard_fallbacks"), Some(json!("counter")));
+    assert_eq!(value("switchyard_local_only", &[]), 0.0);
+    assert_eq!(family("switchyard_local_only"), Some(json!("gauge")));
+    assert_eq!(value("switchyard_local_only_cloud_attempts_total", &[]), 0.0);
+    assert_eq!(family("switchyard_local_only_cloud_attempts"), Some(json!("counter")));
 }
 
 fn record(started_at: SystemTime, model: &str) -> RequestRecord {
