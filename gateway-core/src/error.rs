@@ -68,6 +68,9 @@ pub enum ApiError {
     /// A local model server could not be managed (launchagent's error, in its words).
     #[error("{message}")]
     LocalServer { status: StatusCode, code: &'static str, message: String },
+    /// An admin change that clashes with where a thing is defined (a provider in the config file).
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
             ApiError::LocalServer { status, .. } => *status,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::LocalOnly { .. } | ApiError::NoModelForClass { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -163,9 +167,10 @@ impl ApiError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::MalformedJson(_) | ApiError::AmbiguousModel { .. } => {
-                ErrorKind::InvalidRequest
-            }
+            ApiError::InvalidRequest { .. }
+            | ApiError::MalformedJson(_)
+            | ApiError::AmbiguousModel { .. }
+            | ApiError::Conflict { .. } => ErrorKind::InvalidRequest,
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
@@ -213,6 +218,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
             ApiError::LocalServer { code, .. } => code,
+            ApiError::Conflict { .. } => "conflict",
             ApiError::LocalOnly { .. } => "local_only",
             ApiError::NoModelForClass { .. } => "no_model_for_class",
             ApiError::InvalidRequest { .. } | ApiError::Internal(_) => return None,

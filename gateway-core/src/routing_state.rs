@@ -1,5 +1,5 @@
-//! The routing state that changes at run time: task classes and local-only mode. The admin API
-//! (and the tray) change it; requests read snapshots. Changes are kept in a small JSON state file
+//! The routing state that changes at run time: task classes, local-only mode and the providers
+//! added through the admin API. The admin API (and the tray) change it; requests read snapshots. Changes are kept in a small JSON state file
 //! so they survive a restart; the user's config file is never rewritten.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogSnapshot;
 use crate::classes::{self, ResolvedClasses, TaskClassConfig};
-use crate::config::Config;
-use crate::providers::ProviderSet;
+use crate::config::{Config, KeyRef, ProviderConfig};
+use crate::providers::{ProviderKind, ProviderSet};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -21,6 +21,35 @@ struct StateFile {
     /// Classes set through the admin API, over the config's and the built-in ones.
     task_classes: BTreeMap<String, TaskClassConfig>,
     local_only: Option<bool>,
+    /// Providers added through the admin API (the config file's win over a same-named one).
+    providers: BTreeMap<String, AddedProvider>,
+}
+
+/// A provider added through the admin API (`PUT /api/providers/{name}`). Its key, when it has
+/// one, is in the secret store under the provider's name, never here.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct AddedProvider {
+    pub kind: ProviderKind,
+    pub base_url: String,
+    #[serde(default)]
+    pub local: Option<bool>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
+    #[serde(default)]
+    pub has_key: bool,
+}
+
+impl AddedProvider {
+    pub fn config(&self, name: &str) -> ProviderConfig {
+        ProviderConfig {
+            kind: Some(self.kind),
+            base_url: Some(self.base_url.clone()),
+            local: self.local,
+            max_output_tokens: self.max_output_tokens,
+            keys: if self.has_key { vec![KeyRef::Store(name.to_owned())] } else { Vec::new() },
+            ..ProviderConfig::default()
+        }
+    }
 }
 
 pub struct RoutingState {
@@ -112,6 +141,24 @@ impl RoutingState {
     pub fn set_local_only(&self, on: bool) -> Result<(), StateError> {
         self.local_only.store(on, Ordering::Relaxed);
         self.persist(|file| file.local_only = Some(on))
+    }
+
+    /// The providers added through the admin API.
+    pub fn added_providers(&self) -> BTreeMap<String, AddedProvider> {
+        self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner).providers.clone()
+    }
+
+    pub fn set_provider(&self, name: &str, provider: AddedProvider) -> Result<(), StateError> {
+        self.persist(|file| {
+            file.providers.insert(name.to_owned(), provider);
+        })
+    }
+
+    /// Forgets a provider added through the admin API; whether there was one.
+    pub fn remove_provider(&self, name: &str) -> Result<bool, StateError> {
+        let mut removed = false;
+        self.persist(|file| removed = file.providers.remove(name).is_some())?;
+        Ok(removed)
     }
 
     pub fn note_cloud_attempt(&self) {

@@ -19,6 +19,7 @@ use crate::discovery;
 use crate::error::StartupError;
 use crate::guard::HostGuard;
 use crate::observe::{RequestObserver, TracingObserver};
+use crate::providers::Provider;
 use crate::router::router;
 use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
 use crate::state::{AppState, GatewayInner};
@@ -64,6 +65,20 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         None => launchagent::LocalServers::new(config.local_servers.clone()).map(Arc::new).map_err(|e| e.to_string()),
     };
     let routing = crate::routing_state::RoutingState::new(&config);
+    let mut providers = providers;
+    for (name, added) in routing.added_providers() {
+        if providers.get(&name).is_some() {
+            continue; // the config file's (or the environment's) provider of that name wins
+        }
+        let source = crate::providers::ProviderSource::Api;
+        match Provider::from_config(&name, &added.config(&name), source, options.env.as_ref(), options.secrets.as_ref())
+        {
+            Ok(provider) => providers = providers.with(Arc::new(provider)),
+            Err(err) => {
+                tracing::warn!(provider = %name, error = %err, "a provider added through the API no longer loads")
+            }
+        }
+    }
     Ok(AppState::new(GatewayInner {
         routing,
         config,

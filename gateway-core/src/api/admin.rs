@@ -14,6 +14,7 @@ use crate::api::ApiFamily;
 use crate::config::{KeyRef, ProviderConfig, Secret};
 use crate::error::{ApiError, FamilyError};
 use crate::providers::{Provider, ProviderKind, ProviderSource};
+use crate::routing_state::AddedProvider;
 use crate::state::AppState;
 
 /// What admin handlers return: JSON, or an error in the admin envelope.
@@ -26,6 +27,7 @@ pub(crate) fn admin(error: ApiError) -> FamilyError {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/providers", get(providers))
+        .route("/providers/{name}", put(put_provider).delete(delete_provider))
         .route("/providers/{name}/key", put(put_key).delete(delete_key))
         .route("/models", get(models))
         .route("/models/refresh", post(refresh_models))
@@ -79,6 +81,104 @@ async fn put_key(State(state): State<AppState>, Path(name): Path<String>, body: 
     config.keys = vec![KeyRef::Store(name.clone())];
     replace_provider(&state, &name, &config, source)?;
     Ok(Json(json!({ "provider": name, "key": Secret::new(key).masked(), "stored_in": inner.secrets.backend_name() })))
+}
+
+/// What `PUT /api/providers/{name}` takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    kind: ProviderKind,
+    base_url: String,
+    #[serde(default)]
+    local: Option<bool>,
+    #[serde(default)]
+    max_output_tokens: Option<u64>,
+    /// Goes to the secret store; leave it out to keep the key the provider has.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// A provider name as a URL path segment and a model prefix: letters, digits, `-`, `_`, `.`.
+fn valid_provider_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Adds a provider, or edits one added this way: any kind, any base URL (a LAN vLLM, a second
+/// OpenAI-compatible cloud). Kept in the state file, so it is back after a restart; its key goes
+/// to the secret store. A provider declared in the config file is edited there, not here.
+async fn put_provider(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> AdminResult {
+    let body: ProviderBody = serde_json::from_slice(&body).map_err(|err| {
+        admin(ApiError::invalid(format!(
+            "expected {{\"kind\": \"openai-compatible\", \"base_url\": \"http://…/v1\", \"key\"?: \"…\", \"local\"?: bool, \"max_output_tokens\"?: n}}: {err}"
+        )))
+    })?;
+    if !valid_provider_name(&name) {
+        return Err(admin(ApiError::invalid(format!(
+            "`{name}` cannot name a provider: use 1 to 64 letters, digits, `-`, `_` or `.`"
+        ))));
+    }
+    let existing = state.providers().get(&name).cloned();
+    if let Some(existing) = &existing
+        && existing.source == ProviderSource::Config
+    {
+        return Err(admin(ApiError::Conflict {
+            message: format!("provider `{name}` is declared in the config file; edit it there"),
+        }));
+    }
+    let base_url = body.base_url.trim();
+    match url::Url::parse(base_url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        _ => {
+            return Err(admin(ApiError::invalid(format!(
+                "base_url `{base_url}` is not an http(s) URL (e.g. http://192.168.1.20:8000/v1)"
+            ))));
+        }
+    }
+    let inner = state.inner();
+    let key = body.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.chars().any(char::is_control)) {
+        return Err(admin(ApiError::invalid("the key must be a single line")));
+    }
+    let had_key = inner.routing.added_providers().get(&name).is_some_and(|p| p.has_key);
+    let added = AddedProvider {
+        kind: body.kind,
+        base_url: base_url.to_owned(),
+        local: body.local,
+        max_output_tokens: body.max_output_tokens,
+        has_key: key.is_some() || had_key,
+    };
+    // Checked (without its key) before anything is stored: a bad base URL changes nothing.
+    let mut check = added.config(&name);
+    check.keys.clear();
+    Provider::from_config(&name, &check, ProviderSource::Api, inner.env.as_ref(), inner.secrets.as_ref())
+        .map_err(|err| admin(ApiError::invalid(err.to_string())))?;
+    if let Some(key) = key {
+        inner.secrets.set(&name, &Secret::new(key)).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    }
+    replace_provider(&state, &name, &added.config(&name), ProviderSource::Api)?;
+    inner.routing.set_provider(&name, added.clone()).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    state.reresolve_classes();
+    let provider = state.providers().get(&name).map(|p| p.describe());
+    Ok(Json(json!({ "provider": provider, "created": existing.is_none() })))
+}
+
+/// Removes a provider added through the API, and its key.
+async fn delete_provider(State(state): State<AppState>, Path(name): Path<String>) -> AdminResult {
+    let inner = state.inner();
+    match state.providers().get(&name) {
+        None => return Err(admin(ApiError::NotFound { message: format!("no provider named `{name}`") })),
+        Some(p) if p.source != ProviderSource::Api => {
+            return Err(admin(ApiError::Conflict {
+                message: format!("provider `{name}` was not added through the API; remove it where it comes from"),
+            }));
+        }
+        Some(_) => {}
+    }
+    inner.routing.remove_provider(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    inner.secrets.delete(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    inner.providers.rcu(|set| set.without(&name));
+    state.reresolve_classes();
+    Ok(Json(json!({ "provider": name, "deleted": true })))
 }
 
 /// Removes a provider's key from the secret store; the provider keeps running without a key.

@@ -1,11 +1,11 @@
 //! The kinds of provider Switchyard knows, with their defaults. Adding an OpenAI-compatible
 //! provider is one line here. Base URLs include the API version path (`…/v1`), Anthropic's too.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::WireFormat;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     Openai,

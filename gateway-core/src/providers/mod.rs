@@ -128,6 +128,8 @@ pub enum ProviderSource {
     #[serde(rename = "secret-store")]
     SecretStore,
     Discovered,
+    /// Added through the admin API (`PUT /api/providers/{name}`), kept in the state file.
+    Api,
 }
 
 pub struct Provider {
@@ -361,6 +363,12 @@ impl ProviderSet {
     }
 
     /// A copy with one more provider (replacing one of the same name).
+    pub fn without(&self, name: &str) -> ProviderSet {
+        let mut by_name = self.by_name.clone();
+        by_name.remove(name);
+        ProviderSet { by_name }
+    }
+
     pub fn with(&self, provider: Arc<Provider>) -> ProviderSet {
         let mut by_name = self.by_name.clone();
         by_name.insert(provider.name.clone(), provider);
