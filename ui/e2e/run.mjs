@@ -426,6 +426,31 @@ async function main() {
     assert.equal(await page.locator(`article[data-provider="${CLOUD}"] .keys`).textContent(), "none");
   });
 
+  await step("a provider added by URL in the page serves requests with its key, then is removed", async () => {
+    await page.goto(`${gw.base}/#/providers`);
+    await page.getByLabel("Name").fill("lan-box");
+    await page.getByLabel("Kind").selectOption("openai-compatible");
+    await page.getByLabel("Base URL").fill(`${localUrl}/v1`);
+    await page.locator('input[name="provider-key"]').fill("sk-lan-e2e-1111");
+    await page.getByLabel("Counts as").selectOption("cloud");
+    await page.getByRole("button", { name: "Add provider" }).click();
+    await page.getByText("Added lan-box.").waitFor();
+    const card = page.locator('article[data-provider="lan-box"]');
+    await card.waitFor();
+    assert.ok(!(await page.content()).includes("sk-lan-e2e-1111"), "the key is in the page");
+    const r = await chat(gw.base, "lan-box/qwen2.5-coder-7b", { headers: { "x-switchyard-client": "e2e-lan" } });
+    assert.equal(r.status, 200, r.text);
+    const last = (await mockPosts(localUrl)).at(-1);
+    assert.equal(last.model, "qwen2.5-coder-7b");
+    assert.equal(last.authorization, "Bearer sk-lan-e2e-1111");
+    sent += 1;
+    await card.getByRole("button", { name: "Remove provider" }).click();
+    await card.waitFor({ state: "detached" });
+    const gone = await chat(gw.base, "lan-box/qwen2.5-coder-7b");
+    assert.equal(gone.status, 404);
+    sent += 1;
+  });
+
   await step("picking a class model routes the next `coding` request there (mock and log agree)", async () => {
     await page.goto(`${gw.base}/#/models`);
     const row = page.locator('tr[data-class="coding"]');

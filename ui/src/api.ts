@@ -47,6 +47,13 @@ export interface ProviderInfo {
   keys: string[];
   models: string[] | null;
 }
+/** A provider at any base URL, added through `PUT /api/providers/{name}`. */
+export interface NewProvider {
+  kind: string;
+  base_url: string;
+  key?: string;
+  local?: boolean;
+}
 export interface CatalogStatus {
   models: string[];
   stale: boolean;
@@ -115,6 +122,9 @@ export const api = {
   putKey: (provider: string, key: string) =>
     call<{ provider: string; key: string; stored_in: string }>("PUT", `/api/providers/${enc(provider)}/key`, { key }),
   deleteKey: (provider: string) => call<{ provider: string; keys: string[] }>("DELETE", `/api/providers/${enc(provider)}/key`),
+  putProvider: (name: string, body: NewProvider) =>
+    call<{ provider: ProviderInfo; created: boolean }>("PUT", `/api/providers/${enc(name)}`, body),
+  deleteProvider: (name: string) => call<{ provider: string; deleted: boolean }>("DELETE", `/api/providers/${enc(name)}`),
   taskClasses: () => call<TaskClassesAnswer>("GET", "/api/task-classes"),
   setClassModel: (name: string, model: string) => call<TaskClass>("PUT", `/api/task-classes/${enc(name)}`, { model }),
   resetClass: (name: string) => call<unknown>("DELETE", `/api/task-classes/${enc(name)}`),

@@ -1,4 +1,4 @@
-import { api, type ProvidersAnswer } from "../api";
+import { api, type NewProvider, type ProvidersAnswer } from "../api";
 import { empty, h, notice, replace, uid } from "../dom";
 import { plural } from "../format";
 
@@ -78,6 +78,19 @@ export function providersPage(root: HTMLElement): void {
               },
               "Test connection",
             ),
+            p.source === "api"
+              ? h(
+                  "button",
+                  {
+                    type: "button",
+                    onclick: async () => {
+                      const r = await api.deleteProvider(p.name);
+                      await load(r.ok ? undefined : { provider: p.name, el: notice(r.message, "error") });
+                    },
+                  },
+                  "Remove provider",
+                )
+              : null,
             p.keys.some((k) => k.startsWith("secret.") || k.startsWith("****"))
               ? h(
                   "button",
@@ -128,7 +141,62 @@ export function providersPage(root: HTMLElement): void {
       h("button", { type: "submit" }, "Add"),
     ),
     result,
+    urlForm(),
   );
   name.setAttribute("list", "known-providers");
   void load();
+
+  /** Any provider at any base URL: a vLLM on the LAN, a second OpenAI-compatible cloud. */
+  function urlForm(): HTMLElement[] {
+    const ids = { name: uid("pname"), kind: uid("pkind"), url: uid("purl"), key: uid("pkey"), where: uid("pwhere") };
+    const pname = h("input", { id: ids.name, name: "provider-name", placeholder: "lan-vllm", required: true });
+    const kind = h(
+      "select",
+      { id: ids.kind, name: "provider-kind" },
+      ["openai-compatible", "ollama", "lmstudio", "mlx-local", "anthropic", "gemini", "openai", "openrouter", "groq", "mistral", "deepseek"].map((k) =>
+        h("option", { value: k }, k),
+      ),
+    );
+    const url = h("input", { id: ids.url, name: "provider-url", type: "url", placeholder: "http://192.168.1.20:8000/v1", required: true });
+    const pkey = h("input", { id: ids.key, name: "provider-key", type: "password", autocomplete: "off", placeholder: "optional" });
+    const where = h(
+      "select",
+      { id: ids.where, name: "provider-where" },
+      h("option", { value: "" }, "local if on this machine"),
+      h("option", { value: "local" }, "local"),
+      h("option", { value: "cloud" }, "cloud"),
+    );
+    const out = h("div");
+    return [
+      h("h2", null, "Add a provider by URL"),
+      h(
+        "form",
+        {
+          class: "row",
+          onsubmit: async (e: Event) => {
+            e.preventDefault();
+            const body: NewProvider = { kind: kind.value, base_url: url.value.trim() };
+            if (pkey.value.trim()) body.key = pkey.value.trim();
+            if (where.value) body.local = where.value === "local";
+            const r = await api.putProvider(pname.value.trim(), body);
+            pkey.value = "";
+            replace(out, r.ok ? notice(`${r.data.created ? "Added" : "Updated"} ${r.data.provider.name}.`, "ok") : notice(r.message, "error"));
+            if (r.ok) void load();
+          },
+        },
+        h("label", { htmlFor: ids.name }, "Name"),
+        pname,
+        h("label", { htmlFor: ids.kind }, "Kind"),
+        kind,
+        h("label", { htmlFor: ids.url }, "Base URL"),
+        url,
+        h("label", { htmlFor: ids.key }, "API key"),
+        pkey,
+        h("label", { htmlFor: ids.where }, "Counts as"),
+        where,
+        h("button", { type: "submit" }, "Add provider"),
+      ),
+      out,
+    ];
+  }
 }
