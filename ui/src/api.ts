@@ -106,6 +106,8 @@ export interface LocalServer {
   health?: unknown;
   uptime_secs?: number | null;
   usage?: { cpu_percent?: number; rss_bytes?: number; [k: string]: unknown } | null;
+  /** The GPU as far as it can be read without sudo (macOS: IOReport/ioreg), with a note. */
+  gpu?: { device_utilization_percent?: number | null; in_use_memory_bytes?: number | null; note?: string } | null;
   log_tail?: string[];
   notes?: string[];
   error?: string | null;

@@ -52,6 +52,7 @@ export function localServersPage(root: HTMLElement): () => void {
           .join(" · "),
       ),
       h("p", null, `CPU ${typeof cpu === "number" ? `${cpu.toFixed(1)}%` : "–"} · RAM ${fmtBytes(typeof rss === "number" ? rss : null)}`),
+      h("p", { class: "gpu", title: s.gpu?.note ?? "" }, gpuLine(s.gpu)),
       s.error ? notice(s.error, "error") : null,
       (s.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
       h("div", { class: "row" }, s.running ? [action("stop"), action("restart")] : action("start")),
@@ -65,4 +66,13 @@ export function localServersPage(root: HTMLElement): () => void {
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/** "GPU 37% · 5.0 GiB", or why there is no figure (Linux, no permission). */
+export function gpuLine(gpu: LocalServer["gpu"]): string {
+  const busy = gpu?.device_utilization_percent;
+  const memory = gpu?.in_use_memory_bytes;
+  if (typeof busy !== "number" && typeof memory !== "number") return `GPU: ${gpu?.note || "not measured here"}`;
+  const parts = [typeof busy === "number" ? `${busy}%` : null, typeof memory === "number" ? fmtBytes(memory) : null].filter(Boolean);
+  return `GPU ${parts.join(" · ")}`;
 }
