@@ -49,6 +49,8 @@ def wait_for(what, check, timeout=30.0, every=0.25):
             result = check()
             if result:
                 return result
+        except Failure:  # a definite no (e.g. the process died): no point waiting on
+            raise
         except Exception as err:  # the thing is not there yet
             last = err
         time.sleep(every)
@@ -126,6 +128,31 @@ def shows_requests(text, count, model):
     return after < len(lines) and lines[after] == str(count) and model in text
 
 
+def start_tray_host(env, start, attempts=3):
+    """trayer, the tray host; started again if it exits before its window shows (it exits at
+    once when the display refuses it), with its log in the failure if it never does."""
+    args = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "28",
+            "--transparent", "false", "--tint", "0xffffff", "--SetDockType", "true"]
+    for attempt in range(1, attempts + 1):
+        log_name = f"trayer-{attempt}.log"
+        trayer = start(args, env, log_name)
+
+        def window():
+            if trayer.poll() is not None:
+                raise Failure(f"trayer exited with {trayer.returncode}")
+            return run(["xdotool", "search", "--onlyvisible", "--class", "trayer"], env).stdout.split()[0]
+
+        try:
+            return wait_for("trayer's window", window, timeout=20)
+        except Failure as err:
+            with open(os.path.join(ARTIFACTS, log_name)) as f:
+                tail = f.read()[-400:].strip()
+            log(f"trayer attempt {attempt}: {err}; its log: {tail or '(empty)'}")
+            if trayer.poll() is None:
+                trayer.kill()
+    raise Failure(f"trayer's window never showed in {attempts} attempts (logs in test-artifacts/trayer-*.log)")
+
+
 def main():
     app_binary, mock_binary, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.makedirs(ARTIFACTS, exist_ok=True)
@@ -139,12 +166,21 @@ def main():
         return proc
 
     try:
-        # The display: the first number without an X server's lock file.
-        number = next(n for n in range(90, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
-        display = f":{number}"
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                stderr=subprocess.DEVNULL)
+        # The display: Xvfb picks a free number itself and writes it to a pipe (-displayfd), so
+        # two runs on one machine never race for the same lock file. -noreset: by default an X
+        # server resets when its last client leaves (here: the xdpyinfo probe), and a client that
+        # connects during the reset (trayer, once) fails with "cannot open display".
+        read_fd, write_fd = os.pipe()
+        xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24",
+                                 "-nolisten", "tcp", "-noreset"],
+                                stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
         procs.append(xvfb)
+        os.close(write_fd)
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            raise Failure("Xvfb did not start (no display number on -displayfd)")
+        display = f":{number}"
         wait_for("Xvfb", lambda: subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode == 0)
         env = dict(os.environ, DISPLAY=display, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                    XDG_DATA_HOME=os.path.join(home, ".local/share"), XDG_CACHE_HOME=os.path.join(home, ".cache"),
@@ -158,9 +194,7 @@ def main():
         # Keep the root light grey so the tray and menu stand out in screenshots.
         run(["xsetroot", "-solid", "#d8d8d8"], env) if shutil.which("xsetroot") else None
 
-        trayer = start(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "28",
-                        "--transparent", "false", "--tint", "0xffffff", "--SetDockType", "true"], env, "trayer.log")
-        tray_window = wait_for("trayer's window", lambda: run(["xdotool", "search", "--onlyvisible", "--class", "trayer"], env).stdout.split()[0])
+        tray_window = start_tray_host(env, start)
         icons_before = tray_descendants(env, tray_window)
 
         mock_port = free_port()
