@@ -17,6 +17,21 @@ pub struct ChatChunk {
     pub error: Option<Value>,
 }
 
+impl ChatChunk {
+    /// One stream event; an unreadable event or an in-band `{"error": …}` is the upstream's
+    /// error, in its words.
+    pub fn read(data: &[u8]) -> Result<ChatChunk, String> {
+        let chunk: ChatChunk =
+            serde_json::from_slice(data).map_err(|err| format!("an unreadable stream event: {err}"))?;
+        match &chunk.error {
+            Some(error) => {
+                Err(error.get("message").and_then(Value::as_str).map_or_else(|| error.to_string(), str::to_owned))
+            }
+            None => Ok(chunk),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ChunkChoice {
     #[serde(default)]

@@ -136,14 +136,10 @@ impl StreamTranslator for ToGemini {
             self.write(out, parts, true);
             return Flow::Done;
         }
-        let chunk: Chunk = match serde_json::from_slice(data) {
+        let chunk = match Chunk::read(data) {
             Ok(chunk) => chunk,
-            Err(err) => return Flow::UpstreamError(format!("an unreadable stream chunk: {err}")),
+            Err(message) => return Flow::UpstreamError(message),
         };
-        if let Some(error) = chunk.error {
-            let message = error.get("message").and_then(Value::as_str).map_or_else(|| error.to_string(), str::to_owned);
-            return Flow::UpstreamError(message);
-        }
         self.id(chunk.id.as_deref());
         if let Some(usage) = &chunk.usage {
             self.usage = Some(Usage::from_openai(usage));
