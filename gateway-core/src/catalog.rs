@@ -2,6 +2,7 @@
 //! interval, on demand). A provider that is down keeps its last good list, marked stale.
 //! Readers take a snapshot without locking.
 
+use crate::proxy::client::describe;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -208,18 +209,16 @@ async fn fetch_models(
     provider: &Provider,
 ) -> Result<(Vec<String>, BTreeMap<String, ModelDetails>), String> {
     let url = provider.endpoint_url(Endpoint::Models).ok_or_else(|| "the provider has no model list".to_owned())?;
-    let mut request = http
-        .get(url)
-        .timeout(provider.timeout.min(Duration::from_secs(15)))
-        .headers(provider.api.protocol_headers(None));
+    let mut headers = provider.api.protocol_headers(None);
     if let Some(key) = provider.next_key() {
-        request = provider.api.authorize(request, key);
+        provider.api.authorize(&mut headers, key);
     }
-    let response = request.send().await.map_err(|e| crate::proxy::upstream::describe(&e))?;
+    let request = http.get(url.clone()).timeout(provider.timeout.min(Duration::from_secs(15))).headers(headers);
+    let response = request.send().await.map_err(|e| describe(&e))?;
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status().as_u16()));
     }
-    let body = response.bytes().await.map_err(|e| crate::proxy::upstream::describe(&e))?;
+    let body = response.bytes().await.map_err(|e| describe(&e))?;
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
         crate::providers::WireFormat::OpenAi | crate::providers::WireFormat::Responses => openai_list_details(&body),

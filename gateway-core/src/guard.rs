@@ -3,11 +3,14 @@
 //! request. So every request must name the gateway itself in `Host`, and a browser request must
 //! come from the gateway's own origin. No CORS is offered to anyone else.
 
+use std::convert::Infallible;
+use std::future::{Ready, ready};
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
+use futures_util::future::Either;
 use http::{HeaderMap, header};
 
 use crate::api::ApiFamily;
@@ -86,18 +89,58 @@ fn split_authority(authority: &str) -> (&str, Option<u16>) {
     }
 }
 
-/// Middleware: refuses requests for another host or from another origin, in the caller's shape.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let authority = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if let Err(error) = state.guard().check(authority, request.headers()) {
-        tracing::warn!(%error, "refused request");
-        return error.into_response_for(ApiFamily::from_path(request.uri().path()));
+/// The layer that refuses requests for another host or from another origin, in the caller's
+/// shape. A plain tower layer rather than `axum::middleware::from_fn`, which boxes a future and
+/// a clone of the whole router for every request.
+#[derive(Clone)]
+pub struct GuardLayer {
+    state: AppState,
+}
+
+impl GuardLayer {
+    pub fn new(state: AppState) -> GuardLayer {
+        GuardLayer { state }
     }
-    next.run(request).await
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner, state: self.state.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> tower::Service<Request> for Guarded<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let authority = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        if let Err(error) = self.state.guard().check(authority, request.headers()) {
+            tracing::warn!(%error, "refused request");
+            return Either::Left(ready(Ok(error.into_response_for(ApiFamily::from_path(request.uri().path())))));
+        }
+        Either::Right(self.inner.call(request))
+    }
 }
 
 #[cfg(test)]

@@ -111,37 +111,105 @@ impl Series {
 /// Provider and model.
 type ModelId = (String, String);
 
+/// The series by label hash; a bucket holds the (rare) labels that share a hash.
+#[derive(Default)]
+struct SeriesMap {
+    buckets: HashMap<u64, Vec<(SeriesKey, Arc<Series>)>, foldhash::fast::FixedState>,
+}
+
+impl SeriesMap {
+    fn get(&self, hash: u64, labels: &SeriesLabels) -> Option<Arc<Series>> {
+        let bucket = self.buckets.get(&hash)?;
+        bucket.iter().find(|(key, _)| labels.matches(key)).map(|(_, series)| series.clone())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &Arc<Series>)> {
+        self.buckets.values().flatten().map(|(key, series)| (key, series))
+    }
+}
+
+/// A request's labels, borrowed from its log entry.
+struct SeriesLabels<'a> {
+    provider: &'a str,
+    model: &'a str,
+    status: u16,
+    client: &'a str,
+    class: &'a str,
+    family: &'a str,
+    error_type: &'a str,
+}
+
+impl SeriesLabels<'_> {
+    fn hash(&self) -> u64 {
+        use std::hash::BuildHasher;
+        let labels = (self.provider, self.model, self.status, self.client, self.class, self.family, self.error_type);
+        foldhash::fast::FixedState::default().hash_one(labels)
+    }
+
+    fn matches(&self, key: &SeriesKey) -> bool {
+        self.status == key.status
+            && self.provider == key.provider
+            && self.model == key.model
+            && self.client == key.client
+            && self.class == key.class
+            && self.family == key.family
+            && self.error_type == key.error_type
+    }
+
+    fn to_key(&self) -> SeriesKey {
+        SeriesKey {
+            provider: self.provider.to_owned(),
+            model: self.model.to_owned(),
+            status: self.status,
+            client: self.client.to_owned(),
+            class: self.class.to_owned(),
+            family: self.family.to_owned(),
+            error_type: self.error_type.to_owned(),
+        }
+    }
+}
+
 pub struct Metrics {
-    series: RwLock<HashMap<SeriesKey, Arc<Series>>>,
+    series: RwLock<SeriesMap>,
     overhead: Histogram<12>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics { series: RwLock::new(HashMap::new()), overhead: Histogram::new(&OVERHEAD_BUCKETS) }
+        Metrics { series: RwLock::new(SeriesMap::default()), overhead: Histogram::new(&OVERHEAD_BUCKETS) }
     }
 }
 
 impl Metrics {
+    /// The series of `entry`'s labels, created on first use. The lookup
+    /// borrows the labels (no String copies) and takes only the read lock
+    /// when the series exists, which is every request but the first.
+    fn series_for(&self, entry: &LogEntry) -> Option<Arc<Series>> {
+        let labels = SeriesLabels {
+            provider: entry.provider.as_deref().unwrap_or_default(),
+            model: entry.model.as_deref().unwrap_or_default(),
+            status: entry.status,
+            client: entry.client.as_deref().unwrap_or_default(),
+            class: entry.task_class.as_deref().unwrap_or_default(),
+            family: &entry.family,
+            error_type: entry.error_type.as_deref().unwrap_or_default(),
+        };
+        let hash = labels.hash();
+        if let Some(series) = self.series.read().ok()?.get(hash, &labels) {
+            return Some(series);
+        }
+        let mut map = self.series.write().ok()?;
+        if let Some(series) = map.get(hash, &labels) {
+            return Some(series);
+        }
+        let series = Arc::new(Series::new());
+        map.buckets.entry(hash).or_default().push((labels.to_key(), series.clone()));
+        Some(series)
+    }
+
     /// Counts one finished request.
     pub fn observe(&self, entry: &LogEntry, latency: Duration, upstream_time: Option<Duration>) {
-        let key = SeriesKey {
-            provider: entry.provider.clone().unwrap_or_default(),
-            model: entry.model.clone().unwrap_or_default(),
-            status: entry.status,
-            client: entry.client.clone().unwrap_or_default(),
-            class: entry.task_class.clone().unwrap_or_default(),
-            family: entry.family.clone(),
-            error_type: entry.error_type.clone().unwrap_or_default(),
-        };
-        let series = self.series.read().ok().and_then(|map| map.get(&key).cloned());
-        let series = match series {
-            Some(series) => series,
-            None => match self.series.write() {
-                Ok(mut map) => map.entry(key).or_insert_with(|| Arc::new(Series::new())).clone(),
-                Err(_) => return,
-            },
-        };
+        let Some(series) = self.series_for(entry) else { return };
         series.requests.fetch_add(1, Ordering::Relaxed);
         series.latency.observe(latency);
         if let Some(ttft) = entry.ttft_ms {
@@ -364,6 +432,33 @@ fn esc(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_differing_in_one_field_are_separate_series() {
+        let metrics = Metrics::default();
+        let base = LogEntry {
+            provider: Some("mock".into()),
+            model: Some("echo".into()),
+            status: 200,
+            family: "openai".into(),
+            ..LogEntry::default()
+        };
+        let other_model = LogEntry { model: Some("echo2".into()), ..base.clone() };
+        let failed = LogEntry { status: 502, error_type: Some("upstream".into()), ..base.clone() };
+        for entry in [&base, &other_model, &base, &failed, &base] {
+            metrics.observe(entry, Duration::from_millis(5), None);
+        }
+        let text = metrics.render(Gauges::default());
+        let total = |labels: &str| {
+            text.lines()
+                .find(|line| line.starts_with(&format!("switchyard_requests_total{{{labels}")))
+                .and_then(|line| line.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        assert_eq!(total("provider=\"mock\",model=\"echo\",status=\"200\"").as_deref(), Some("3"), "{text}");
+        assert_eq!(total("provider=\"mock\",model=\"echo2\",status=\"200\"").as_deref(), Some("1"), "{text}");
+        assert_eq!(total("provider=\"mock\",model=\"echo\",status=\"502\"").as_deref(), Some("1"), "{text}");
+    }
 
     #[test]
     fn renders_counters_and_cumulative_histograms() {

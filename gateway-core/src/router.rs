@@ -2,7 +2,7 @@
 //! with `oneshot`.
 //!
 //! A request's path, in order:
-//! 1. `guard::enforce` (layer): `Host` must name the gateway, `Origin` must be its own
+//! 1. `guard::GuardLayer`: `Host` must name the gateway, `Origin` must be its own
 //!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
 //!    `api::responses`, `api::gemini` (model and stream from the path), `api::admin`,
@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::enforce))
+        .layer(guard::GuardLayer::new(state.clone()))
         .with_state(state)
 }
 

@@ -49,14 +49,7 @@ impl Default for GatewayOptions {
 
 pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, StartupError> {
     let providers = discovery::initial_providers(&config, options.env.as_ref(), options.secrets.as_ref())?;
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(512)
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| StartupError::HttpClient(err.to_string()))?;
+    let upstream = crate::proxy::client::UpstreamClient::new().map_err(StartupError::HttpClient)?;
     let pricing = PriceTable::new(config.pricing.clone());
     let usage = Arc::new(UsageRecorder::open(&config.usage, pricing, options.observer)?);
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
@@ -85,7 +78,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         guard,
         providers: ArcSwap::from_pointee(providers),
         catalog: Catalog::default(),
-        http,
+        upstream,
         observer: usage.clone(),
         usage,
         secrets: options.secrets,

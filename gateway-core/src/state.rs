@@ -21,8 +21,8 @@ pub struct GatewayInner {
     pub guard: HostGuard,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
-    /// One pooled client for every upstream.
-    pub http: reqwest::Client,
+    /// One pooled client for every upstream (two transports inside: `proxy::client`).
+    pub upstream: crate::proxy::client::UpstreamClient,
     pub observer: Arc<dyn RequestObserver>,
     /// The usage log and metrics; also the `observer` (which wraps the embedder's).
     pub usage: Arc<UsageRecorder>,
@@ -51,8 +51,14 @@ impl AppState {
         self.0.providers.load_full()
     }
 
+    /// The client for requests off the inference path (model lists, probes).
     pub fn http(&self) -> &reqwest::Client {
-        &self.0.http
+        self.0.upstream.general()
+    }
+
+    /// The client of the inference path.
+    pub fn upstream(&self) -> &crate::proxy::client::UpstreamClient {
+        &self.0.upstream
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -82,13 +88,13 @@ impl AppState {
         }
         let providers = self.providers();
         let local_only = self.0.routing.local_only();
-        self.0.catalog.ensure_loaded(&self.0.http, &providers, local_only, Duration::from_secs(5)).await;
+        self.0.catalog.ensure_loaded(self.http(), &providers, local_only, Duration::from_secs(5)).await;
         self.reresolve_classes();
     }
 
     pub async fn refresh_catalog(&self) {
         let providers = self.providers();
-        self.0.catalog.refresh(&self.0.http, &providers, self.0.routing.local_only()).await;
+        self.0.catalog.refresh(self.http(), &providers, self.0.routing.local_only()).await;
         self.reresolve_classes();
     }
 

@@ -7,6 +7,7 @@
                                                     spawn CMD pinned to CPU C, time to first
                                                     GET /health 200, N times; JSON on stdout
   bench_helper.py ttft --port P --path PATH --model M --n N
+  bench_helper.py gaps --port P --path PATH --model M --n N
                                                     N sequential streaming chat requests on one
                                                     keep-alive connection; time to the first
                                                     `data:` chunk; JSON on stdout
@@ -112,47 +113,57 @@ def pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def ttft(port, path, model, n, extra_headers=(), anthropic=False):
-    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    if anthropic:
-        request["max_tokens"] = 64  # required by the Messages API
-    body = json.dumps(request)
-    headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
-    for header in extra_headers:
-        name, _, value = header.partition(":")
-        headers[name.strip()] = value.strip()
+def timed_streams(port, path, body, headers, n, warmup):
+    """Sends warmup + n streamed requests one after another on one keep-alive connection. For each
+    of the last n that answered 200 with a complete stream (OpenAI's `[DONE]`, Anthropic's
+    `message_stop`), returns (sent, pieces, ended): when it was sent, each piece read with its
+    arrival time, when the stream ended. Also returns how many failed."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    firsts, totals, errors = [], [], 0
-    for i in range(n + 5):  # the first 5 warm up the connection
+    streams, errors = [], 0
+    for i in range(warmup + n):
         try:
-            t0 = time.perf_counter()
+            sent = time.perf_counter()
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
-            buf = b""
-            t1 = None
+            pieces = []
             while True:
                 piece = resp.read1(65536)
                 if not piece:
                     break
-                buf += piece
-                if t1 is None and b"data:" in buf:
-                    t1 = time.perf_counter()
-            t2 = time.perf_counter()
-            # An OpenAI stream ends with `[DONE]`, an Anthropic one with `message_stop`.
-            if resp.status != 200 or t1 is None or (b"[DONE]" not in buf and b"message_stop" not in buf):
-                errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                continue
+                pieces.append((time.perf_counter(), piece))
+            ended = time.perf_counter()
+            whole = b"".join(p for _, p in pieces)
+            if resp.status != 200 or (b"[DONE]" not in whole and b"message_stop" not in whole):
+                raise http.client.HTTPException(f"status {resp.status}, incomplete stream")
         except (OSError, http.client.HTTPException):
             errors += 1
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             continue
-        if i >= 5:
-            firsts.append((t1 - t0) * 1000)
-            totals.append((t2 - t0) * 1000)
+        if i >= warmup:
+            streams.append((sent, pieces, ended))
     conn.close()
+    return streams, errors
+
+
+def ttft(port, path, model, n, extra_headers=(), anthropic=False):
+    request = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    if anthropic:
+        request["max_tokens"] = 64  # required by the Messages API
+    headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
+    for header in extra_headers:
+        name, _, value = header.partition(":")
+        headers[name.strip()] = value.strip()
+    streams, errors = timed_streams(port, path, json.dumps(request), headers, n, warmup=5)
+    firsts, totals = [], []
+    for sent, pieces, ended in streams:
+        buf = b""
+        for at, piece in pieces:
+            buf += piece
+            if b"data:" in buf:
+                firsts.append((at - sent) * 1000)
+                break
+        totals.append((ended - sent) * 1000)
     return {
         "n": len(firsts),
         "errors": errors,
@@ -161,6 +172,30 @@ def ttft(port, path, model, n, extra_headers=(), anthropic=False):
         "mean_ms": statistics.fmean(firsts) if firsts else None,
         "whole_stream_p50_ms": pct(totals, 0.5),
     }
+
+
+def gaps(port, path, model, n):
+    """Inter-chunk gaps of n sequential streams on one connection (after 2 warm-up streams): the
+    time between consecutive SSE events as they reach the client. With the mock pacing its
+    events, the gateway's relay adds (gateway gap − direct gap) per chunk."""
+    # The client asks for the usage chunk itself, so the gateway passes every event on (when it
+    # adds and strips the usage chunk, the last gap spans two of the mock's pauses).
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True,
+                       "stream_options": {"include_usage": True}})
+    headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
+    streams, errors = timed_streams(port, path, body, headers, n, warmup=2)
+    all_gaps, events = [], 0
+    for _, pieces, _ in streams:
+        times, buf, seen = [], b"", 0
+        for at, piece in pieces:
+            buf += piece
+            count = buf.count(b"\n\n")
+            times.extend([at] * (count - seen))
+            seen = count
+        events += len(times)
+        all_gaps += [(b - a) * 1000 for a, b in zip(times, times[1:])]
+    return {"n": n, "errors": errors, "events": events, "gaps": len(all_gaps),
+            "p50_ms": pct(all_gaps, 0.5), "p99_ms": pct(all_gaps, 0.99)}
 
 
 def rss_kib(pid):
@@ -360,6 +395,7 @@ def report(dirname, out_json):
     fr_gw, fr_direct = load("fixed_gateway.json"), load("fixed_direct.json")
     cl_gw, cl_direct = load("closed_gateway.json"), load("closed_direct.json")
     tt_gw, tt_direct = load("ttft_gateway.json"), load("ttft_direct.json")
+    gap_gw, gap_direct = load("gaps_gateway.json"), load("gaps_direct.json")
     rss = load("rss.json") or {}
     start = load("startup.json") or {}
     cpu = load("cpu.json") or {}
@@ -388,6 +424,9 @@ def report(dirname, out_json):
         ("stream time to first token p50 (ms)", g(tt_gw, "p50_ms"), g(tt_direct, "p50_ms"), None, "≤ 0.2"),
         ("stream time to first token p99 (ms)", g(tt_gw, "p99_ms"), g(tt_direct, "p99_ms"), None, None),
         ("whole stream p50 (ms)", g(tt_gw, "whole_stream_p50_ms"), g(tt_direct, "whole_stream_p50_ms"), None, None),
+        ("stream inter-chunk gap p50 (ms), upstream paced %s ms" % meta.get("gap_pacing_ms", "?"),
+         g(gap_gw, "p50_ms"), g(gap_direct, "p50_ms"), None, None),
+        ("stream inter-chunk gap p99 (ms)", g(gap_gw, "p99_ms"), g(gap_direct, "p99_ms"), None, None),
         ("RSS idle (MiB)", mib(rss.get("gateway_idle_kib")), mib(rss.get("mock_idle_kib")), None, "≤ 15"),
         ("RSS after load (MiB)", mib(rss.get("gateway_after_kib")), mib(rss.get("mock_after_kib")), None, None),
         ("start to first /health 200 (ms, median of %d)" % len(start.get("runs_ms", [])), start.get("median_ms"), None, None, "≤ 50"),
@@ -406,7 +445,8 @@ def report(dirname, out_json):
         table.append({"figure": name, "switchyard": sw, "direct": direct, "ratio": r, "target": target})
     errs = []
     for label, d in [("fixed rate via gateway", fr_gw), ("fixed rate direct", fr_direct), ("closed loop via gateway", cl_gw),
-                     ("closed loop direct", cl_direct), ("streams via gateway", tt_gw), ("streams direct", tt_direct)]:
+                     ("closed loop direct", cl_direct), ("streams via gateway", tt_gw), ("streams direct", tt_direct),
+                     ("paced streams via gateway", gap_gw), ("paced streams direct", gap_direct)]:
         if d is None:
             continue
         bad = d.get("non_200", 0) + (d.get("errors", 0) if isinstance(d.get("errors"), int) else 0)
@@ -450,6 +490,7 @@ def report(dirname, out_json):
             "fixed_rate": {"gateway": fr_gw, "direct": fr_direct},
             "closed_loop": {"gateway": cl_gw, "direct": cl_direct},
             "ttft": {"gateway": tt_gw, "direct": tt_direct},
+            "inter_chunk_gaps": {"gateway": gap_gw, "direct": gap_direct},
             "cpu": cpu,
             "rss": rss,
             "startup": start,
@@ -641,6 +682,9 @@ def main(argv):
         headers = [v for k, v in pairs if k == "--header"]
         anthropic = opts.get("--shape") == "anthropic"
         print(json.dumps(ttft(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]), headers, anthropic)))
+    elif cmd == "gaps":
+        opts = dict(zip(args[::2], args[1::2]))
+        print(json.dumps(gaps(int(opts["--port"]), opts["--path"], opts["--model"], int(opts["--n"]))))
     elif cmd == "rss":
         print(rss_kib(int(args[0])))
     elif cmd == "rss-tree":

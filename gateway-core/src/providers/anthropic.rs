@@ -42,15 +42,10 @@ impl ProviderApi for AnthropicApi {
         Some(format!("{base_url}{path}"))
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-        let value = HeaderValue::from_str(key.expose()).map(|mut v| {
-            v.set_sensitive(true);
-            v
-        });
-        match value {
-            Ok(value) => request.header("x-api-key", value),
-            // A key that is not a valid header value cannot be sent; the upstream answers 401.
-            Err(_) => request,
+    fn authorize(&self, headers: &mut HeaderMap, key: &Secret) {
+        // A key that is not a valid header value cannot be sent; the upstream answers 401.
+        if let Some(value) = super::sensitive_value(key.expose()) {
+            headers.insert(HeaderName::from_static("x-api-key"), value);
         }
     }
 
@@ -59,7 +54,7 @@ impl ProviderApi for AnthropicApi {
     }
 
     fn protocol_headers(&self, same_format_client: Option<&HeaderMap>) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(2);
+        let mut headers = HeaderMap::with_capacity(8);
         let client_version = same_format_client.and_then(|h| h.get(&VERSION));
         headers.insert(VERSION.clone(), client_version.cloned().unwrap_or(HeaderValue::from_static(DEFAULT_VERSION)));
         if let Some(beta) = same_format_client.and_then(|h| h.get(&BETA)) {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
 use super::{Endpoint, ProviderApi, WireFormat};
@@ -35,14 +35,10 @@ impl ProviderApi for GeminiApi {
         }
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-        match HeaderValue::from_str(key.expose()) {
-            Ok(mut value) => {
-                value.set_sensitive(true);
-                request.header("x-goog-api-key", value)
-            }
-            // A key that is not a valid header value cannot be sent; the upstream answers 401.
-            Err(_) => request,
+    fn authorize(&self, headers: &mut HeaderMap, key: &Secret) {
+        // A key that is not a valid header value cannot be sent; the upstream answers 401.
+        if let Some(value) = super::sensitive_value(key.expose()) {
+            headers.insert(HeaderName::from_static("x-goog-api-key"), value);
         }
     }
 

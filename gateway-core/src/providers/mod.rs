@@ -102,19 +102,28 @@ impl Endpoint {
     }
 }
 
+/// A key as a header value marked sensitive (hidden from `Debug`, never indexed by HPACK), or
+/// `None` when the key cannot be a header value at all.
+fn sensitive_value(text: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 /// How one wire format builds requests: URL, auth, model-list parsing.
 pub trait ProviderApi: Send + Sync {
     fn wire_format(&self) -> WireFormat;
     /// The full URL of an endpoint, or `None` when the upstream has no such endpoint.
     fn endpoint_url(&self, base_url: &str, endpoint: Endpoint) -> Option<String>;
-    /// Adds the key to an upstream request.
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder;
+    /// Adds the key (and what goes with it) to an upstream request's headers.
+    fn authorize(&self, headers: &mut HeaderMap, key: &Secret);
     /// The model ids in a model-list response.
     fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String>;
     /// Headers the wire format needs besides the key (e.g. `anthropic-version`), given the
     /// client's headers when the client speaks the same format (`None` when translating).
     fn protocol_headers(&self, _same_format_client: Option<&HeaderMap>) -> HeaderMap {
-        HeaderMap::new()
+        // Sized for what the proxy adds (content type, accept, key, user agent, host).
+        HeaderMap::with_capacity(8)
     }
 }
 
@@ -161,6 +170,8 @@ pub struct Provider {
     pub config: ProviderConfig,
     /// Each endpoint's URL, parsed once: parsing (and IDNA) per request showed in profiles.
     endpoint_urls: [Option<reqwest::Url>; Endpoint::ALL.len()],
+    /// The same, as hyper takes them (`proxy::client` sends plain-HTTP requests through hyper).
+    endpoint_uris: [Option<http::Uri>; Endpoint::ALL.len()],
 }
 
 impl std::fmt::Debug for Provider {
@@ -210,6 +221,8 @@ impl Provider {
         let api = api_for(kind);
         let endpoint_urls = Endpoint::ALL
             .map(|endpoint| api.endpoint_url(&base_url, endpoint).and_then(|url| reqwest::Url::parse(&url).ok()));
+        let endpoint_uris =
+            endpoint_urls.each_ref().map(|url| url.as_ref().and_then(|url| url.as_str().parse::<http::Uri>().ok()));
         let mut keys = Vec::with_capacity(config.keys.len());
         for (index, key) in config.keys.iter().enumerate() {
             let secret = crate::secrets::resolve(key, env, store).map_err(|source| ProviderError::Key {
@@ -259,12 +272,18 @@ impl Provider {
             extra_headers,
             config: config.clone(),
             endpoint_urls,
+            endpoint_uris,
         })
     }
 
     /// The upstream URL of an endpoint, or `None` when the provider has no such endpoint.
-    pub fn endpoint_url(&self, endpoint: Endpoint) -> Option<reqwest::Url> {
-        self.endpoint_urls[endpoint.index()].clone()
+    pub fn endpoint_url(&self, endpoint: Endpoint) -> Option<&reqwest::Url> {
+        self.endpoint_urls[endpoint.index()].as_ref()
+    }
+
+    /// [`Provider::endpoint_url`] parsed as an `http::Uri`.
+    pub fn endpoint_uri(&self, endpoint: Endpoint) -> Option<&http::Uri> {
+        self.endpoint_uris[endpoint.index()].as_ref()
     }
 
     pub fn key_count(&self) -> usize {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
 use super::{Endpoint, ProviderApi, ProviderKind, WireFormat};
 use crate::config::Secret;
 
@@ -39,11 +41,14 @@ impl ProviderApi for OpenAiCompatible {
         Some(format!("{base_url}{path}"))
     }
 
-    fn authorize(&self, mut request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
+    fn authorize(&self, headers: &mut HeaderMap, key: &Secret) {
         for (name, value) in self.app_headers {
-            request = request.header(*name, *value);
+            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
         }
-        request.bearer_auth(key.expose())
+        // A key that is not a valid header value cannot be sent; the upstream answers 401.
+        if let Some(value) = super::sensitive_value(&format!("Bearer {}", key.expose())) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
     }
 
     fn parse_model_list(&self, body: &[u8]) -> Result<Vec<String>, String> {

@@ -5,6 +5,7 @@
 //! an OpenAI-compatible model), `translate` maps the request and then the answer, event by event.
 
 pub mod body;
+pub mod client;
 pub mod relay;
 pub mod sse;
 pub mod upstream;
@@ -13,17 +14,19 @@ use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use self::body::{BodyEdits, TopLevel};
+use self::client::{TransportError, UpstreamBody};
 use self::relay::SseRelay;
 use self::sse::SseScanner;
 use crate::api::ApiFamily;
@@ -93,7 +96,7 @@ pub async fn forward_with(
             record.update(|r| r.usage = usage);
             record.capture_response(&body);
             record.finish(status.as_u16(), Outcome::Success);
-            (status, headers, body).into_response()
+            response(status, headers, Body::from(body))
         }
         Ok(Answer::Stream { status, headers, upstream, first, scanner: _, target, translator: Some(translator) }) => {
             let relay = TranslatingRelay::new(
@@ -105,7 +108,7 @@ pub async fn forward_with(
                 target.provider.name.clone(),
                 record,
             );
-            (status, headers, Body::from_stream(relay)).into_response()
+            response(status, headers, Body::from_stream(relay))
         }
         Ok(Answer::Stream { status, headers, upstream, first, scanner, target, translator: None }) => {
             let relay = SseRelay::new(
@@ -117,13 +120,22 @@ pub async fn forward_with(
                 target.provider.name.clone(),
                 record,
             );
-            (status, headers, Body::from_stream(relay)).into_response()
+            response(status, headers, Body::from_stream(relay))
         }
         Err(error) => {
             record.finish(error.status_code().as_u16(), Outcome::Error(error.kind()));
             error.into_response_for(family)
         }
     }
+}
+
+/// A response with the answer's headers as they are (axum's tuple form would copy them into a
+/// new map).
+fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 enum Answer {
@@ -136,7 +148,7 @@ enum Answer {
     Stream {
         status: StatusCode,
         headers: HeaderMap,
-        upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: futures_util::stream::BoxStream<'static, Result<Bytes, TransportError>>,
         first: Bytes,
         scanner: SseScanner,
         target: Target,
@@ -309,7 +321,7 @@ async fn attempt_once(
             serde_json::json!({ "input_tokens": translate::estimate_input_tokens(bytes)? })
         };
         let body = Bytes::from(answer.to_string());
-        let mut headers = response_headers(&reqwest::header::HeaderMap::new(), target);
+        let mut headers = response_headers(&HeaderMap::new(), target);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return Ok(Answer::Whole { status: StatusCode::OK, headers, body, usage: None });
     } else {
@@ -324,29 +336,35 @@ async fn attempt_once(
         (plan.endpoint, plan.body, Some(plan.mapper), false)
     };
     let unsupported = || ApiError::UnsupportedEndpoint { provider: provider.name.clone(), endpoint: endpoint.as_str() };
-    let mut url = provider.endpoint_url(upstream_endpoint).ok_or_else(unsupported)?;
-    if provider.api.wire_format() == WireFormat::Gemini {
+    let url = provider.endpoint_url(upstream_endpoint).ok_or_else(unsupported)?;
+    let model_url;
+    let (url, uri) = if provider.api.wire_format() == WireFormat::Gemini {
         // Gemini names the model in the path.
-        url = crate::providers::gemini::model_url(&url, &target.model, upstream_endpoint, stream)
+        model_url = crate::providers::gemini::model_url(url, &target.model, upstream_endpoint, stream)
             .ok_or_else(unsupported)?;
-    }
+        (&model_url, None)
+    } else {
+        (url, provider.endpoint_uri(upstream_endpoint))
+    };
 
-    let mut request = state
-        .http()
-        .post(url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
-        .headers(provider.api.protocol_headers((!translating).then_some(client_headers)))
-        .headers(provider.extra_headers.clone())
-        .body(upstream_body);
+    let mut upstream_headers = provider.api.protocol_headers((!translating).then_some(client_headers));
+    upstream_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    upstream_headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(if stream { "text/event-stream" } else { "application/json" }),
+    );
+    for (name, value) in &provider.extra_headers {
+        upstream_headers.insert(name, value.clone());
+    }
     if let Some(key) = provider.next_key() {
-        request = provider.api.authorize(request, key);
+        provider.api.authorize(&mut upstream_headers, key);
     }
 
     let first_byte_deadline = Instant::now() + provider.first_byte_timeout;
     let deadline = Instant::now() + provider.timeout;
     let sent = Instant::now();
-    let response = match tokio::time::timeout_at(first_byte_deadline, request.send()).await {
+    let send = state.upstream().post(url, uri, upstream_headers, upstream_body);
+    let response = match tokio::time::timeout_at(first_byte_deadline, send).await {
         Err(_) => {
             return Err(ApiError::UpstreamTimeout {
                 provider: provider.name.clone(),
@@ -359,7 +377,7 @@ async fn attempt_once(
     if !response.status().is_success() {
         return Err(upstream::error_from_response(provider, response).await);
     }
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::OK);
+    let status = response.status();
     let mut headers = response_headers(response.headers(), target);
     let is_sse = response
         .headers()
@@ -368,7 +386,7 @@ async fn attempt_once(
         .is_some_and(|v| v.starts_with("text/event-stream"));
 
     if stream && is_sse {
-        let mut upstream = response.bytes_stream().boxed();
+        let mut upstream = response.into_body().into_data_stream().boxed();
         // Wait for the first chunk before answering: until then a failure is still a plain
         // error response, and a reason to fall back.
         let first = match tokio::time::timeout_at(first_byte_deadline, upstream.next()).await {
@@ -387,7 +405,7 @@ async fn attempt_once(
             Ok(Some(Err(err))) => {
                 return Err(ApiError::UpstreamProtocol {
                     provider: provider.name.clone(),
-                    detail: format!("the stream broke off before its first byte: {}", upstream::describe(&err)),
+                    detail: format!("the stream broke off before its first byte: {err}"),
                 });
             }
             Ok(Some(Ok(first))) => first,
@@ -448,14 +466,14 @@ pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<
     }
 }
 
-async fn read_response(response: reqwest::Response) -> Result<Bytes, String> {
-    if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES as u64) {
+async fn read_response(response: http::Response<UpstreamBody>) -> Result<Bytes, String> {
+    if response.body().size_hint().exact().is_some_and(|len| len > MAX_RESPONSE_BYTES as u64) {
         return Err(format!("the response is larger than {MAX_RESPONSE_BYTES} bytes"));
     }
-    let mut stream = response.bytes_stream();
+    let mut stream = response.into_body().into_data_stream();
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("the response broke off: {}", upstream::describe(&e)))?;
+        let chunk = chunk.map_err(|e| format!("the response broke off: {e}"))?;
         if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
             return Err(format!("the response is larger than {MAX_RESPONSE_BYTES} bytes"));
         }
@@ -488,22 +506,15 @@ fn whole_usage(body: &[u8], format: WireFormat) -> Result<Option<Usage>, String>
     })
 }
 
-fn response_headers(upstream: &reqwest::header::HeaderMap, target: &Target) -> HeaderMap {
+fn response_headers(upstream: &HeaderMap, target: &Target) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(8);
-    if let Some(value) = upstream.get(header::CONTENT_TYPE).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = upstream.get(name).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    }
+    // One pass over the upstream's headers (names are already lowercase and valid).
     for (name, value) in upstream {
-        if name.as_str().starts_with("x-ratelimit-")
-            && let (Ok(name), Ok(value)) =
-                (HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
-        {
-            headers.insert(name, value);
+        let wanted = *name == header::CONTENT_TYPE
+            || FORWARDED_HEADERS.contains(&name.as_str())
+            || name.as_str().starts_with("x-ratelimit-");
+        if wanted {
+            headers.insert(name.clone(), value.clone());
         }
     }
     if let Ok(value) = HeaderValue::from_str(&target.provider.name) {
@@ -512,8 +523,6 @@ fn response_headers(upstream: &reqwest::header::HeaderMap, target: &Target) -> H
     if let Ok(value) = HeaderValue::from_str(&target.model) {
         headers.insert(MODEL_HEADER.clone(), value);
     }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers
 }

@@ -14,13 +14,14 @@ use futures_util::Stream;
 use futures_util::stream::BoxStream;
 use tokio::time::{Instant, Sleep};
 
+use super::client::TransportError;
 use super::sse::SseScanner;
 use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
 
 pub struct SseRelay {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, Result<Bytes, TransportError>>,
     first: Option<Bytes>,
     scanner: SseScanner,
     idle_timeout: Duration,
@@ -35,7 +36,7 @@ pub struct SseRelay {
 
 impl SseRelay {
     pub fn new(
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: BoxStream<'static, Result<Bytes, TransportError>>,
         first: Bytes,
         scanner: SseScanner,
         idle_timeout: Duration,
@@ -137,7 +138,7 @@ impl Stream for SseRelay {
                     let tail = this.scanner.finish();
                     let error = ApiError::UpstreamProtocol {
                         provider: this.provider.clone(),
-                        detail: format!("the stream broke off: {}", super::upstream::describe(&err)),
+                        detail: format!("the stream broke off: {}", err),
                     };
                     return Poll::Ready(Some(Ok(this.fail(tail, error))));
                 }

@@ -6,36 +6,25 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
 use serde_json::Value;
 
+use super::client::{TransportError, UpstreamBody};
 use crate::error::{ApiError, UpstreamFailure};
 use crate::providers::Provider;
 
 /// Upstream error bodies are read up to this size; the rest is not needed for a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub fn transport_error(provider: &Provider, err: &reqwest::Error, waited: Duration) -> ApiError {
+pub fn transport_error(provider: &Provider, err: &TransportError, waited: Duration) -> ApiError {
     if err.is_timeout() {
         return ApiError::UpstreamTimeout { provider: provider.name.clone(), after: waited };
     }
-    ApiError::UpstreamUnreachable { provider: provider.name.clone(), detail: describe(err) }
-}
-
-/// An upstream transport error with its causes. reqwest's Display can include the URL; it never
-/// includes headers, so no key leaks.
-pub fn describe(err: &reqwest::Error) -> String {
-    let mut detail = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        detail.push_str(": ");
-        detail.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    detail
+    ApiError::UpstreamUnreachable { provider: provider.name.clone(), detail: err.to_string() }
 }
 
 /// Reads an upstream error response into an `ApiError` carrying its status and message.
-pub async fn error_from_response(provider: &Provider, response: reqwest::Response) -> ApiError {
+pub async fn error_from_response(provider: &Provider, response: http::Response<UpstreamBody>) -> ApiError {
     let status = response.status();
     let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
     let body = read_capped(response, MAX_ERROR_BODY, Duration::from_secs(10)).await;
@@ -55,9 +44,9 @@ pub async fn error_from_response(provider: &Provider, response: reqwest::Respons
 }
 
 /// Reads at most `cap` bytes of a body, giving up after `deadline`.
-async fn read_capped(response: reqwest::Response, cap: usize, deadline: Duration) -> Bytes {
+async fn read_capped(response: http::Response<UpstreamBody>, cap: usize, deadline: Duration) -> Bytes {
     let mut buf = Vec::new();
-    let mut stream = response.bytes_stream();
+    let mut stream = response.into_body().into_data_stream();
     let read = async {
         while let Some(Ok(chunk)) = stream.next().await {
             let room = cap.saturating_sub(buf.len());

@@ -18,13 +18,14 @@ use super::{Flow, StreamTranslator};
 use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
+use crate::proxy::client::TransportError;
 use crate::proxy::relay::sse_error_event;
 
 /// One SSE event larger than this ends the stream with an error; bounds the buffer.
 const MAX_EVENT: usize = 8 * 1024 * 1024;
 
 pub struct TranslatingRelay {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, Result<Bytes, TransportError>>,
     first: Option<Bytes>,
     translator: Box<dyn StreamTranslator>,
     /// Upstream bytes not yet cut into complete lines.
@@ -42,7 +43,7 @@ pub struct TranslatingRelay {
 
 impl TranslatingRelay {
     pub fn new(
-        upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+        upstream: BoxStream<'static, Result<Bytes, TransportError>>,
         first: Bytes,
         translator: Box<dyn StreamTranslator>,
         idle_timeout: Duration,
@@ -184,8 +185,7 @@ impl Stream for TranslatingRelay {
                     }
                 }
                 Poll::Ready(Some(Err(err))) => {
-                    let error =
-                        this.protocol(format!("the stream broke off: {}", crate::proxy::upstream::describe(&err)));
+                    let error = this.protocol(format!("the stream broke off: {}", err));
                     return Poll::Ready(Some(Ok(this.conclude(out, Err(error)))));
                 }
                 Poll::Ready(None) => {

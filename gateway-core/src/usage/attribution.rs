@@ -9,12 +9,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, header};
 
 /// Header a caller sets to name itself.
 pub const CLIENT_HEADER: &str = "x-switchyard-client";
+// Header names built once: a lookup by `&str` parses the name again every time.
+const CLIENT: HeaderName = HeaderName::from_static(CLIENT_HEADER);
+const ORIGINATOR: HeaderName = HeaderName::from_static("originator");
 /// Session ids: Claude Code, then Codex.
-const SESSION_HEADERS: [&str; 3] = ["x-claude-code-session-id", "session-id", "x-session-id"];
+const SESSION_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-claude-code-session-id"),
+    HeaderName::from_static("session-id"),
+    HeaderName::from_static("x-session-id"),
+];
 /// Longest client name or session id kept.
 const MAX_LEN: usize = 128;
 
@@ -41,7 +48,7 @@ pub async fn identify(headers: &HeaderMap, peer: Option<SocketAddr>) -> Caller {
     caller
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -51,11 +58,11 @@ fn clean(value: &str) -> String {
 
 /// Attribution from the headers alone.
 pub fn from_headers(headers: &HeaderMap) -> Caller {
-    let user_agent = header(headers, "user-agent").map(clean);
+    let user_agent = header(headers, &header::USER_AGENT).map(clean);
     let session_id = SESSION_HEADERS.iter().find_map(|name| header(headers, name)).map(clean);
-    let client = header(headers, CLIENT_HEADER)
+    let client = header(headers, &CLIENT)
         .map(clean)
-        .or_else(|| header(headers, "originator").and_then(known_originator).map(str::to_owned))
+        .or_else(|| header(headers, &ORIGINATOR).and_then(known_originator).map(str::to_owned))
         .or_else(|| user_agent.as_deref().and_then(known_agent).map(str::to_owned));
     Caller { client, session_id, user_agent }
 }

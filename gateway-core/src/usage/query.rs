@@ -242,6 +242,14 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
 
 /// Newest first.
 pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEntry>> {
+    let (sql, values) = logs_query(filter);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(values), entry)?;
+    rows.collect()
+}
+
+/// The log list's SQL and its parameters.
+fn logs_query(filter: &LogFilter) -> (String, Vec<SqlValue>) {
     let mut clauses: Vec<&str> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
     let mut text = |clause: &'static str, value: &Option<String>, clauses: &mut Vec<&str>| {
@@ -257,6 +265,10 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEn
     if let Some(status) = filter.status {
         clauses.push("status = ?");
         values.push(SqlValue::Integer(i64::from(status)));
+        if status >= 400 {
+            // Lets SQLite use the partial index of errors (it does not infer this from `= ?`).
+            clauses.push("status >= 400");
+        }
     }
     if let Some(since) = filter.since_ms {
         clauses.push("ts_ms >= ?");
@@ -268,10 +280,7 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEn
     }
     let filter_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     values.push(SqlValue::Integer(filter.limit as i64));
-    let sql = format!("SELECT {COLUMNS} FROM requests {filter_sql} ORDER BY id DESC LIMIT ?");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(values), entry)?;
-    rows.collect()
+    (format!("SELECT {COLUMNS} FROM requests {filter_sql} ORDER BY id DESC LIMIT ?"), values)
 }
 
 pub fn log(conn: &Connection, id: i64) -> rusqlite::Result<Option<LogEntry>> {
@@ -296,4 +305,38 @@ pub fn bodies(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, St
         Ok(String::from_utf8_lossy(row.get_ref(index)?.as_blob()?).into_owned())
     };
     Ok(Some((text(0)?, text(1)?, row.get(2)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How SQLite plans the log list for `filter` on the current schema.
+    fn plan(filter: &LogFilter) -> String {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::usage::schema::migrate(&mut conn).unwrap();
+        let (sql, values) = logs_query(filter);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    fn filter() -> LogFilter {
+        LogFilter { limit: 50, ..LogFilter::default() }
+    }
+
+    #[test]
+    fn the_log_list_walks_an_index_newest_first_without_sorting() {
+        let by_model = plan(&LogFilter { model: Some("m".into()), ..filter() });
+        assert!(by_model.contains("USING INDEX requests_model"), "{by_model}");
+        let by_client = plan(&LogFilter { client: Some("c".into()), before_id: Some(9), ..filter() });
+        assert!(by_client.contains("USING INDEX requests_client"), "{by_client}");
+        let errors = plan(&LogFilter { status: Some(500), ..filter() });
+        assert!(errors.contains("USING INDEX requests_errors"), "{errors}");
+        for plan in
+            [by_model, by_client, errors, plan(&filter()), plan(&LogFilter { provider: Some("p".into()), ..filter() })]
+        {
+            assert!(!plan.contains("TEMP B-TREE"), "the list is sorted instead of read in order: {plan}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The usage log's tables. Migrations run in one transaction at open; `PRAGMA user_version` holds
-//! the schema version. The request rows have indexes for the log's filters; the usage API's
-//! series and summaries read the rollup tables (`rollup`).
+//! the schema version. The request rows have indexes for the log's commonest filters (version 3
+//! says which and why); the usage API's series and summaries read the rollup tables (`rollup`).
 
 use rusqlite::{Connection, Transaction};
 
@@ -54,6 +54,25 @@ CREATE INDEX requests_status ON requests (status, ts_ms);
          truncated INTEGER NOT NULL);\n",
         crate::rollup_tables!()
     ),
+    // Version 3: fewer, better indexes. Every index costs each logged request a B-tree insert
+    // (~3.7k instructions, a page in the WAL): a sixth of a passthrough request's CPU went to
+    // the six. The series read the rollups; the log's list is `ORDER BY id DESC LIMIT n` with
+    // filters, which a single-column index serves without a sort (SQLite appends the rowid to
+    // every index key): `(model)` takes 0.1 ms for the newest 50 rows of one model among a
+    // million, where `(model, ts_ms)` sorted every row of that model (150 ms). Errors have a
+    // partial index, so successful requests pay nothing for it. Filters by provider, class or
+    // a success status walk the rows newest first (the matches are common: 0.2 ms; a value
+    // with no rows reads them all, ~130 ms for a million).
+    r#"
+DROP INDEX requests_model;
+DROP INDEX requests_provider;
+DROP INDEX requests_client;
+DROP INDEX requests_class;
+DROP INDEX requests_status;
+CREATE INDEX requests_model ON requests (model);
+CREATE INDEX requests_client ON requests (client);
+CREATE INDEX requests_errors ON requests (status) WHERE status >= 400;
+"#,
 ];
 
 /// The version that added the rollup tables.
