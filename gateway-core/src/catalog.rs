@@ -2,7 +2,7 @@
 //! interval, on demand). A provider that is down keeps its last good list, marked stale.
 //! Readers take a snapshot without locking.
 
-use crate::proxy::client::describe;
+use crate::transport::describe;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

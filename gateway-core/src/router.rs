@@ -7,7 +7,7 @@
 //! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
 //!    `api::responses`, `api::gemini` (model and stream from the path), `api::admin`,
 //!    `api::usage`, `/metrics`);
-//! 3. `proxy::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
+//! 3. `pipeline::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
 //!    User-Agent and tool headers, else the peer process; session id), body read under
 //!    `server.max_body_bytes` (413), `model`, `stream` and `fallbacks` read from the top level
 //!    only;

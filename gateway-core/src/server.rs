@@ -49,7 +49,7 @@ impl Default for GatewayOptions {
 
 pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, StartupError> {
     let providers = discovery::initial_providers(&config, options.env.as_ref(), options.secrets.as_ref())?;
-    let upstream = crate::proxy::client::UpstreamClient::new().map_err(StartupError::HttpClient)?;
+    let upstream = crate::transport::UpstreamClient::new().map_err(StartupError::HttpClient)?;
     let pricing = PriceTable::new(config.pricing.clone());
     let usage = Arc::new(UsageRecorder::open(&config.usage, pricing, options.observer)?);
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);

@@ -21,8 +21,8 @@ pub struct GatewayInner {
     pub guard: HostGuard,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
-    /// One pooled client for every upstream (two transports inside: `proxy::client`).
-    pub upstream: crate::proxy::client::UpstreamClient,
+    /// One pooled client for every upstream (two transports inside: `transport`).
+    pub upstream: crate::transport::UpstreamClient,
     pub observer: Arc<dyn RequestObserver>,
     /// The usage log and metrics; also the `observer` (which wraps the embedder's).
     pub usage: Arc<UsageRecorder>,
@@ -57,7 +57,7 @@ impl AppState {
     }
 
     /// The client of the inference path.
-    pub fn upstream(&self) -> &crate::proxy::client::UpstreamClient {
+    pub fn upstream(&self) -> &crate::transport::UpstreamClient {
         &self.0.upstream
     }
 

@@ -129,7 +129,7 @@ fn parse_events(text: &str) -> (Vec<Value>, bool) {
 }
 
 async fn run_stream(client: &str, upstream_format: Option<&str>, input: &str, split: usize) -> String {
-    let chunks: Vec<Result<Bytes, gateway_core::proxy::client::TransportError>> =
+    let chunks: Vec<Result<Bytes, gateway_core::transport::TransportError>> =
         input.as_bytes().chunks(split).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let mut upstream = futures_util::stream::iter(chunks).boxed();
     let first = upstream.next().await.expect("a first chunk").expect("ok");

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gateway_core::proxy::body::{BodyEdits, TopLevel};
-use gateway_core::proxy::sse::{SseScanner, usage_in};
+use gateway_core::pipeline::body::{BodyEdits, TopLevel};
+use gateway_core::pipeline::sse::{SseScanner, usage_in};
 use gateway_core::translate::{Flow, Mapper, StreamTranslator};
 
 /// A chat body of about 100 KiB in the order the OpenAI Python SDK sends it (`messages` first,

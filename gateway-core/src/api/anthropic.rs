@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::api::ApiFamily;
+use crate::pipeline;
 use crate::providers::Endpoint;
-use crate::proxy;
 use crate::state::AppState;
 
 /// `created_at` of listed models: the gateway does not know when a model was made.
@@ -19,12 +19,12 @@ const CREATED_AT: &str = "1970-01-01T00:00:00Z";
 
 pub async fn messages(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::Anthropic, Endpoint::Messages, parts, body).await
+    pipeline::forward(state, ApiFamily::Anthropic, Endpoint::Messages, parts, body).await
 }
 
 pub async fn count_tokens(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::Anthropic, Endpoint::CountTokens, parts, body).await
+    pipeline::forward(state, ApiFamily::Anthropic, Endpoint::CountTokens, parts, body).await
 }
 
 /// Every provider's models as `provider/model`, in Anthropic's list shape.

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::api::ApiFamily;
 use crate::error::ApiError;
+use crate::pipeline::{self, FromPath};
 use crate::providers::Endpoint;
-use crate::proxy::{self, FromPath};
 use crate::state::AppState;
 
 /// `POST …/models/{model}:{method}`.
@@ -43,7 +43,7 @@ pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, reque
         return ApiError::invalid("the path names no model").into_response_for(ApiFamily::Gemini);
     }
     let (parts, body) = request.into_parts();
-    proxy::forward_with(state, ApiFamily::Gemini, endpoint, parts, body, Some(FromPath { model, stream })).await
+    pipeline::forward_with(state, ApiFamily::Gemini, endpoint, parts, body, Some(FromPath { model, stream })).await
 }
 
 /// `GET …/models`: every provider's models as `models/provider/model`, and the task classes.

@@ -8,23 +8,23 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::api::ApiFamily;
+use crate::pipeline;
 use crate::providers::Endpoint;
-use crate::proxy;
 use crate::state::AppState;
 
 pub async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::ChatCompletions, parts, body).await
+    pipeline::forward(state, ApiFamily::OpenAi, Endpoint::ChatCompletions, parts, body).await
 }
 
 pub async fn completions(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Completions, parts, body).await
+    pipeline::forward(state, ApiFamily::OpenAi, Endpoint::Completions, parts, body).await
 }
 
 pub async fn embeddings(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts, body).await
+    pipeline::forward(state, ApiFamily::OpenAi, Endpoint::Embeddings, parts, body).await
 }
 
 /// The merged list of every provider's models, ids in `provider/model` form; in Anthropic's

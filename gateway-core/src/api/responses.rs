@@ -7,11 +7,11 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 
 use crate::api::ApiFamily;
+use crate::pipeline;
 use crate::providers::Endpoint;
-use crate::proxy;
 use crate::state::AppState;
 
 pub async fn create(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    proxy::forward(state, ApiFamily::Responses, Endpoint::Responses, parts, body).await
+    pipeline::forward(state, ApiFamily::Responses, Endpoint::Responses, parts, body).await
 }

@@ -170,7 +170,7 @@ pub struct Provider {
     pub config: ProviderConfig,
     /// Each endpoint's URL, parsed once: parsing (and IDNA) per request showed in profiles.
     endpoint_urls: [Option<reqwest::Url>; Endpoint::ALL.len()],
-    /// The same, as hyper takes them (`proxy::client` sends plain-HTTP requests through hyper).
+    /// The same, as hyper takes them (`transport` sends plain-HTTP requests through hyper).
     endpoint_uris: [Option<http::Uri>; Endpoint::ALL.len()],
 }
 

@@ -2,7 +2,7 @@
 //! provider's (an Anthropic client in front of an OpenAI-compatible model, an OpenAI client in
 //! front of Anthropic). Requests are mapped through typed views of the client's body; answers
 //! are mapped event by event as they arrive by a stateful [`StreamTranslator`], never buffered
-//! whole. Same-format traffic never comes here (see `proxy`).
+//! whole. Same-format traffic never comes here (see `pipeline`).
 //!
 //! | client → upstream | request | answer |
 //! |---|---|---|

@@ -18,8 +18,8 @@ use super::{Flow, StreamTranslator};
 use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
-use crate::proxy::client::TransportError;
-use crate::proxy::relay::sse_error_event;
+use crate::pipeline::relay::sse_error_event;
+use crate::transport::TransportError;
 
 /// One SSE event larger than this ends the stream with an error; bounds the buffer.
 const MAX_EVENT: usize = 8 * 1024 * 1024;

@@ -14,11 +14,11 @@ use futures_util::Stream;
 use futures_util::stream::BoxStream;
 use tokio::time::{Instant, Sleep};
 
-use super::client::TransportError;
 use super::sse::SseScanner;
 use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
+use crate::transport::TransportError;
 
 pub struct SseRelay {
     upstream: BoxStream<'static, Result<Bytes, TransportError>>,

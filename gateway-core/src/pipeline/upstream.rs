@@ -9,9 +9,9 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::client::{TransportError, UpstreamBody};
 use crate::error::{ApiError, UpstreamFailure};
 use crate::providers::Provider;
+use crate::transport::{TransportError, UpstreamBody};
 
 /// Upstream error bodies are read up to this size; the rest is not needed for a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -5,7 +5,6 @@
 //! an OpenAI-compatible model), `translate` maps the request and then the answer, event by event.
 
 pub mod body;
-pub mod client;
 pub mod relay;
 pub mod sse;
 pub mod upstream;
@@ -26,7 +25,6 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use self::body::{BodyEdits, TopLevel};
-use self::client::{TransportError, UpstreamBody};
 use self::relay::SseRelay;
 use self::sse::SseScanner;
 use crate::api::ApiFamily;
@@ -38,6 +36,7 @@ use crate::routing::{self, Target};
 use crate::state::AppState;
 use crate::translate::relay::TranslatingRelay;
 use crate::translate::{self, Mapper, RequestContext, StreamTranslator};
+use crate::transport::{TransportError, UpstreamBody};
 use crate::usage::attribution;
 
 /// A whole (non-streamed) upstream answer is read up to this size.
