@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The upstream answered with an error status; boxed to keep `Result`s small.
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamFailure>),
+    /// The provider was skipped: its circuit breaker is open after repeated failures.
+    #[error("provider `{provider}` was skipped: its circuit breaker is open after repeated failures")]
+    CircuitOpen { provider: String },
     #[error("provider `{provider}` sent an invalid response: {detail}")]
     UpstreamProtocol { provider: String, detail: String },
     /// Local-only mode is on and the request cannot be served locally.
@@ -139,6 +142,7 @@ impl ApiError {
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
             ApiError::LocalServer { status, .. } => *status,
@@ -175,7 +179,7 @@ impl ApiError {
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
-            ApiError::UpstreamUnreachable { .. } => ErrorKind::UpstreamUnreachable,
+            ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
             ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
@@ -195,7 +199,9 @@ impl ApiError {
             },
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
             ApiError::UpstreamTimeout { .. } => "timeout_error",
-            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => "upstream_error",
+            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
+                "upstream_error"
+            }
             ApiError::Internal(_) => "server_error",
             ApiError::LocalServer { status, .. } if status.is_server_error() => "server_error",
             _ => "invalid_request_error",
@@ -215,6 +221,7 @@ impl ApiError {
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
+            ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
             ApiError::LocalServer { code, .. } => code,

@@ -90,9 +90,35 @@ pub enum Outcome {
     ClientGone,
 }
 
+/// One upstream attempt of a request: the trail the usage log keeps of retries and fallbacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub provider: String,
+    /// The model as the upstream knows it.
+    pub model: String,
+    /// The key's reference as the admin API shows it (`env.OPENAI_API_KEY`, `secret.openai`, or
+    /// a masked literal), never the key; `None` for a keyless provider or an attempt never sent.
+    pub key: Option<Arc<str>>,
+    /// The upstream's HTTP status, when it answered one.
+    pub status: Option<u16>,
+    /// Why the attempt failed; `None` for the attempt that served the request.
+    pub error: Option<AttemptError>,
+    /// From the attempt's start to its answer's first byte, or to its failure.
+    pub duration: Duration,
+}
+
+/// A failed attempt's error: its kind (a label) and its message (written for the caller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
 /// One request, as the usage log will store it.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
+    /// The client's `x-request-id`, else one the gateway made; answered in `x-request-id`.
+    pub request_id: Arc<str>,
     pub started_at: SystemTime,
     pub family: ApiFamily,
     pub endpoint: &'static str,
@@ -117,6 +143,11 @@ pub struct RequestRecord {
     /// Upstream attempts made, retries and fallbacks included (0 when the request failed before
     /// reaching one).
     pub attempts: u32,
+    /// Each attempt in order, skipped targets (circuit open) included.
+    pub trail: Vec<AttemptRecord>,
+    /// The message of the error the request ended with (an error answer, or a stream's error
+    /// event), as the client got it.
+    pub error_message: Option<String>,
     /// Time spent waiting on the upstream; `latency - upstream_time` is the gateway's overhead.
     pub upstream_time: Option<Duration>,
     /// The class's first cloud model (`provider`, `model`): what a request served locally would
@@ -173,6 +204,7 @@ pub struct TracingObserver;
 impl RequestObserver for TracingObserver {
     fn record(&self, record: RequestRecord) {
         tracing::debug!(
+            id = %record.request_id,
             endpoint = record.endpoint,
             provider = record.provider.as_deref().unwrap_or("-"),
             model = record.upstream_model.as_deref().unwrap_or("-"),
@@ -194,9 +226,15 @@ pub struct PendingRecord {
 }
 
 impl PendingRecord {
-    pub fn new(observer: Arc<dyn RequestObserver>, family: ApiFamily, endpoint: &'static str) -> PendingRecord {
+    pub fn new(
+        observer: Arc<dyn RequestObserver>,
+        request_id: Arc<str>,
+        family: ApiFamily,
+        endpoint: &'static str,
+    ) -> PendingRecord {
         PendingRecord {
             record: Some(RequestRecord {
+                request_id,
                 started_at: SystemTime::now(),
                 family,
                 endpoint,
@@ -215,6 +253,8 @@ impl PendingRecord {
                 session_id: None,
                 provider_local: false,
                 attempts: 0,
+                trail: Vec::new(),
+                error_message: None,
                 upstream_time: None,
                 cloud_reference: None,
                 bodies: None,

@@ -26,8 +26,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use gateway_core::api::ApiFamily;
 use gateway_core::observe::{PendingRecord, TracingObserver};
+use gateway_core::pipeline::relay::{Relay, Translate};
 use gateway_core::providers::{Endpoint, WireFormat};
-use gateway_core::translate::relay::TranslatingRelay;
 use gateway_core::translate::{self, Mapper, RequestContext};
 use serde_json::{Value, json};
 
@@ -134,11 +134,11 @@ async fn run_stream(client: &str, upstream_format: Option<&str>, input: &str, sp
     let mut upstream = futures_util::stream::iter(chunks).boxed();
     let first = upstream.next().await.expect("a first chunk").expect("ok");
     let family = family(client);
-    let record = PendingRecord::new(Arc::new(TracingObserver), family, "fixture");
-    let relay = TranslatingRelay::new(
+    let record = PendingRecord::new(Arc::new(TracingObserver), "fixture".into(), family, "fixture");
+    let relay = Relay::new(
         upstream,
         first,
-        mapper(client, upstream_format).stream(),
+        Translate::new(mapper(client, upstream_format).stream()),
         Duration::from_secs(5),
         family,
         "fixture".into(),

@@ -114,7 +114,7 @@ fn sse_scan(c: &mut Criterion) {
                     forwarded += scanner.feed(event.clone()).len();
                 }
                 forwarded += scanner.finish().len();
-                assert!(scanner.saw_done && scanner.usage.is_some());
+                assert!(scanner.saw_done() && scanner.usage().is_some());
                 black_box(forwarded)
             })
         });

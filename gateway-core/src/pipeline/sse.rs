@@ -1,7 +1,9 @@
-//! Server-sent events on the passthrough path. Bytes are forwarded as they arrive; alongside, a
-//! line scanner (memchr) looks only at `data:` lines, and parses only those that carry a usage
-//! object, so accounting costs almost nothing per chunk. The end of a stream is `data: [DONE]`
-//! for OpenAI and the `message_stop` (or `error`) event for Anthropic.
+//! Server-sent events, read as they arrive. One line splitter (memchr, a bounded buffer for the
+//! incomplete last line) serves both paths: on passthrough the [`SseScanner`] forwards the bytes
+//! and looks only at `data:` lines, parsing only those that carry a usage object, so accounting
+//! costs almost nothing per chunk; on the translated path the [`EventDecoder`] assembles whole
+//! events (name and data) for the translator. The end of a stream is `data: [DONE]` for OpenAI
+//! and the `message_stop` (or `error`) event for Anthropic.
 
 use bytes::{Bytes, BytesMut};
 use memchr::memmem;
@@ -13,102 +15,155 @@ use crate::providers::WireFormat;
 use crate::providers::anthropic::AnthropicUsage;
 use crate::providers::gemini::GeminiUsage;
 
-/// A line longer than this is not scanned (it is still forwarded); bounds the scanner's buffer.
-const MAX_LINE: usize = 4 * 1024 * 1024;
+/// A line longer than this is not scanned on passthrough (it is still forwarded); bounds the
+/// scanner's buffer.
+const MAX_SCANNED_LINE: usize = 4 * 1024 * 1024;
 
+/// What the splitter hands on from a chunk.
+pub enum Piece<'a> {
+    /// A complete line, its newline included.
+    Line(&'a [u8]),
+    /// Bytes of a line longer than the splitter holds, handed on unread.
+    Overlong(&'a [u8]),
+}
+
+/// Cuts a byte stream into lines as chunks arrive, holding at most `max` bytes of an incomplete
+/// line. A complete line within one chunk is handed on without a copy.
+pub struct LineSplitter {
+    partial: BytesMut,
+    /// Inside a line that outgrew `max`: its bytes go on as `Overlong` until its newline.
+    overflowed: bool,
+    max: usize,
+}
+
+impl LineSplitter {
+    pub fn new(max: usize) -> LineSplitter {
+        LineSplitter { partial: BytesMut::new(), overflowed: false, max }
+    }
+
+    pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(Piece<'_>)) {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', chunk) {
+            let piece = &chunk[start..=newline];
+            start = newline + 1;
+            if self.partial.is_empty() {
+                each(Piece::Line(piece));
+            } else {
+                self.partial.extend_from_slice(piece);
+                let line = std::mem::take(&mut self.partial);
+                each(Piece::Line(&line));
+            }
+            self.overflowed = false;
+        }
+        let tail = &chunk[start..];
+        if tail.is_empty() {
+            return;
+        }
+        if self.partial.len() + tail.len() > self.max {
+            let held = std::mem::take(&mut self.partial);
+            if !held.is_empty() {
+                each(Piece::Overlong(&held));
+            }
+            each(Piece::Overlong(tail));
+            self.overflowed = true;
+        } else if self.overflowed {
+            each(Piece::Overlong(tail));
+        } else {
+            self.partial.extend_from_slice(tail);
+        }
+    }
+
+    /// The incomplete last line held at the end of the stream.
+    pub fn take_rest(&mut self) -> BytesMut {
+        std::mem::take(&mut self.partial)
+    }
+}
+
+/// The passthrough path's reader: forwards the upstream's bytes and reads usage and the end of
+/// the stream from them on the way.
 pub struct SseScanner {
+    lines: LineSplitter,
+    state: ScanState,
+}
+
+/// What the scanner knows of the stream; apart from the splitter so both can be borrowed at once.
+struct ScanState {
     format: WireFormat,
     /// Anthropic usage arrives in two parts (`message_start`, `message_delta`).
     anthropic_usage: Option<AnthropicUsage>,
-    /// The incomplete last line of the bytes seen so far.
-    partial: BytesMut,
-    overflowed: bool,
     /// Drop the usage-only chunk (`"choices":[]` with usage) because the gateway asked for it.
     strip_usage_chunk: bool,
     /// Set after a stripped event's data line, to drop the blank line that ends the event.
     dropping_event: bool,
     /// The `event:` name of the event being read (Responses streams only).
     event_name: Option<Vec<u8>>,
-    pub usage: Option<Usage>,
-    pub saw_done: bool,
-    pub events: u64,
+    usage: Option<Usage>,
+    saw_done: bool,
 }
 
 impl SseScanner {
     pub fn new(strip_usage_chunk: bool) -> SseScanner {
-        SseScanner {
-            format: WireFormat::OpenAi,
-            anthropic_usage: None,
-            partial: BytesMut::new(),
-            overflowed: false,
-            strip_usage_chunk,
-            dropping_event: false,
-            event_name: None,
-            usage: None,
-            saw_done: false,
-            events: 0,
-        }
+        SseScanner::for_format(WireFormat::OpenAi, strip_usage_chunk)
     }
 
     /// A scanner for an upstream's stream in `format`; usage chunks are stripped only on OpenAI.
     pub fn for_format(format: WireFormat, strip_usage_chunk: bool) -> SseScanner {
-        let strip = strip_usage_chunk && format == WireFormat::OpenAi;
-        SseScanner { format, ..SseScanner::new(strip) }
+        SseScanner {
+            lines: LineSplitter::new(MAX_SCANNED_LINE),
+            state: ScanState {
+                format,
+                anthropic_usage: None,
+                strip_usage_chunk: strip_usage_chunk && format == WireFormat::OpenAi,
+                dropping_event: false,
+                event_name: None,
+                usage: None,
+                saw_done: false,
+            },
+        }
+    }
+
+    /// The usage read so far.
+    pub fn usage(&self) -> Option<Usage> {
+        self.state.usage
+    }
+
+    /// Whether the stream's end marker went by.
+    pub fn saw_done(&self) -> bool {
+        self.state.saw_done
     }
 
     /// Scans a chunk. Returns what to forward: the chunk itself when nothing is stripped, else
     /// the complete lines that remain (the incomplete tail is held back until its end arrives).
     pub fn feed(&mut self, chunk: Bytes) -> Bytes {
-        if !self.strip_usage_chunk {
-            self.scan(&chunk, None);
+        let state = &mut self.state;
+        if !state.strip_usage_chunk {
+            self.lines.feed(&chunk, |piece| {
+                if let Piece::Line(line) = piece {
+                    state.line(line, None);
+                }
+            });
             return chunk;
         }
-        let mut out = BytesMut::with_capacity(chunk.len() + self.partial.len());
-        self.scan(&chunk, Some(&mut out));
+        let mut out = BytesMut::with_capacity(chunk.len());
+        self.lines.feed(&chunk, |piece| match piece {
+            Piece::Line(line) => state.line(line, Some(&mut out)),
+            // Too long to scan: forwarded without a look.
+            Piece::Overlong(bytes) => out.extend_from_slice(bytes),
+        });
         out.freeze()
     }
 
     /// What is held back at the end of the stream (a last line without a newline).
     pub fn finish(&mut self) -> Bytes {
-        let rest = std::mem::take(&mut self.partial);
+        let rest = self.lines.take_rest();
         if !rest.is_empty() {
-            self.line(&rest.clone(), None);
+            self.state.line(&rest, None);
         }
-        if self.strip_usage_chunk { rest.freeze() } else { Bytes::new() }
+        if self.state.strip_usage_chunk { rest.freeze() } else { Bytes::new() }
     }
+}
 
-    fn scan(&mut self, chunk: &[u8], mut out: Option<&mut BytesMut>) {
-        let mut start = 0;
-        for newline in memchr::memchr_iter(b'\n', chunk) {
-            let piece = &chunk[start..=newline];
-            start = newline + 1;
-            if self.partial.is_empty() {
-                self.line(piece, out.as_deref_mut());
-            } else {
-                self.partial.extend_from_slice(piece);
-                let line = std::mem::take(&mut self.partial);
-                self.line(&line, out.as_deref_mut());
-            }
-            self.overflowed = false;
-        }
-        let tail = &chunk[start..];
-        if !tail.is_empty() {
-            if self.partial.len() + tail.len() > MAX_LINE {
-                // Too long to scan: forward it without looking (strip mode flushes it now).
-                if let Some(out) = out {
-                    out.extend_from_slice(&self.partial);
-                    out.extend_from_slice(tail);
-                }
-                self.partial.clear();
-                self.overflowed = true;
-            } else if !self.overflowed {
-                self.partial.extend_from_slice(tail);
-            } else if let Some(out) = out {
-                out.extend_from_slice(tail);
-            }
-        }
-    }
-
+impl ScanState {
     /// One complete line, newline included.
     fn line(&mut self, line: &[u8], out: Option<&mut BytesMut>) {
         let trimmed = trim_line_end(line);
@@ -123,7 +178,6 @@ impl SseScanner {
         {
             self.event_name = Some(name.strip_prefix(b" ").unwrap_or(name).to_vec());
         } else if let Some(data) = trimmed.strip_prefix(b"data:") {
-            self.events += 1;
             let data = data.strip_prefix(b" ").unwrap_or(data);
             if self.format == WireFormat::Anthropic {
                 self.anthropic_data(data);
@@ -147,7 +201,89 @@ impl SseScanner {
     }
 }
 
-impl SseScanner {
+/// One event of a stream: its `event:` name, if any, and its `data:` lines joined by newlines.
+pub struct SseEvent<'a> {
+    pub name: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+/// Why a stream cannot be read as events.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    TooLarge(usize),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::TooLarge(max) => write!(f, "a stream event is larger than {max} bytes"),
+        }
+    }
+}
+
+/// The translated path's reader: assembles complete events (an incomplete one waits for its
+/// blank line, bounded) and hands each to the caller.
+pub struct EventDecoder {
+    lines: LineSplitter,
+    name: Option<String>,
+    data: Vec<u8>,
+    max: usize,
+}
+
+impl EventDecoder {
+    pub fn new(max_event: usize) -> EventDecoder {
+        EventDecoder { lines: LineSplitter::new(max_event), name: None, data: Vec::new(), max: max_event }
+    }
+
+    /// Reads a chunk; calls `each` for every complete event until it answers `false` (the
+    /// stream is over for the caller). Returns whether the caller stopped.
+    pub fn feed(&mut self, chunk: &[u8], mut each: impl FnMut(SseEvent<'_>) -> bool) -> Result<bool, DecodeError> {
+        let (name, data, max) = (&mut self.name, &mut self.data, self.max);
+        let mut stopped = false;
+        let mut too_large = false;
+        self.lines.feed(chunk, |piece| {
+            if stopped || too_large {
+                return;
+            }
+            let Piece::Line(line) = piece else {
+                too_large = true;
+                return;
+            };
+            let line = trim_line_end(line);
+            if line.is_empty() {
+                let event_name = name.take();
+                if !data.is_empty() {
+                    let event_data = std::mem::take(data);
+                    stopped = !each(SseEvent { name: event_name.as_deref(), data: &event_data });
+                }
+            } else if let Some(value) = line.strip_prefix(b"data:") {
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                if !data.is_empty() {
+                    data.push(b'\n');
+                }
+                data.extend_from_slice(value);
+                too_large = data.len() > max;
+            } else if let Some(value) = line.strip_prefix(b"event:") {
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                *name = Some(String::from_utf8_lossy(value).into_owned());
+            }
+        });
+        if too_large {
+            return Err(DecodeError::TooLarge(max));
+        }
+        Ok(stopped)
+    }
+
+    /// The end of the stream: a last event without its blank line still counts.
+    pub fn finish(&mut self, each: impl FnMut(SseEvent<'_>) -> bool) -> Result<bool, DecodeError> {
+        let rest = self.lines.take_rest();
+        let mut tail = rest.to_vec();
+        tail.extend_from_slice(b"\n\n");
+        self.feed(&tail, each)
+    }
+}
+
+impl ScanState {
     /// One Anthropic event's data: `message_stop` (or an `error` event) ends the stream; usage
     /// is read from `message_start.message.usage` and `message_delta.usage`.
     fn anthropic_data(&mut self, data: &[u8]) {
@@ -179,7 +315,7 @@ impl SseScanner {
     }
 }
 
-impl SseScanner {
+impl ScanState {
     /// One Responses event's data: `response.completed`, `.incomplete`, `.failed` or `error` ends
     /// the stream; the usage is in the final response object. The `event:` line names the event;
     /// without one, only data that mentions a terminal type is parsed to check its `type`.
@@ -217,7 +353,7 @@ impl SseScanner {
     }
 }
 
-impl SseScanner {
+impl ScanState {
     /// One Gemini chunk: a `finishReason` (or an error) marks a complete stream (Gemini has no
     /// end marker; the connection just closes); `usageMetadata` is cumulative, the last wins.
     fn gemini_data(&mut self, data: &[u8]) {
@@ -299,8 +435,8 @@ mod tests {
             }
             out.extend_from_slice(&scanner.finish());
             assert_eq!(out, text.as_bytes());
-            assert!(scanner.saw_done);
-            let usage = scanner.usage.unwrap();
+            assert!(scanner.saw_done());
+            let usage = scanner.usage().unwrap();
             assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (12, 5, 4));
         }
     }
@@ -317,7 +453,7 @@ mod tests {
             }
             out.extend_from_slice(&scanner.finish());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "split {split}");
-            assert_eq!(scanner.usage.unwrap().output_tokens, 5);
+            assert_eq!(scanner.usage().unwrap().output_tokens, 5);
         }
     }
 
@@ -335,8 +471,8 @@ mod tests {
             }
             out.extend_from_slice(&scanner.finish());
             assert_eq!(out, text.as_bytes());
-            assert!(scanner.saw_done);
-            let usage = scanner.usage.unwrap();
+            assert!(scanner.saw_done());
+            let usage = scanner.usage().unwrap();
             assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
         }
     }
@@ -354,8 +490,8 @@ mod tests {
             }
             out.extend_from_slice(&scanner.finish());
             assert_eq!(out, text.as_bytes(), "passthrough bytes are untouched");
-            assert!(scanner.saw_done);
-            let usage = scanner.usage.unwrap();
+            assert!(scanner.saw_done());
+            let usage = scanner.usage().unwrap();
             assert_eq!(
                 (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens),
                 (12, 5, 4, 2)
@@ -365,13 +501,13 @@ mod tests {
         scanner.feed(Bytes::from_static(
             b"data: {\"delta\":\"\\\"error\\\" response.completed\",\"type\":\"response.output_text.delta\"}\n\n",
         ));
-        assert!(!scanner.saw_done, "a stream cut before response.completed is not complete");
+        assert!(!scanner.saw_done(), "a stream cut before response.completed is not complete");
         // Without `event:` lines, and `type` last: the type is still found.
         scanner.feed(Bytes::from_static(
             b"data: {\"response\":{\"usage\":{\"input_tokens\":3}},\"type\":\"response.completed\"}\n\n",
         ));
-        assert!(scanner.saw_done);
-        assert_eq!(scanner.usage.unwrap().input_tokens, 3);
+        assert!(scanner.saw_done());
+        assert_eq!(scanner.usage().unwrap().input_tokens, 3);
     }
 
     #[test]
@@ -382,18 +518,18 @@ mod tests {
             let mut scanner = SseScanner::for_format(WireFormat::Gemini, true);
             let mut out = Vec::new();
             for (i, piece) in text.as_bytes().chunks(split).enumerate() {
-                assert!(!scanner.saw_done || i * split > text.len() / 2);
+                assert!(!scanner.saw_done() || i * split > text.len() / 2);
                 out.extend_from_slice(&scanner.feed(Bytes::copy_from_slice(piece)));
             }
             out.extend_from_slice(&scanner.finish());
             assert_eq!(out, text.as_bytes());
-            assert!(scanner.saw_done);
-            let usage = scanner.usage.unwrap();
+            assert!(scanner.saw_done());
+            let usage = scanner.usage().unwrap();
             assert_eq!((usage.input_tokens, usage.output_tokens, usage.reasoning_tokens), (9, 5, 3));
         }
         let mut cut = SseScanner::for_format(WireFormat::Gemini, false);
         cut.feed(Bytes::from_static(b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"he\"}]}}]}\n\n"));
-        assert!(!cut.saw_done, "a chunk without finishReason does not end the stream");
+        assert!(!cut.saw_done(), "a chunk without finishReason does not end the stream");
     }
 
     #[test]

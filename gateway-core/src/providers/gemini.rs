@@ -35,6 +35,20 @@ impl ProviderApi for GeminiApi {
         }
     }
 
+    fn model_in_url(&self) -> bool {
+        true
+    }
+
+    fn model_url(
+        &self,
+        endpoint_url: &reqwest::Url,
+        model: &str,
+        endpoint: Endpoint,
+        stream: bool,
+    ) -> Option<reqwest::Url> {
+        model_url(endpoint_url, model, endpoint, stream)
+    }
+
     fn authorize(&self, headers: &mut HeaderMap, key: &Secret) {
         // A key that is not a valid header value cannot be sent; the upstream answers 401.
         if let Some(value) = super::sensitive_value(key.expose()) {

@@ -115,6 +115,21 @@ pub trait ProviderApi: Send + Sync {
     fn wire_format(&self) -> WireFormat;
     /// The full URL of an endpoint, or `None` when the upstream has no such endpoint.
     fn endpoint_url(&self, base_url: &str, endpoint: Endpoint) -> Option<String>;
+    /// Whether a call names its model in the URL (Gemini) rather than in the body.
+    fn model_in_url(&self) -> bool {
+        false
+    }
+    /// The URL of one call to `model`, built from the endpoint's URL, for a wire format whose
+    /// calls name the model in the URL; `None` when there is no such call.
+    fn model_url(
+        &self,
+        _endpoint_url: &reqwest::Url,
+        _model: &str,
+        _endpoint: Endpoint,
+        _stream: bool,
+    ) -> Option<reqwest::Url> {
+        None
+    }
     /// Adds the key (and what goes with it) to an upstream request's headers.
     fn authorize(&self, headers: &mut HeaderMap, key: &Secret);
     /// The model ids in a model-list response.
@@ -125,6 +140,13 @@ pub trait ProviderApi: Send + Sync {
         // Sized for what the proxy adds (content type, accept, key, user agent, host).
         HeaderMap::with_capacity(8)
     }
+}
+
+/// The URL of one upstream call.
+pub struct CallUrl<'a> {
+    pub url: std::borrow::Cow<'a, reqwest::Url>,
+    /// The same as hyper takes it, when parsed ahead.
+    pub uri: Option<&'a http::Uri>,
 }
 
 /// Where a provider came from, shown by the admin API.
@@ -154,6 +176,8 @@ pub struct Provider {
     /// Cumulative weights of `keys`, when the config weights them.
     key_weights: Option<Vec<u64>>,
     key_refs: Vec<KeyRef>,
+    /// Each key's reference as the admin API shows it, for the attempt trail.
+    key_labels: Vec<Arc<str>>,
     next_key: AtomicUsize,
     pub allowed_models: Option<HashSet<String>>,
     pub timeout: Duration,
@@ -257,6 +281,7 @@ impl Provider {
                     .collect()
             }),
             keys,
+            key_labels: config.keys.iter().map(|key| Arc::from(key.describe())).collect(),
             key_refs: config.keys.clone(),
             next_key: AtomicUsize::new(0),
             allowed_models: config.models.as_ref().map(|models| models.iter().cloned().collect()),
@@ -286,12 +311,33 @@ impl Provider {
         self.endpoint_uris[endpoint.index()].as_ref()
     }
 
+    /// Where one call of `endpoint` for `model` goes, or `None` when the provider has no such
+    /// endpoint. The `http::Uri` is there when the URL is the endpoint's own, parsed once.
+    pub fn call_url(&self, endpoint: Endpoint, model: &str, stream: bool) -> Option<CallUrl<'_>> {
+        let url = self.endpoint_url(endpoint)?;
+        if !self.api.model_in_url() {
+            return Some(CallUrl { url: std::borrow::Cow::Borrowed(url), uri: self.endpoint_uri(endpoint) });
+        }
+        let url = self.api.model_url(url, model, endpoint, stream)?;
+        Some(CallUrl { url: std::borrow::Cow::Owned(url), uri: None })
+    }
+
     pub fn key_count(&self) -> usize {
         self.keys.len()
     }
 
     /// The next key in turn, or `None` for a keyless (local) provider.
     pub fn next_key(&self) -> Option<&Secret> {
+        self.next_key_index().and_then(|index| self.keys.get(index))
+    }
+
+    /// [`Provider::next_key`] with the key's reference (never the key), for the attempt trail.
+    pub fn next_key_labelled(&self) -> Option<(&Secret, &Arc<str>)> {
+        let index = self.next_key_index()?;
+        Some((self.keys.get(index)?, self.key_labels.get(index)?))
+    }
+
+    fn next_key_index(&self) -> Option<usize> {
         if self.keys.is_empty() {
             return None;
         }
@@ -299,11 +345,9 @@ impl Provider {
             && let Some(total) = cumulative.last().copied().filter(|t| *t > 0)
         {
             let pick = rand::random_range(0..total);
-            let index = cumulative.iter().position(|c| pick < *c).unwrap_or(0);
-            return self.keys.get(index);
+            return Some(cumulative.iter().position(|c| pick < *c).unwrap_or(0));
         }
-        let index = self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len();
-        self.keys.get(index)
+        Some(self.next_key.fetch_add(1, Ordering::Relaxed) % self.keys.len())
     }
 
     /// Whether the provider serves `endpoint` in the client's own format (passthrough), rather

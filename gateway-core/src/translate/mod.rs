@@ -28,7 +28,6 @@ pub mod openai_to_anthropic;
 pub mod openai_to_anthropic_stream;
 pub mod openai_to_gemini;
 pub mod openai_to_gemini_stream;
-pub mod relay;
 pub mod responses_to_chat;
 mod types;
 
