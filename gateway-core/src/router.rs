@@ -1,29 +1,19 @@
 //! The HTTP surface. `router(state)` builds the whole app without a socket, so tests drive it
 //! with `oneshot`.
 //!
-//! A request's path, in order:
-//! 1. `guard::GuardLayer`: `Host` must name the gateway, `Origin` must be its own
-//!    (DNS rebinding, CSRF) → 403 in the caller's API shape.
-//! 2. the route picks the API family and endpoint (`api::openai`, `api::anthropic`,
-//!    `api::responses`, `api::gemini` (model and stream from the path), `api::admin`,
-//!    `api::usage`, `/metrics`);
-//! 3. `pipeline::forward`: the caller identified (`usage::attribution`: `x-switchyard-client`,
-//!    User-Agent and tool headers, else the peer process; session id), body read under
-//!    `server.max_body_bytes` (413), `model`, `stream` and `fallbacks` read from the top level
-//!    only;
-//! 4. `routing::plan`: a task class (`model: "coding"`, `x-switchyard-task`) becomes its
-//!    resolved chain (`classes`, cached in `routing_state`), a concrete model becomes one target
-//!    plus the body's fallbacks; local-only mode keeps local targets only;
-//! 5. the attempt loop: per target, retries (next key, backoff, `Retry-After`) while the
-//!    circuit breaker allows, then the next target; a stream falls back only before its first
-//!    chunk; `attempt_once` refuses any cloud destination while local-only is on, then goes
-//!    passthrough when the provider speaks the client's format (only `model` rewritten), else
-//!    `translate` maps the request and the answer event by event;
-//! 6. the answer streams back as it arrives while usage is observed; the `RequestObserver`
-//!    (`usage::UsageRecorder`) gets one record per request, even when the client went away:
-//!    priced, counted in the metrics, queued for the SQLite usage log's writer.
+//! Middleware, outermost first (the listener itself sets TCP_NODELAY and serves HTTP/1 and 2,
+//! `server`):
+//! 1. `guard::GuardLayer`: `Host` must name the gateway, `Origin` must be its own (DNS
+//!    rebinding, CSRF) → 403 in the caller's API shape. It covers every route below.
 //!
-//! Governance (budgets, rate limits) and caching slot in as layers between 1 and 2.
+//! Then the route picks the API family and endpoint: the inference routes (`api::openai`,
+//! `api::anthropic`, `api::responses`, `api::gemini` with model and stream from the path) hand
+//! the request to `pipeline`, whose stages (ingress, policy, plan, cache, attempts, relay,
+//! record) are listed and run in order in `pipeline/mod.rs`; the admin and data API
+//! (`api::admin`, `api::usage`), `/metrics`, `/health` and the dashboard (`api::ui`) answer
+//! here directly. Virtual keys and budgets belong to the pipeline's policy stage, the response
+//! cache to its cache stage: both need the caller, the model and the plan, which only the
+//! pipeline knows.
 
 use axum::Router;
 use axum::extract::Request;

@@ -209,6 +209,7 @@ async fn metrics_parse_with_the_prometheus_client() {
 
 fn record(started_at: SystemTime, model: &str) -> RequestRecord {
     RequestRecord {
+        request_id: "req_test".into(),
         started_at,
         family: gateway_core::api::ApiFamily::OpenAi,
         endpoint: "/chat/completions",
@@ -227,6 +228,8 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
         session_id: None,
         provider_local: false,
         attempts: 1,
+        trail: Vec::new(),
+        error_message: None,
         upstream_time: Some(Duration::from_millis(29)),
         cloud_reference: None,
         bodies: None,
