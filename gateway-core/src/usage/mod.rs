@@ -4,8 +4,9 @@
 //! usage (`pricing`), updates the in-memory metrics (`crate::metrics`) and hands a row to the
 //! `UsageLog`: a bounded channel into one batching writer thread (`writer`). When the channel is
 //! full the row is dropped and counted, never waited for. At shutdown the writer flushes what is
-//! pending. Prompts and responses are never stored; neither is any request header but the
-//! User-Agent and the client's session id.
+//! pending. Prompts and answers are stored only when `usage.store_bodies` is on (off by default;
+//! capped per body, deleted with their rows); no request header is stored but the User-Agent,
+//! the client's session id and its request id.
 
 pub mod attribution;
 pub mod histogram;
