@@ -1,6 +1,7 @@
 //! Running the gateway: build the state, bind, serve with TCP_NODELAY, run the background
 //! refreshers, and shut down gracefully (stop accepting, let in-flight requests finish up to the
-//! grace period, then exit). The headless binary and the menu-bar app both use this.
+//! grace period, wait for the tracked tasks, then exit). The headless binary and the menu-bar app
+//! both use this.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -11,7 +12,6 @@ use arc_swap::ArcSwap;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -22,7 +22,7 @@ use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
 use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
-use crate::state::{AppState, GatewayInner};
+use crate::state::{AppState, GatewayInner, Tasks};
 use crate::usage::UsageRecorder;
 use crate::usage::pricing::PriceTable;
 
@@ -84,6 +84,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         secrets: options.secrets,
         env: options.env,
         local_servers,
+        tasks: Tasks::default(),
     }))
 }
 
@@ -91,10 +92,12 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
 pub struct RunningGateway {
     addr: SocketAddr,
     state: AppState,
-    cancel: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
-    background: JoinHandle<()>,
 }
+
+/// How long shutdown waits for the tracked tasks once the server has stopped. They are cancelled
+/// by then, so they end at their next await; this bounds one stuck in blocking code.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds the configured address and serves.
 pub async fn start(state: AppState) -> Result<RunningGateway, StartupError> {
@@ -109,16 +112,17 @@ pub async fn start(state: AppState) -> Result<RunningGateway, StartupError> {
 pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway, StartupError> {
     let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: "listener".into(), source })?;
     state.guard().set_port(addr.port());
-    let cancel = CancellationToken::new();
+    let stopping = state.tasks().stopping().clone();
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let server =
-        tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned()).into_future());
-    let background = tokio::spawn(refresh_loop(state.clone(), cancel.clone()));
+    let server = state
+        .tasks()
+        .spawn(axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).into_future());
+    state.tasks().spawn_until_stopped(refresh_loop(state.clone()));
     tracing::info!(%addr, "Switchyard gateway listening");
-    Ok(RunningGateway { addr, state, cancel, server, background })
+    Ok(RunningGateway { addr, state, server })
 }
 
 impl RunningGateway {
@@ -130,18 +134,26 @@ impl RunningGateway {
         &self.state
     }
 
-    /// Stops accepting, lets in-flight requests finish up to the grace period, then waits for
-    /// the observer to write out what is pending (the usage log's last rows).
+    /// Stops accepting and cancels the background tasks, lets in-flight requests finish up to
+    /// the grace period, waits (bounded) for the tracked tasks, then for the observer to write out
+    /// what is pending (the usage log's last rows).
     pub async fn shutdown(self) {
         let grace = self.state.shutdown_grace();
-        self.cancel.cancel();
+        let tasks = self.state.tasks();
+        tasks.stopping().cancel();
         self.state.usage().streams_closed.cancel();
-        self.background.abort();
         let mut server = self.server;
         if tokio::time::timeout(grace, &mut server).await.is_err() {
             tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
             server.abort();
             let _ = server.await;
+        }
+        if !tasks.close_and_wait(TASKS_GRACE).await {
+            tracing::warn!(
+                running = tasks.tracker().len(),
+                "background tasks did not end within {}s; leaving them",
+                TASKS_GRACE.as_secs()
+            );
         }
         let observer = self.state.observer();
         let _ = tokio::task::spawn_blocking(move || observer.close()).await;
@@ -155,8 +167,9 @@ impl RunningGateway {
     }
 }
 
-/// Probes local servers and refreshes model lists, until cancelled.
-async fn refresh_loop(state: AppState, cancel: CancellationToken) {
+/// Probes local servers and refreshes model lists, until the gateway stops (a tracked task that
+/// shutdown drops at its next await).
+async fn refresh_loop(state: AppState) {
     let discovery_config = state.inner().config.discovery.clone();
     let probe_every = Duration::from_secs(discovery_config.refresh_secs.clamp(5, 30));
     let refresh_every = Duration::from_secs(discovery_config.refresh_secs.max(5));
@@ -167,9 +180,6 @@ async fn refresh_loop(state: AppState, cancel: CancellationToken) {
             state.refresh_catalog().await;
             last_refresh = Some(tokio::time::Instant::now());
         }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(probe_every) => {}
-        }
+        tokio::time::sleep(probe_every).await;
     }
 }

@@ -1,9 +1,13 @@
 //! The gateway's shared state. Requests read snapshots (`ArcSwap`) and never take a lock.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -32,6 +36,63 @@ pub struct GatewayInner {
     pub routing: crate::routing_state::RoutingState,
     /// The local model servers, or why they cannot be managed on this machine.
     pub local_servers: Result<Arc<launchagent::LocalServers>, String>,
+    /// Every task the gateway spawns besides its connections; shutdown waits for them.
+    pub tasks: Tasks,
+}
+
+/// The tasks the gateway spawns besides its connections: the server, the background refresher
+/// and the follow-ups of admin actions (a catalog refresh after a key is set). Shutdown
+/// (`RunningGateway::shutdown`) cancels `stopping`, closes the tracker and waits for it to
+/// empty, for a bounded time.
+#[derive(Default)]
+pub struct Tasks {
+    tracker: TaskTracker,
+    stopping: CancellationToken,
+}
+
+impl Tasks {
+    /// Spawns a task that shutdown waits for: it must end on its own once `stopping()` is
+    /// cancelled (the server, through its graceful shutdown).
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker.spawn(task)
+    }
+
+    /// Spawns background work that shutdown cuts short: it is dropped at its next await once
+    /// the gateway is stopping (nothing it does must outlive the gateway).
+    pub fn spawn_until_stopped<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let stopping = self.stopping.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = stopping.cancelled() => {}
+                () = task => {}
+            }
+        });
+    }
+
+    /// Cancelled when the gateway starts shutting down.
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.stopping
+    }
+
+    /// The tracker, to see what is still running (tests, diagnostics).
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Shutdown's last step for tasks: closes the tracker and waits up to `limit` for every
+    /// task to end. False if some did not (they are left to the runtime's own shutdown).
+    pub async fn close_and_wait(&self, limit: Duration) -> bool {
+        self.stopping.cancel();
+        self.tracker.close();
+        tokio::time::timeout(limit, self.tracker.wait()).await.is_ok()
+    }
 }
 
 impl AppState {
@@ -73,6 +134,11 @@ impl AppState {
         &self.0.usage
     }
 
+    /// The gateway's tracked tasks (see `Tasks`).
+    pub fn tasks(&self) -> &Tasks {
+        &self.0.tasks
+    }
+
     pub fn max_body_bytes(&self) -> usize {
         self.0.config.server.max_body_bytes
     }
@@ -105,5 +171,36 @@ impl AppState {
     /// Resolves every task class against the current catalog.
     pub fn reresolve_classes(&self) {
         self.0.routing.reresolve(&self.providers(), &self.0.catalog.snapshot());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_cancels_background_work_and_waits_for_it() {
+        let tasks = Tasks::default();
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping = tasks.stopping().clone();
+        // A task that ends by itself once stopping is cancelled (as the server does).
+        tasks.spawn(async move {
+            stopping.cancelled().await;
+            let _ = ended_tx.send(());
+        });
+        // Background work that would never end by itself.
+        tasks.spawn_until_stopped(std::future::pending());
+        assert_eq!(tasks.tracker().len(), 2);
+        assert!(tasks.close_and_wait(Duration::from_secs(5)).await);
+        assert!(tasks.tracker().is_closed() && tasks.tracker().is_empty());
+        assert!(ended_rx.await.is_ok(), "the task saw the cancellation");
+    }
+
+    #[tokio::test]
+    async fn a_stuck_task_does_not_hang_shutdown() {
+        let tasks = Tasks::default();
+        tasks.spawn(std::future::pending::<()>());
+        assert!(!tasks.close_and_wait(Duration::from_millis(50)).await);
+        assert_eq!(tasks.tracker().len(), 1);
     }
 }

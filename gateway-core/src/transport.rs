@@ -63,6 +63,8 @@ impl UpstreamClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        // The pool spawns each connection's driver task on this executor, untracked (not in
+        // `state::Tasks`): a driver lives as long as its pooled connection, not a request.
         let plain = HyperClient::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)

@@ -1,5 +1,8 @@
 //! The headless binary as a user runs it: config errors name the field and exit 2; it serves,
 //! and SIGTERM shuts it down cleanly.
+// A test crate: its helpers, like its tests, fail by panicking (clippy.toml's allow-*-in-tests
+// covers `#[test]` functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,6 +1,9 @@
 //! `LocalServers` end to end against a fake launchctl (and once a fake systemctl): install from
 //! the config, status with real health checks, processes and logs, Ollama found elsewhere, ports.
 #![cfg(unix)]
+// A test crate: its helpers, like its tests, fail by panicking (clippy.toml's allow-*-in-tests
+// covers `#[test]` functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

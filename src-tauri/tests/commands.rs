@@ -3,6 +3,10 @@
 //! a picked class model serves the next `model: "coding"` request; local-only keeps every request
 //! off the cloud mock; local servers start and stop through a fake service manager.
 
+// A test crate: its helpers, like its tests, fail by panicking (clippy.toml's allow-*-in-tests
+// covers `#[test]` functions only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -204,8 +204,8 @@ fn replace_provider(
         .map_err(|err| admin(ApiError::invalid(err.to_string())))?;
     let provider = Arc::new(provider);
     inner.providers.rcu(|set| set.with(provider.clone()));
-    let state = state.clone();
-    tokio::spawn(async move { state.refresh_catalog().await });
+    let task = state.clone();
+    state.tasks().spawn_until_stopped(async move { task.refresh_catalog().await });
     Ok(())
 }
 

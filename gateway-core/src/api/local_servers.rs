@@ -110,10 +110,10 @@ async fn act(State(state): State<AppState>, Path((name, action)): Path<(String, 
     match outcome {
         Ok((outcome, status)) => {
             // A server that just came up is a provider the gateway can use: look again now.
-            let state = state.clone();
-            tokio::spawn(async move {
-                crate::discovery::add_local_servers(&state).await;
-                state.refresh_catalog().await;
+            let task = state.clone();
+            state.tasks().spawn_until_stopped(async move {
+                crate::discovery::add_local_servers(&task).await;
+                task.refresh_catalog().await;
             });
             Ok(Json(json!({ "result": outcome, "status": status })))
         }

@@ -236,118 +236,99 @@ mod linux {
 
 #[cfg(target_os = "macos")]
 mod macos {
-    //! libproc: list every process's descriptors (`PROC_PIDLISTFDS`), read each socket's
-    //! `socket_fdinfo` (`PROC_PIDFDSOCKETINFO`) and match the TCP socket whose local port is the
-    //! peer's. libc has the functions but not `socket_fdinfo`, so its fields are read at their
-    //! offsets in `<sys/proc_info.h>` (stable since 10.5), checked against the socket's kind and
-    //! family before the port is trusted.
+    //! libproc (the `libproc` crate): list every process's descriptors (`PROC_PIDLISTFDS`),
+    //! read each socket's `socket_fdinfo` (`PROC_PIDFDSOCKETINFO`) and match the TCP socket
+    //! whose local port is the peer's; then the owner's name (`proc_name`).
 
-    use std::ffi::{c_int, c_void};
     use std::net::SocketAddr;
 
-    use super::PeerLookup;
+    use libproc::bsd_info::BSDInfo;
+    use libproc::file_info::{ListFDs, ProcFDType, pidfdinfo};
+    use libproc::net_info::{InSockInfo, SocketFDInfo, SocketInfoKind};
+    use libproc::proc_pid::{self, listpidinfo, pidinfo};
+    use libproc::processes::{ProcFilter, pids_by_type};
 
-    const PROC_PIDFDSOCKETINFO: c_int = 3;
-    /// `sizeof(struct socket_fdinfo)` is 792; a little more room costs nothing.
-    const SOCKET_FDINFO_SIZE: usize = 1024;
-    /// Offsets in `struct socket_fdinfo`: `pfi` (24 bytes) then `struct socket_info`, whose
-    /// `soi_family` is at 160, `soi_kind` at 232 and `soi_proto` (`in_sockinfo` / `tcp_sockinfo`,
-    /// `insi_fport` then `insi_lport`) at 240.
-    const FAMILY_AT: usize = 24 + 160;
-    const KIND_AT: usize = 24 + 232;
-    const LPORT_AT: usize = 24 + 240 + 4;
-    const SOCKINFO_TCP: i32 = 2;
+    use super::PeerLookup;
 
     pub struct LibProc;
 
     impl PeerLookup for LibProc {
         fn process_name(&self, peer: SocketAddr) -> Option<String> {
-            let own = std::process::id() as c_int;
+            let own = i32::try_from(std::process::id()).ok();
+            let mut pids: Vec<i32> = pids_by_type(ProcFilter::All)
+                .ok()?
+                .into_iter()
+                .filter_map(|pid| i32::try_from(pid).ok())
+                .filter(|pid| *pid > 0)
+                .collect();
             // The peer is usually another process; look at ours last.
-            let mut pids = all_pids();
-            pids.sort_by_key(|pid| *pid == own);
-            pids.into_iter().find(|pid| owns_socket(*pid, peer.port())).and_then(name)
+            pids.sort_by_key(|pid| Some(*pid) == own);
+            let pid = pids.into_iter().find(|pid| owns_socket(*pid, peer.port()))?;
+            let name = proc_pid::name(pid).ok()?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| name.to_owned())
         }
     }
 
-    fn all_pids() -> Vec<c_int> {
-        // SAFETY: a null buffer asks for the count; the buffer passed next is as large as stated.
-        unsafe {
-            let count = libc::proc_listallpids(std::ptr::null_mut(), 0);
-            if count <= 0 {
-                return Vec::new();
-            }
-            let mut pids = vec![0 as c_int; count as usize + 64];
-            let size = (pids.len() * size_of::<c_int>()) as c_int;
-            let found = libc::proc_listallpids(pids.as_mut_ptr().cast::<c_void>(), size);
-            pids.truncate(found.max(0) as usize);
-            pids.retain(|pid| *pid > 0);
-            pids
-        }
+    /// Whether process `pid` holds a TCP socket whose local port is `port`. A process that
+    /// exits, or that we may not inspect (another user's), does not.
+    fn owns_socket(pid: i32, port: u16) -> bool {
+        let Ok(info) = pidinfo::<BSDInfo>(pid, 0) else { return false };
+        // `pbi_nfiles` is the size of the descriptor table: room for every open descriptor.
+        let Ok(fds) = listpidinfo::<ListFDs>(pid, info.pbi_nfiles as usize) else { return false };
+        fds.iter()
+            .filter(|fd| matches!(ProcFDType::from(fd.proc_fdtype), ProcFDType::Socket))
+            .filter_map(|fd| pidfdinfo::<SocketFDInfo>(pid, fd.proc_fd).ok())
+            .any(|socket| local_port(&socket) == Some(port))
     }
 
-    fn owns_socket(pid: c_int, port: u16) -> bool {
-        let entry = size_of::<libc::proc_fdinfo>();
-        // SAFETY: each call gets a buffer of the size it is told; results are bounds-checked.
-        unsafe {
-            let bytes = libc::proc_pidinfo(pid, libc::PROC_PIDLISTFDS, 0, std::ptr::null_mut(), 0);
-            if bytes <= 0 {
-                return false;
-            }
-            let mut fds: Vec<libc::proc_fdinfo> = Vec::with_capacity(bytes as usize / entry + 16);
-            let size = (fds.capacity() * entry) as c_int;
-            let bytes = libc::proc_pidinfo(pid, libc::PROC_PIDLISTFDS, 0, fds.as_mut_ptr().cast::<c_void>(), size);
-            if bytes <= 0 {
-                return false;
-            }
-            fds.set_len((bytes as usize / entry).min(fds.capacity()));
-            let mut info = [0u8; SOCKET_FDINFO_SIZE];
-            fds.iter().filter(|fd| fd.proc_fdtype == libc::PROX_FDTYPE_SOCKET as u32).any(|fd| {
-                let read = libc::proc_pidfdinfo(
-                    pid,
-                    fd.proc_fd,
-                    PROC_PIDFDSOCKETINFO,
-                    info.as_mut_ptr().cast::<c_void>(),
-                    SOCKET_FDINFO_SIZE as c_int,
-                );
-                read > 0 && local_port(&info[..(read as usize).min(SOCKET_FDINFO_SIZE)]) == Some(port)
-            })
-        }
-    }
-
-    /// The local port of a TCP socket described by a `socket_fdinfo`.
-    fn local_port(info: &[u8]) -> Option<u16> {
-        let int = |at: usize| info.get(at..at + 4).map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        let family = int(FAMILY_AT)?;
-        if int(KIND_AT)? != SOCKINFO_TCP || !(family == libc::AF_INET || family == libc::AF_INET6) {
+    /// The local port of a TCP socket (IPv4 or IPv6); `None` for any other socket.
+    fn local_port(socket: &SocketFDInfo) -> Option<u16> {
+        if !matches!(SocketInfoKind::from(socket.psi.soi_kind), SocketInfoKind::Tcp) {
             return None;
         }
         // The port is kept in network byte order in the low 16 bits.
-        Some(u16::from_be(int(LPORT_AT)? as u16))
+        u16::try_from(inet_info(socket).insi_lport).ok().map(u16::from_be)
     }
 
-    fn name(pid: c_int) -> Option<String> {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer is as large as stated.
-        let len = unsafe { libc::proc_name(pid, buf.as_mut_ptr().cast::<c_void>(), buf.len() as u32) };
-        let name = String::from_utf8_lossy(buf.get(..len.max(0) as usize)?).trim().to_owned();
-        (!name.is_empty()).then_some(name)
+    /// The address part of a TCP socket's `soi_proto`.
+    #[allow(unsafe_code)]
+    fn inet_info(socket: &SocketFDInfo) -> InSockInfo {
+        // SAFETY: reading a union field is the only unsafe step, and no safe API offers it.
+        // `soi_proto` is a `#[repr(C)]` union of plain C structs (integers only, every bit
+        // pattern valid). `pri_tcp.tcpsi_ini` is an `InSockInfo` at offset 0, the same bytes as
+        // `pri_in`, which `SocketFDInfo::default()` initialises before the kernel overwrites the
+        // whole `socket_fdinfo`; the caller has checked `soi_kind` is TCP, so they hold a TCP
+        // socket's addresses.
+        unsafe { socket.psi.soi_proto.pri_tcp.tcpsi_ini }
     }
 
     #[cfg(test)]
     mod tests {
+        use libproc::net_info::SocketInfoProto;
+
         use super::*;
 
         #[test]
         fn reads_the_local_port_of_a_tcp_socket_only() {
-            let mut info = [0u8; 792];
-            info[FAMILY_AT..FAMILY_AT + 4].copy_from_slice(&libc::AF_INET.to_ne_bytes());
-            info[KIND_AT..KIND_AT + 4].copy_from_slice(&SOCKINFO_TCP.to_ne_bytes());
-            info[LPORT_AT..LPORT_AT + 4].copy_from_slice(&i32::from(54321u16.to_be()).to_ne_bytes());
-            assert_eq!(local_port(&info), Some(54321));
-            info[KIND_AT] = 1;
-            assert_eq!(local_port(&info), None);
-            assert_eq!(local_port(&info[..100]), None);
+            let mut socket = SocketFDInfo::default();
+            socket.psi.soi_kind = SocketInfoKind::Tcp as i32;
+            let ini = InSockInfo { insi_lport: i32::from(54321u16.to_be()), ..InSockInfo::default() };
+            socket.psi.soi_proto = SocketInfoProto { pri_in: ini };
+            assert_eq!(local_port(&socket), Some(54321));
+            socket.psi.soi_kind = SocketInfoKind::Un as i32;
+            assert_eq!(local_port(&socket), None);
+        }
+
+        /// The real lookup: the client end of a loopback connection is found in this process.
+        #[test]
+        fn finds_this_process_behind_a_loopback_connection() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let _server = listener.accept().unwrap();
+            let peer = client.local_addr().unwrap();
+            let expected = proc_pid::name(i32::try_from(std::process::id()).unwrap()).unwrap();
+            assert_eq!(LibProc.process_name(peer).as_deref(), Some(expected.trim()));
         }
     }
 }

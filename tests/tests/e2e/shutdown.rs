@@ -28,3 +28,31 @@ async fn in_flight_streams_finish_after_shutdown_starts() {
     assert!(text.trim_end().ends_with("data: [DONE]"), "the in-flight stream completed: {text}");
     tokio::time::timeout(Duration::from_secs(5), shutdown).await.unwrap().unwrap();
 }
+
+/// Tasks spawned by admin actions are tracked: shutdown cancels them and waits, even when they
+/// are stuck on an upstream that never answers (here a catalog refresh after a key is set).
+#[tokio::test]
+async fn shutdown_ends_the_tasks_admin_actions_spawned() {
+    // Accepts connections (the kernel's backlog does) and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let toml = format!(
+        "[providers.silent]\nkind = \"openai-compatible\"\nbase_url = \"http://{}/v1\"\n",
+        silent.local_addr().unwrap()
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    let response = gw
+        .client
+        .put(gw.url("/api/providers/silent/key"))
+        .json(&json!({"key": "sk-silent-0001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let state = gw.running.state().clone();
+    let tracker = state.tasks().tracker().clone();
+    // The server, the background refresher and the admin action's catalog refresh.
+    assert!(tracker.len() >= 3, "tracked tasks: {}", tracker.len());
+    tokio::time::timeout(Duration::from_secs(5), gw.running.shutdown()).await.expect("shutdown is prompt");
+    assert!(tracker.is_closed(), "shutdown closed the tracker");
+    assert!(tracker.is_empty(), "no tracked task outlived shutdown: {}", tracker.len());
+}
