@@ -55,6 +55,23 @@ impl CircuitBreaker {
         }
     }
 
+    /// [`CircuitBreaker::allows`] for one request's attempts: the answer holds the half-open
+    /// probe, if this request got it, until it is dropped. A probe that ends with neither a
+    /// success nor a failure recorded (the client went away, the request was refused for its
+    /// own sake) is released then, so the provider is not skipped for good.
+    pub fn admit(&self) -> Admission<'_> {
+        let state = self.state();
+        let (allowed, probe) = match state {
+            BreakerState::Closed => (true, false),
+            BreakerState::Open => (false, false),
+            BreakerState::HalfOpen => {
+                let took = !self.probing.swap(true, Ordering::AcqRel);
+                (took, took)
+            }
+        };
+        Admission { breaker: self, allowed, probe }
+    }
+
     pub fn record_success(&self) {
         self.failures.store(0, Ordering::Relaxed);
         self.open_until_ms.store(0, Ordering::Relaxed);
@@ -74,6 +91,27 @@ impl CircuitBreaker {
     pub fn expire_cool_down(&self) {
         if self.open_until_ms.load(Ordering::Relaxed) != 0 {
             self.open_until_ms.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A request's admission by the breaker; releases the probe it holds when dropped.
+pub struct Admission<'a> {
+    breaker: &'a CircuitBreaker,
+    allowed: bool,
+    probe: bool,
+}
+
+impl Admission<'_> {
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.probe {
+            self.breaker.probing.store(false, Ordering::Release);
         }
     }
 }
@@ -103,5 +141,25 @@ mod tests {
         breaker.record_success();
         assert_eq!(breaker.state(), BreakerState::Closed);
         assert!(breaker.allows() && breaker.allows());
+    }
+
+    #[test]
+    fn a_probe_that_ends_unrecorded_is_released() {
+        let breaker = CircuitBreaker::default();
+        for _ in 0..THRESHOLD {
+            breaker.record_failure();
+        }
+        breaker.expire_cool_down();
+        {
+            let probe = breaker.admit();
+            assert!(probe.allowed(), "the probe goes through");
+            assert!(!breaker.admit().allowed(), "only one at a time");
+            // Dropped with no answer recorded: the client went away mid-probe.
+        }
+        assert!(breaker.admit().allowed(), "the next request may probe");
+        let open = breaker.admit();
+        breaker.record_failure();
+        drop(open);
+        assert_eq!(breaker.state(), BreakerState::Open, "a failed probe still opens it");
     }
 }

@@ -114,7 +114,10 @@ pub async fn run(
     for (position, target) in plan.targets.into_iter().enumerate() {
         let provider = target.provider.clone();
         // An open breaker skips the provider, unless it is the last hope.
-        let skip = !provider.breaker.allows() && position + 1 < total_targets;
+        // The admission holds a half-open probe until this target is done with, whatever
+        // happens (see `CircuitBreaker::admit`).
+        let admission = provider.breaker.admit();
+        let skip = !admission.allowed() && position + 1 < total_targets;
         let mut counters = Counters {
             key_changes_left: provider.key_count().saturating_sub(1),
             retries_left: provider.max_retries,
@@ -147,6 +150,9 @@ pub async fn run(
                 Err(error) => {
                     if error.is_retryable() {
                         provider.breaker.record_failure();
+                    } else if matches!(error, ApiError::Upstream(_)) {
+                        // Any HTTP answer proves the provider alive (a 400 is the request's fault).
+                        provider.breaker.record_success();
                     }
                     trail(record, &target, key, upstream_status(&error), Some(&error), started);
                     match RetryPolicy::decide(&error, &counters) {
