@@ -19,6 +19,12 @@
   bench_helper.py cpu-per-request BEFORE AFTER LOAD_JSON
                                                     CPU µs per answered request between two `cpu`
   bench_helper.py oha FILE                          summary of an oha JSON file
+  bench_helper.py send --url U --body B --n N [--connections C] [--pause-ms P] [--header 'name: value']...
+                                                    N POSTs as fast as answered over C (default 4)
+                                                    keep-alive connections, one thread each (each
+                                                    pausing P ms after an answer); every answer
+                                                    must be 200 (exit 1 otherwise); the headers oha
+                                                    sends (callgrind.sh's load)
   bench_helper.py paced --url U --body B --rate R --seconds S
                                                     fixed-rate client (the wrk fallback)
   bench_helper.py wrk FILE SECONDS                  summary of wrk_post.lua's output
@@ -318,6 +324,61 @@ def paced(url, body, rate, seconds):
     conn.close()
     return {"requests": n, "ok": n - non_200, "non_200": non_200, "rps": n / seconds,
             "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "mean_ms": statistics.fmean(lat) if lat else None}
+
+
+def send(url, body, n, connections=4, extra_headers=(), pause_ms=0.0):
+    """N requests over `connections` keep-alive connections, one thread each, each sending its
+    next request when the previous is answered; counts answers that are not 200. The headers are
+    oha's (Host, Accept, Accept-Encoding, User-Agent, and the body's two), so the gateway parses
+    the same request as under `oha -c 4` (callgrind.sh counts the gateway's instructions only)."""
+    import threading
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    data = body.encode()
+    headers = [("Accept", "*/*"), ("Accept-Encoding", "gzip, compress, deflate, br"),
+               ("User-Agent", "curl/8.0"), ("Content-Type", "application/json")]
+    for header in extra_headers:
+        name, _, value = header.partition(":")
+        headers = [(k, v) for k, v in headers if k.lower() != name.strip().lower()]
+        headers.append((name.strip(), value.strip()))
+    headers.append(("Content-Length", str(len(data))))
+    counter = iter(range(n))
+    lock = threading.Lock()
+    failures = []
+
+    def worker():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    break
+            try:
+                conn.putrequest("POST", parts.path, skip_accept_encoding=True)
+                for name, value in headers:
+                    conn.putheader(name, value)
+                conn.endheaders(data)
+                resp = conn.getresponse()
+                answer = resp.read()
+                if resp.status != 200:
+                    failures.append(f"status {resp.status}: {answer[:200]!r}")
+                if pause_ms:
+                    time.sleep(pause_ms / 1000)
+            except (OSError, http.client.HTTPException) as e:
+                failures.append(f"{type(e).__name__}: {e}")
+                conn.close()
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"requests": n, "ok": n - len(failures), "non_200": len(failures), "rps": n / elapsed,
+            "first_failure": failures[0] if failures else None}
 
 
 def wrk_summary(path, seconds):
@@ -707,6 +768,17 @@ def main(argv):
     elif cmd == "paced":
         opts = dict(zip(args[::2], args[1::2]))
         print(json.dumps(paced(opts["--url"], opts["--body"], float(opts["--rate"]), float(opts["--seconds"]))))
+    elif cmd == "send":
+        pairs = list(zip(args[::2], args[1::2]))
+        opts = dict(pairs)
+        headers = [v for k, v in pairs if k == "--header"]
+        result = send(opts["--url"], opts["--body"], int(opts["--n"]), int(opts.get("--connections", 4)), headers,
+                      float(opts.get("--pause-ms", 0)))
+        print(json.dumps(result))
+        if result["non_200"]:
+            print(f"bench_helper: {result['non_200']} of {result['requests']} requests failed; first: "
+                  f"{result['first_failure']}", file=sys.stderr)
+            return 1
     elif cmd == "wrk":
         print(json.dumps(wrk_summary(args[0], float(args[1]))))
     elif cmd == "cpu-model":
