@@ -381,6 +381,19 @@ async function main() {
     assert.equal(detail["Output tokens"], String(fallback.output_tokens));
     assert.ok(fallback.input_tokens > 0 && fallback.output_tokens > 0);
     assert.match(detail["Cost"], /^\$0\.\d{4}$/);
+    // Its request id (the list carries it too) and its attempts, in order: the 500, then gpt-4o.
+    assert.match(fallback.request_id, /^req_[0-9a-f]{24}$/);
+    assert.equal(detail["Request id"], fallback.request_id);
+    assert.equal(detail["Error message"], undefined, "a request that fell back did not fail");
+    await page.getByRole("heading", { name: "Attempts" }).waitFor();
+    assert.deepEqual(await page.locator(".detail table.attempts thead th").allTextContents(), ["#", "Provider", "Model", "Key", "Status", "Error", "Duration"]);
+    const attempts = await page.locator(".detail table.attempts tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    assert.equal(attempts.length, 2, JSON.stringify(attempts));
+    assert.deepEqual(attempts.map((a) => a.slice(0, 3)), [["1", CLOUD, "status-500"], ["2", CLOUD, "gpt-4o"]]);
+    assert.deepEqual(attempts.map((a) => a[4]), ["500", "200"]);
+    assert.match(attempts[0][5], /^upstream_status/);
+    assert.equal(attempts[1][5], "–");
+    for (const a of attempts) assert.match(a[6], /^[\d.]+ (ms|s)$/);
     // The row says it fell back.
     await page.locator(`table.log tbody tr[data-id="${fallback.id}"] .tag`, { hasText: "fallback" }).waitFor();
     await shot(page, "live-detail-light");

@@ -212,8 +212,21 @@ export interface UsageSummary {
   top_client?: string | null;
   top_model?: string | null;
 }
+/** One upstream attempt of a request (`GET /api/logs/{id}`'s `attempts_trail`). */
+export interface AttemptTrail {
+  provider: string;
+  model: string;
+  /** The key's reference (`env.OPENAI_API_KEY`, `secret.openai`, `****abcd`), never the key. */
+  key?: string | null;
+  status?: number | null;
+  error_type?: string | null;
+  error?: string | null;
+  duration_ms: number;
+}
 export interface LogEntry {
   id: number;
+  /** The client's `x-request-id`, else the gateway's `req_…`; null in rows from older versions. */
+  request_id?: string | null;
   ts_ms: number;
   client?: string | null;
   task_class?: string | null;
@@ -227,6 +240,10 @@ export interface LogEntry {
   status: number;
   outcome: string;
   error_type?: string | null;
+  /** The final error's message, as the client got it. */
+  error_message?: string | null;
+  /** Every upstream attempt in order: only in the single row (`GET /api/logs/{id}`). */
+  attempts_trail?: AttemptTrail[];
   latency_ms: number;
   ttft_ms?: number | null;
   input_tokens?: number | null;

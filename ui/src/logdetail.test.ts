@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LogEntry } from "./api";
-import { detailGroups, fellBack } from "./logdetail";
+import { ATTEMPT_COLUMNS, attemptRows, detailGroups, fellBack } from "./logdetail";
 
 const entry = (extra: Partial<LogEntry> = {}): LogEntry => ({
   id: 7, ts_ms: Date.UTC(2026, 10, 22, 7, 12, 22), client: "aider", task_class: null, family: "openai", endpoint: "chat completions",
@@ -42,5 +42,35 @@ describe("log detail", () => {
     expect(value(e, "Served by")).toBe("cloud/gpt-4o");
     expect(value(entry({ local: true, provider: "mlx", model: "q" }), "Served by")).toBe("mlx/q (local)");
     expect(value(entry({ status: 500, outcome: "error", provider: null, model: null, error_type: "upstream_status" }), "Served by")).toBe("–");
+  });
+
+  it("shows the request id, and the final error message only when the request failed", () => {
+    expect(value(entry({ request_id: "req_0123456789abcdef01234567" }), "Request id")).toBe("req_0123456789abcdef01234567");
+    expect(value(entry(), "Request id")).toBe("–");
+    expect(value(entry(), "Error message")).toBeUndefined();
+    const failed = entry({ status: 404, outcome: "error", error_type: "model_not_found", error_message: "no model nowhere/model" });
+    expect(value(failed, "Error message")).toBe("no model nowhere/model");
+  });
+
+  it("lists each attempt in order: provider, model, key reference, status, error, duration", () => {
+    const e = entry({
+      attempts: 3,
+      attempts_trail: [
+        { provider: "dead", model: "any", key: null, status: null, error_type: "upstream_unreachable", error: "connection refused", duration_ms: 1.25 },
+        { provider: "flaky", model: "status-503", key: "****0001", status: 503, error_type: "upstream_status", error: "upstream said 503", duration_ms: 42.4 },
+        { provider: "cloud", model: "gpt-4o", key: "env.OPENAI_API_KEY", status: 200, error_type: null, error: null, duration_ms: 1520 },
+      ],
+    });
+    expect(ATTEMPT_COLUMNS).toEqual(["#", "Provider", "Model", "Key", "Status", "Error", "Duration"]);
+    expect(attemptRows(e)).toEqual([
+      ["1", "dead", "any", "–", "–", "upstream_unreachable: connection refused", "1.3 ms"],
+      ["2", "flaky", "status-503", "****0001", "503", "upstream_status: upstream said 503", "42 ms"],
+      ["3", "cloud", "gpt-4o", "env.OPENAI_API_KEY", "200", "–", "1.52 s"],
+    ]);
+  });
+
+  it("has no attempt rows when the request made none or the row predates the trail", () => {
+    expect(attemptRows(entry({ attempts: 0, attempts_trail: [] }))).toEqual([]);
+    expect(attemptRows(entry())).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // The Live log's detail view of one request, as labelled groups of fields: what was asked and
 // what served it (attempts, fallback), the outcome, timings, tokens and cost, and the caller.
-import type { LogEntry } from "./api";
+import type { AttemptTrail, LogEntry } from "./api";
 import { fmtCost, fmtMs } from "./format";
 
 export interface DetailGroup {
@@ -28,6 +28,7 @@ export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
     {
       title: "Routing",
       rows: [
+        ["Request id", dash(e.request_id)],
         ["Requested model", dash(e.requested_model)],
         ["Served by", servedBy(e) + (e.local ? " (local)" : "")],
         ["Class", dash(e.task_class)],
@@ -41,6 +42,7 @@ export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
         ["Status", String(e.status)],
         ["Outcome", e.outcome],
         ["Error", dash(e.error_type)],
+        ...(e.error_message ? ([["Error message", e.error_message]] as [string, string][]) : []),
       ],
     },
     {
@@ -73,4 +75,26 @@ export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
       ],
     },
   ];
+}
+
+/** The columns of the detail's "Attempts" table. */
+export const ATTEMPT_COLUMNS = ["#", "Provider", "Model", "Key", "Status", "Error", "Duration"];
+
+/** An attempt's error: its kind and message (`upstream_status: …`), or a dash for the one that served. */
+function attemptError(a: AttemptTrail): string {
+  if (a.error_type && a.error) return `${a.error_type}: ${a.error}`;
+  return dash(a.error_type ?? a.error);
+}
+
+/** The rows of the "Attempts" table, one per upstream attempt in order; none when the request made none. */
+export function attemptRows(e: LogEntry): string[][] {
+  return (e.attempts_trail ?? []).map((a, i) => [
+    String(i + 1),
+    dash(a.provider),
+    dash(a.model),
+    dash(a.key),
+    count(a.status),
+    attemptError(a),
+    fmtMs(a.duration_ms),
+  ]);
 }

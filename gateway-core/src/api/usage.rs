@@ -2,7 +2,8 @@
 //! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality`
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
 //! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
-//! - `GET /api/logs/{id}`, `GET /api/logs/stream` (SSE, one `log` event per new row)
+//! - `GET /api/logs/{id}` (a row id or a request id; the row with its `attempts_trail`),
+//!   `GET /api/logs/stream` (SSE, one `log` event per new row)
 //! - `GET /api/logs/{id}/body`: the stored request and answer (`usage.store_bodies`)
 //!
 //! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
@@ -28,7 +29,7 @@ use crate::error::{ApiError, FamilyError};
 use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
-use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
+use crate::usage::query::{self, Bucket, GroupBy, LogFilter, LogKey};
 
 type UsageResult = Result<Json<Value>, FamilyError>;
 
@@ -190,10 +191,20 @@ async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, Qu
     Ok(Json(json!({ "data": rows, "next_cursor": next_cursor })))
 }
 
+/// One row with its attempts (`attempts_trail`); `{id}` is the row id (a number) or a request
+/// id (`x-request-id`: the gateway's `req_…` or the client's own).
 async fn log(State(state): State<AppState>, Path(id): Path<String>) -> UsageResult {
-    let id: i64 = id.parse().map_err(|_| admin(ApiError::invalid(format!("`{id}` is not a log id"))))?;
-    match read(&state, move |conn| query::log(conn, id)).await? {
-        Some(entry) => Ok(Json(json!(entry))),
+    let key = match id.parse::<i64>() {
+        Ok(row) => LogKey::Id(row),
+        Err(_) if !id.is_empty() => LogKey::RequestId(id.clone()),
+        Err(_) => return Err(admin(ApiError::invalid(format!("`{id}` is not a log id")))),
+    };
+    match read(&state, move |conn| query::log_detail(conn, &key)).await? {
+        Some((entry, trail)) => {
+            let mut value = json!(entry);
+            value["attempts_trail"] = json!(trail);
+            Ok(Json(value))
+        }
         None => Err(admin(ApiError::NotFound { message: format!("no log entry {id}") })),
     }
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +31,7 @@ use self::writer::{Msg, WriterHandle};
 use crate::api::ApiFamily;
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
-use crate::observe::{Outcome, RequestObserver, RequestRecord, StoredBodies};
+use crate::observe::{AttemptRecord, Outcome, RequestObserver, RequestRecord, StoredBodies};
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
@@ -54,6 +54,9 @@ pub enum UsageError {
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LogEntry {
     pub id: i64,
+    /// The request's id (the client's `x-request-id`, else the gateway's); `None` in rows
+    /// written before schema version 4.
+    pub request_id: Option<Arc<str>>,
     pub ts_ms: i64,
     pub client: Option<String>,
     pub virtual_key: Option<String>,
@@ -68,6 +71,13 @@ pub struct LogEntry {
     pub status: u16,
     pub outcome: String,
     pub error_type: Option<String>,
+    /// The message of the error the request ended with, as the client got it.
+    pub error_message: Option<String>,
+    /// Every upstream attempt in order (`TrailAttempt`), as recorded: the writer stores it as
+    /// JSON (off the request path); only `GET /api/logs/{id}` returns it, never the list or the
+    /// live stream (the rows read back from the database leave it empty).
+    #[serde(skip)]
+    pub trail: Vec<AttemptRecord>,
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub input_tokens: Option<u64>,
@@ -114,6 +124,7 @@ impl LogEntry {
         let ts_ms = record.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         LogEntry {
             id: 0,
+            request_id: Some(record.request_id.clone()),
             ts_ms,
             client: record.client.clone(),
             virtual_key: None,
@@ -128,6 +139,8 @@ impl LogEntry {
             status: record.status,
             outcome: outcome.to_owned(),
             error_type: error_type.map(str::to_owned),
+            error_message: record.error_message.clone(),
+            trail: record.trail.clone(),
             latency_ms: millis(record.latency),
             ttft_ms: record.time_to_first_byte.map(millis),
             input_tokens: usage.map(|u| u.input_tokens),
@@ -145,6 +158,52 @@ impl LogEntry {
             user_agent: record.user_agent.clone(),
         }
     }
+}
+
+/// One upstream attempt as the log stores it (`requests.trail`, a JSON array) and
+/// `GET /api/logs/{id}` returns it (`attempts_trail`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrailAttempt {
+    pub provider: String,
+    pub model: String,
+    /// The key's reference (`env.OPENAI_API_KEY`, `secret.openai`, `****abcd`), never the key.
+    pub key: Option<String>,
+    /// The upstream's HTTP status, when it answered one.
+    pub status: Option<u16>,
+    /// The error kind (`upstream_status`, `upstream_unreachable`, ...); `None` for the attempt
+    /// that served the request.
+    pub error_type: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: f64,
+}
+
+impl TrailAttempt {
+    pub fn from_attempt(attempt: &AttemptRecord) -> TrailAttempt {
+        TrailAttempt {
+            provider: attempt.provider.clone(),
+            model: attempt.model.clone(),
+            key: attempt.key.as_deref().map(str::to_owned),
+            status: attempt.status,
+            error_type: attempt.error.as_ref().map(|e| e.kind.as_str().to_owned()),
+            error: attempt.error.as_ref().map(|e| e.message.clone()),
+            duration_ms: millis(attempt.duration),
+        }
+    }
+}
+
+/// The trail as stored: a JSON array, or NULL when the request made no attempt.
+pub(crate) fn trail_json(trail: &[AttemptRecord]) -> Option<String> {
+    if trail.is_empty() {
+        return None;
+    }
+    let attempts: Vec<TrailAttempt> = trail.iter().map(TrailAttempt::from_attempt).collect();
+    serde_json::to_string(&attempts).ok()
+}
+
+/// The stored trail read back; NULL (no attempt, or a row from before schema version 4) and
+/// anything unreadable give an empty trail.
+pub(crate) fn parse_trail(text: Option<&str>) -> Vec<TrailAttempt> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 fn millis(duration: Duration) -> f64 {

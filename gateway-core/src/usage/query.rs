@@ -4,13 +4,14 @@
 //! callers run these off the async runtime.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde::Serialize;
 
-use super::LogEntry;
 use super::rollup::{self, Grain, RollupRow, Totals};
+use super::{LogEntry, TrailAttempt, parse_trail};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bucket {
@@ -203,7 +204,7 @@ pub struct LogFilter {
 const COLUMNS: &str = "id, ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, provider, \
      model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, \
      cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
-     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id)";
+     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id), request_id, error_message";
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
     Ok(LogEntry {
@@ -237,6 +238,9 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         cache_write_tokens: row.get::<_, Option<i64>>(27)?.map(|v| v.max(0) as u64),
         bodies: None,
         bodies_stored: row.get(28)?,
+        request_id: row.get::<_, Option<String>>(29)?.map(Arc::from),
+        error_message: row.get(30)?,
+        trail: Vec::new(),
     })
 }
 
@@ -287,6 +291,39 @@ pub fn log(conn: &Connection, id: i64) -> rusqlite::Result<Option<LogEntry>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE id = ?1"))?;
     let mut rows = stmt.query([id])?;
     rows.next()?.map(entry).transpose()
+}
+
+/// Which row `GET /api/logs/{id}` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogKey {
+    /// The row id.
+    Id(i64),
+    /// A request id (`x-request-id`); when a client reused one, its newest row.
+    RequestId(String),
+}
+
+/// One row with its attempts (`requests.trail`).
+pub fn log_detail(conn: &Connection, key: &LogKey) -> rusqlite::Result<Option<(LogEntry, Vec<TrailAttempt>)>> {
+    let detail = |row: &Row<'_>| -> rusqlite::Result<(LogEntry, Vec<TrailAttempt>)> {
+        let trail: Option<String> = row.get(31)?;
+        Ok((entry(row)?, parse_trail(trail.as_deref())))
+    };
+    match key {
+        LogKey::Id(id) => {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS}, trail FROM requests WHERE id = ?1"))?;
+            let mut rows = stmt.query([id])?;
+            rows.next()?.map(detail).transpose()
+        }
+        LogKey::RequestId(request_id) => {
+            // No index on `request_id` (schema version 4 says why): newest rows first, so a
+            // recent request is found after a few pages.
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS}, trail FROM requests WHERE request_id = ?1 ORDER BY id DESC LIMIT 1"
+            ))?;
+            let mut rows = stmt.query([request_id])?;
+            rows.next()?.map(detail).transpose()
+        }
+    }
 }
 
 /// Every row with `from <= ts_ms < to` (re-summing a rollup bucket at the retention's edge).

@@ -1,6 +1,7 @@
 //! The usage log's tables. Migrations run in one transaction at open; `PRAGMA user_version` holds
 //! the schema version. The request rows have indexes for the log's commonest filters (version 3
 //! says which and why); the usage API's series and summaries read the rollup tables (`rollup`).
+//! Version 4 added each request's id, final error message and attempt trail.
 
 use rusqlite::{Connection, Transaction};
 
@@ -73,6 +74,20 @@ CREATE INDEX requests_model ON requests (model);
 CREATE INDEX requests_client ON requests (client);
 CREATE INDEX requests_errors ON requests (status) WHERE status >= 400;
 "#,
+    // Version 4: what happened on the way, for the log's detail. `request_id` is the client's
+    // `x-request-id` or the gateway's (answered in the same header), `error_message` the final
+    // error's message as the client got it, `trail` every upstream attempt in order as a JSON
+    // array (`usage::TrailAttempt`; NULL when the request never reached one). The trail is
+    // stored for every request that made an attempt, a successful single one included: the
+    // writer serializes it on its own thread, in batches, off the request path, and one attempt
+    // is ~150 bytes. No index: looking a row up by request id is rare (someone pasting an id
+    // from a client's log) and reads the rows newest first, which finds a recent request at
+    // once; an index would cost every logged request a B-tree insert (version 3).
+    r#"
+ALTER TABLE requests ADD COLUMN request_id TEXT;
+ALTER TABLE requests ADD COLUMN error_message TEXT;
+ALTER TABLE requests ADD COLUMN trail TEXT;
+"#,
 ];
 
 /// The version that added the rollup tables.
@@ -115,7 +130,12 @@ fn set_version(tx: &Transaction<'_>) -> Result<(), UsageError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::error::ErrorKind;
+    use crate::observe::{AttemptError, AttemptRecord};
+    use crate::usage::{LogEntry, query, writer};
 
     #[test]
     fn migrates_once_and_refuses_a_newer_schema() {
@@ -127,5 +147,75 @@ mod tests {
         assert_eq!(version, VERSION);
         conn.execute_batch("PRAGMA user_version = 99").unwrap();
         assert!(matches!(migrate(&mut conn), Err(UsageError::NewerSchema { found: 99, .. })));
+    }
+
+    /// A log written by a version 3 build: its rows survive, gain the new columns (NULL), and
+    /// new rows carry the id, the error message and the trail.
+    #[test]
+    fn a_version_3_log_migrates_to_version_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            configure(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..3] {
+                tx.execute_batch(step).unwrap();
+            }
+            tx.execute_batch("PRAGMA user_version = 3").unwrap();
+            tx.execute(
+                "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, stream) \
+                 VALUES (1000, 'openai', 'chat', 'p', 'm', 1, 200, 'success', 5.0, 0)",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 4);
+        let old = query::log_detail(&conn, &query::LogKey::Id(1)).unwrap().unwrap();
+        assert_eq!(
+            (old.0.model.as_deref(), old.0.request_id.clone(), old.0.error_message.clone()),
+            (Some("m"), None, None)
+        );
+        assert!(old.1.is_empty(), "no trail before version 4");
+
+        let attempt = |provider: &str, status, error: Option<ErrorKind>| AttemptRecord {
+            provider: provider.into(),
+            model: "m".into(),
+            key: Some("env.KEY".into()),
+            status,
+            error: error.map(|kind| AttemptError { kind, message: format!("{provider} failed") }),
+            duration: Duration::from_millis(12),
+        };
+        let mut rows = [LogEntry {
+            ts_ms: 2000,
+            request_id: Some("req_abc".into()),
+            family: "openai".into(),
+            endpoint: "chat".into(),
+            status: 200,
+            outcome: "success".into(),
+            attempts: 2,
+            trail: vec![attempt("a", Some(503), Some(ErrorKind::UpstreamStatus)), attempt("b", Some(200), None)],
+            ..LogEntry::default()
+        }];
+        writer::insert(&mut conn, &mut rows).unwrap();
+        let (row, trail) = query::log_detail(&conn, &query::LogKey::RequestId("req_abc".into())).unwrap().unwrap();
+        assert_eq!(row.id, 2);
+        assert_eq!(row.request_id.as_deref(), Some("req_abc"));
+        assert_eq!(trail.len(), 2);
+        assert_eq!(
+            (trail[0].provider.as_str(), trail[0].status, trail[0].error_type.as_deref(), trail[0].error.as_deref()),
+            ("a", Some(503), Some("upstream_status"), Some("a failed"))
+        );
+        assert_eq!(
+            (trail[1].status, trail[1].error_type.as_deref(), trail[1].key.as_deref()),
+            (Some(200), None, Some("env.KEY"))
+        );
+        assert!((trail[1].duration_ms - 12.0).abs() < 1e-9);
+        assert!(query::log_detail(&conn, &query::LogKey::RequestId("req_none".into())).unwrap().is_none());
     }
 }

@@ -201,9 +201,10 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, \
              provider, model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, \
-             output_tokens, cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens) \
+             output_tokens, cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
+             request_id, error_message, trail) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-             ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
         )?;
         for e in batch.iter_mut() {
             stmt.execute(params![
@@ -234,6 +235,10 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
                 e.user_agent,
                 e.saved_usd,
                 e.cache_write_tokens.map(sql_int),
+                e.request_id.as_deref(),
+                e.error_message,
+                // Serialized here, on the writer's thread, not on the request's.
+                super::trail_json(&e.trail),
             ])?;
             e.id = tx.last_insert_rowid();
             if let Some(bodies) = &e.bodies {

@@ -209,7 +209,7 @@ async fn metrics_parse_with_the_prometheus_client() {
 
 fn record(started_at: SystemTime, model: &str) -> RequestRecord {
     RequestRecord {
-        request_id: "req_test".into(),
+        request_id: Arc::from("req_bench"),
         started_at,
         family: gateway_core::api::ApiFamily::OpenAi,
         endpoint: "/chat/completions",
@@ -549,6 +549,9 @@ async fn live_stream_and_shutdown_flush() {
     }
     assert!(text.starts_with("event: log\ndata: {"), "{text}");
     assert!(text.contains("\"model\":\"echo\""), "{text}");
+    // The list's fields: the request id and the error message, not the trail.
+    assert!(text.contains("\"request_id\":\"req_") && text.contains("\"error_message\":null"), "{text}");
+    assert!(!text.contains("trail"), "{text}");
 
     // Rows still queued at shutdown are written before shutdown returns (no flush here), and
     // an open live stream does not hold the shutdown up.
@@ -663,4 +666,116 @@ fn query_speed_on_a_million_rows() {
         let filter = LogFilter { before_id: Some(500_000), limit: 50, ..LogFilter::default() };
         assert_eq!(query::logs(&conn, &filter).unwrap().len(), 50);
     });
+}
+
+/// A provider that is down: nothing listens on its port.
+fn dead_provider(name: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!(
+        "[providers.{name}]\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nmax_retries = 0\n"
+    )
+}
+
+async fn get_json(gw: &TestGateway, path: &str) -> (u16, Value) {
+    let response = gw.client.get(gw.url(path)).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attempt_trail_is_logged_and_found_by_row_id_and_request_id() {
+    let flaky = MockUpstream::start().await;
+    let good = MockUpstream::start().await;
+    let gw = gateway(&format!(
+        "{}{}max_retries = 0\n{}",
+        dead_provider("dead"),
+        provider_toml("flaky", &flaky),
+        provider_toml("good", &good)
+    ))
+    .await;
+
+    // Down, then a 503, then an answer: three attempts.
+    let mut body = chat("dead/any", false);
+    body["fallbacks"] = json!(["flaky/status-503", "good/mock-model"]);
+    let response = gw.post_json("/v1/chat/completions", &body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-switchyard-attempts"), "3");
+    let request_id = header(&response, "x-request-id");
+    assert!(request_id.starts_with("req_") && request_id.len() == 28, "{request_id}");
+    response.bytes().await.unwrap();
+    // A model nobody serves: no attempt at all.
+    let missing = gw.post_json("/v1/chat/completions", &chat("nowhere/model", false)).await;
+    assert_eq!(missing.status(), 404);
+    let missing_id = header(&missing, "x-request-id");
+    missing.bytes().await.unwrap();
+    // The client's own id comes back and finds its row.
+    let mine = gw
+        .client
+        .post(gw.url("/v1/chat/completions"))
+        .header("x-request-id", "my-id-1")
+        .json(&chat("good/mock-model", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((mine.status().as_u16(), header(&mine, "x-request-id")), (200, "my-id-1".to_owned()));
+    mine.bytes().await.unwrap();
+    let log = log(&gw);
+    tokio::task::spawn_blocking(move || log.flush().unwrap()).await.unwrap();
+
+    // The list: each row with its request id and error message, no trail.
+    let (status, list) = get_json(&gw, "/api/logs").await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{list}");
+    assert!(listed.iter().all(|row| row.get("attempts_trail").is_none() && row.get("trail").is_none()), "{list}");
+    let fell_back = listed.iter().find(|row| row["request_id"] == request_id.as_str()).expect("the fallback's row");
+    assert_eq!(fell_back["error_message"], Value::Null);
+    let row_id = fell_back["id"].as_i64().unwrap();
+
+    let (status, by_row) = get_json(&gw, &format!("/api/logs/{row_id}")).await;
+    assert_eq!(status, 200, "{by_row}");
+    let (status, by_request) = get_json(&gw, &format!("/api/logs/{request_id}")).await;
+    assert_eq!(status, 200, "{by_request}");
+    assert_eq!(by_row, by_request);
+    assert_eq!((by_row["id"].as_i64(), by_row["request_id"].as_str()), (Some(row_id), Some(request_id.as_str())));
+    assert_eq!((by_row["attempts"].as_u64(), by_row["provider"].as_str()), (Some(3), Some("good")));
+    let trail = by_row["attempts_trail"].as_array().expect("a trail");
+    let summary: Vec<_> = trail
+        .iter()
+        .map(|a| (a["provider"].as_str(), a["model"].as_str(), a["status"].as_u64(), a["error_type"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some("dead"), Some("any"), None, Some("upstream_unreachable")),
+            (Some("flaky"), Some("status-503"), Some(503), Some("upstream_status")),
+            (Some("good"), Some("mock-model"), Some(200), None),
+        ],
+        "{by_row:#}"
+    );
+    assert!(trail[..2].iter().all(|a| a["error"].as_str().is_some_and(|e| !e.is_empty())), "{by_row:#}");
+    assert!(trail.iter().all(|a| a["duration_ms"].as_f64().is_some_and(|d| d >= 0.0)), "{by_row:#}");
+    // The keys' references only: the configured literal never leaves the gateway.
+    assert_eq!((trail[0]["key"].as_str(), trail[1]["key"].as_str()), (None, Some("****0001")), "{by_row:#}");
+    for text in [by_row.to_string(), list.to_string()] {
+        assert!(!text.contains("sk-test-"), "a key in the log: {text}");
+    }
+
+    // Failed before any attempt: the message, an empty trail.
+    let (status, missing) = get_json(&gw, &format!("/api/logs/{missing_id}")).await;
+    assert_eq!(status, 200, "{missing}");
+    assert_eq!((missing["status"].as_u64(), missing["error_type"].as_str()), (Some(404), Some("model_not_found")));
+    assert!(missing["error_message"].as_str().is_some_and(|m| m.contains("nowhere")), "{missing}");
+    assert_eq!(missing["attempts_trail"], json!([]));
+
+    let (status, mine) = get_json(&gw, "/api/logs/my-id-1").await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!((mine["request_id"].as_str(), mine["model"].as_str()), (Some("my-id-1"), Some("mock-model")));
+    assert_eq!(mine["attempts_trail"].as_array().map(Vec::len), Some(1));
+    let (status, _) = get_json(&gw, "/api/logs/req_nobody").await;
+    assert_eq!(status, 404);
 }

@@ -1,7 +1,7 @@
 import { LOG_STREAM_URL, api, type LogEntry, type LogFilter } from "../api";
 import { empty, h, notice, replace } from "../dom";
 import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
-import { detailGroups, fellBack } from "../logdetail";
+import { ATTEMPT_COLUMNS, attemptRows, detailGroups, fellBack } from "../logdetail";
 
 const MAX_ROWS = 500;
 
@@ -93,12 +93,26 @@ export function liveLog(root: HTMLElement): () => void {
       replace(detail, notice(answer.message, "error"));
       return;
     }
+    const trail = answer.data.attempts_trail ?? [];
+    const attempts = attemptRows(answer.data);
     replace(
       detail,
       h("h2", null, `Request ${id}`),
       detailGroups(answer.data).map((g) =>
         h("div", { class: "detail-group" }, h("h3", null, g.title), h("dl", null, g.rows.map(([label, value]) => [h("dt", null, label), h("dd", null, value)]))),
       ),
+      attempts.length > 0 &&
+        h(
+          "div",
+          { class: "detail-attempts table-wrap" },
+          h("h3", null, "Attempts"),
+          h(
+            "table",
+            { class: "attempts" },
+            h("thead", null, h("tr", null, ATTEMPT_COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
+            h("tbody", null, attempts.map((cells, i) => h("tr", { class: trail[i]?.error_type ? "err" : null }, cells.map((c) => h("td", null, c))))),
+          ),
+        ),
       h("button", { type: "button", onclick: () => { detail.hidden = true; } }, "Close"),
     );
     detail.querySelector("button")?.focus();
