@@ -43,7 +43,7 @@ pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, reque
         return ApiError::invalid("the path names no model").into_response_for(ApiFamily::Gemini);
     }
     let (parts, body) = request.into_parts();
-    pipeline::forward_with(state, ApiFamily::Gemini, endpoint, parts, body, Some(FromPath { model, stream })).await
+    pipeline::serve(state, ApiFamily::Gemini, endpoint, parts, body, Some(FromPath { model, stream })).await
 }
 
 /// `GET …/models`: every provider's models as `models/provider/model`, and the task classes.

@@ -72,20 +72,9 @@ pub async fn forward(
     serve(state, family, endpoint, parts, body, None).await
 }
 
-/// [`forward`], with the model and the stream flag taken from the path when `from_path` is set.
-pub async fn forward_with(
-    state: AppState,
-    family: ApiFamily,
-    endpoint: Endpoint,
-    parts: http::request::Parts,
-    body: Body,
-    from_path: Option<FromPath>,
-) -> Response {
-    serve(state, family, endpoint, parts, body, from_path).await
-}
-
-/// The stages, in order.
-async fn serve(
+/// Serves one inference request: the stages, in order. The model and the stream flag come from
+/// the path when `from_path` is set (Gemini), else from the body.
+pub async fn serve(
     state: AppState,
     family: ApiFamily,
     endpoint: Endpoint,
