@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use crate::api::ApiFamily;
 use crate::config::ConfigError;
+use crate::wire::ApiFamily;
 
 /// Everything that can stop the gateway from starting.
 #[derive(Debug, thiserror::Error)]

@@ -13,9 +13,9 @@ use axum::response::Response;
 use futures_util::future::Either;
 use http::{HeaderMap, header};
 
-use crate::api::ApiFamily;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::ApiFamily;
 
 const LOOPBACK_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "::1"];
 

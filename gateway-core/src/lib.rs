@@ -32,6 +32,7 @@ pub mod state;
 pub mod translate;
 pub mod transport;
 pub mod usage;
+pub mod wire;
 
 pub use config::Config;
 pub use error::{ApiError, StartupError};

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
 use crate::config::{KeyRef, ProviderConfig, Secret};
 use crate::error::{ApiError, FamilyError};
 use crate::providers::{Provider, ProviderKind, ProviderSource};
 use crate::routing_state::AddedProvider;
 use crate::state::AppState;
+use crate::wire::ApiFamily;
 
 /// What admin handlers return: JSON, or an error in the admin envelope.
 pub(crate) type AdminResult = Result<Json<Value>, FamilyError>;

@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod anthropic;
-mod family;
 pub mod gemini;
 pub mod local_servers;
 pub mod openai;
@@ -10,5 +9,3 @@ pub mod responses;
 pub mod routing;
 pub mod ui;
 pub mod usage;
-
-pub use family::ApiFamily;

@@ -23,12 +23,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::ApiFamily;
 use crate::error::{ApiError, FamilyError};
 use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
 use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
+use crate::wire::ApiFamily;
 
 type UsageResult = Result<Json<Value>, FamilyError>;
 

@@ -27,17 +27,15 @@ use tokio::time::Instant;
 use self::body::{BodyEdits, TopLevel};
 use self::relay::SseRelay;
 use self::sse::SseScanner;
-use crate::api::ApiFamily;
 use crate::error::ApiError;
-use crate::observe::{OpenAiUsage, Outcome, PendingRecord, ResponsesUsage, Usage};
-use crate::providers::anthropic::AnthropicUsage;
-use crate::providers::{Endpoint, WireFormat};
+use crate::observe::{Outcome, PendingRecord};
 use crate::routing::{self, Target};
 use crate::state::AppState;
 use crate::translate::relay::TranslatingRelay;
 use crate::translate::{self, Mapper, RequestContext, StreamTranslator};
 use crate::transport::{TransportError, UpstreamBody};
 use crate::usage::attribution;
+use crate::wire::{AnthropicUsage, ApiFamily, Endpoint, OpenAiUsage, ResponsesUsage, Usage, WireFormat};
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;

@@ -15,10 +15,10 @@ use futures_util::stream::BoxStream;
 use tokio::time::{Instant, Sleep};
 
 use super::sse::SseScanner;
-use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
 use crate::transport::TransportError;
+use crate::wire::ApiFamily;
 
 pub struct SseRelay {
     upstream: BoxStream<'static, Result<Bytes, TransportError>>,

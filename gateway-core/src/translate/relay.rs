@@ -15,11 +15,11 @@ use futures_util::stream::BoxStream;
 use tokio::time::{Instant, Sleep};
 
 use super::{Flow, StreamTranslator};
-use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
 use crate::observe::{Outcome, PendingRecord};
 use crate::pipeline::relay::sse_error_event;
 use crate::transport::TransportError;
+use crate::wire::ApiFamily;
 
 /// One SSE event larger than this ends the stream with an error; bounds the buffer.
 const MAX_EVENT: usize = 8 * 1024 * 1024;

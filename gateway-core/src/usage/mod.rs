@@ -27,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::pricing::PriceTable;
 use self::writer::{Msg, WriterHandle};
-use crate::api::ApiFamily;
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
 use crate::observe::{Outcome, RequestObserver, RequestRecord, StoredBodies};
+use crate::wire::ApiFamily;
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::observe::Usage;
+use crate::wire::Usage;
 
 /// Dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
