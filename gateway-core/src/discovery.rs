@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Config, KeyRef, ProviderConfig};
+use crate::config::{Config, EnvLookup, KeyRef, ProviderConfig, ProviderKind};
 use crate::error::StartupError;
-use crate::providers::{Provider, ProviderKind, ProviderSet, ProviderSource};
-use crate::secrets::{EnvLookup, SecretStore};
+use crate::providers::{Provider, ProviderSet, ProviderSource};
+use crate::secrets::SecretStore;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 

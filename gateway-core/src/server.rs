@@ -14,14 +14,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, EnvLookup, process_env};
 use crate::discovery;
 use crate::error::StartupError;
 use crate::guard::HostGuard;
 use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
-use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
+use crate::secrets::{MemorySecretStore, SecretStore};
 use crate::state::{AppState, GatewayInner};
 use crate::usage::UsageRecorder;
 use crate::usage::pricing::PriceTable;

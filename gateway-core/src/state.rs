@@ -6,11 +6,11 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, EnvLookup};
 use crate::guard::HostGuard;
 use crate::observe::RequestObserver;
 use crate::providers::ProviderSet;
-use crate::secrets::{EnvLookup, SecretStore};
+use crate::secrets::SecretStore;
 use crate::usage::UsageRecorder;
 
 #[derive(Clone)]

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{KeyRef, ProviderConfig, Secret};
+use crate::config::{KeyRef, ProviderConfig, ProviderKind, Secret};
 use crate::error::{ApiError, FamilyError};
-use crate::providers::{Provider, ProviderKind, ProviderSource};
+use crate::providers::{Provider, ProviderSource};
 use crate::routing_state::AddedProvider;
 use crate::state::AppState;
 use crate::wire::ApiFamily;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::admin::{AdminResult, admin as fail};
-use crate::classes::{ChainEntry, TaskClassConfig};
+use crate::config::{ChainEntry, TaskClassConfig};
 use crate::error::ApiError;
 use crate::state::AppState;
 

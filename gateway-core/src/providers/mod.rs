@@ -4,7 +4,6 @@
 
 pub mod anthropic;
 pub mod gemini;
-mod kind;
 pub mod openai_compat;
 
 use std::collections::{BTreeMap, HashSet};
@@ -15,10 +14,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
-pub use kind::ProviderKind;
-
-use crate::config::{KeyRef, ProviderConfig, Secret};
-use crate::secrets::{EnvLookup, SecretError, SecretStore};
+use crate::config::{EnvLookup, KeyRef, ProviderConfig, ProviderKind, Secret};
+use crate::secrets::{SecretError, SecretStore};
 use crate::wire::{Endpoint, WireFormat};
 
 /// A key as a header value marked sensitive (hidden from `Debug`, never indexed by HPACK), or

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use super::{ProviderApi, ProviderKind};
-use crate::config::Secret;
+use super::ProviderApi;
+use crate::config::{ProviderKind, Secret};
 use crate::wire::{Endpoint, WireFormat};
 
 pub struct OpenAiCompatible {
