@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Config, EnvLookup, KeyRef, ProviderConfig, ProviderKind};
-use crate::error::StartupError;
+use crate::config::{Config, ConfigError, EnvLookup, KeyRef, ProviderConfig, ProviderKind};
 use crate::providers::{Provider, ProviderSet, ProviderSource};
 use crate::secrets::SecretStore;
 
@@ -18,16 +17,16 @@ pub fn initial_providers(
     config: &Config,
     env: &EnvLookup,
     store: &dyn SecretStore,
-) -> Result<ProviderSet, StartupError> {
+) -> Result<ProviderSet, ConfigError> {
     let mut providers = Vec::new();
     for (name, provider_config) in config.providers.iter().filter(|(_, p)| p.enabled) {
         let provider =
             Provider::from_config(name, provider_config, ProviderSource::Config, env, store).map_err(|err| {
-                StartupError::Config(crate::config::ConfigError::Invalid {
+                ConfigError::Invalid {
                     path: "config".into(),
                     field: format!("providers.{name}"),
                     message: err.to_string(),
-                })
+                }
             })?;
         providers.push(provider);
     }

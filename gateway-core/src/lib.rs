@@ -35,7 +35,7 @@ pub mod usage;
 pub mod wire;
 
 pub use config::Config;
-pub use error::{ApiError, StartupError};
+pub use error::ApiError;
 pub use router::router;
-pub use server::{GatewayOptions, RunningGateway, build_state, start, start_on};
+pub use server::{GatewayOptions, RunningGateway, StartupError, build_state, start, start_on};
 pub use state::AppState;

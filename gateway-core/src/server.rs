@@ -14,17 +14,29 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
-use crate::config::{Config, EnvLookup, process_env};
+use crate::config::{Config, ConfigError, EnvLookup, process_env};
 use crate::discovery;
-use crate::error::StartupError;
 use crate::guard::HostGuard;
 use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
 use crate::secrets::{MemorySecretStore, SecretStore};
 use crate::state::{AppState, GatewayInner};
-use crate::usage::UsageRecorder;
 use crate::usage::pricing::PriceTable;
+use crate::usage::{UsageError, UsageRecorder};
+
+/// Everything that can stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot build the upstream HTTP client: {0}")]
+    HttpClient(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
 
 /// What the embedding program supplies; the defaults suit the headless binary.
 pub struct GatewayOptions {
