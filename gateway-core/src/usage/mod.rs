@@ -30,7 +30,6 @@ use self::writer::{Msg, WriterHandle};
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
 use crate::observe::{Outcome, RequestObserver, RequestRecord, StoredBodies};
-use crate::wire::ApiFamily;
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
@@ -93,12 +92,13 @@ pub struct LogEntry {
 impl LogEntry {
     /// The row for a finished request, priced by `pricing`.
     pub fn from_record(record: &RequestRecord, pricing: &PriceTable) -> LogEntry {
-        let (outcome, error_type) = match record.outcome {
-            Outcome::Success => ("success", None),
-            Outcome::Error(kind) => ("error", Some(kind.as_str())),
-            Outcome::StreamError(kind) => ("stream_error", Some(kind.as_str())),
-            Outcome::ClientGone => ("client_gone", Some("client_gone")),
+        let outcome = match record.outcome {
+            Outcome::Success => "success",
+            Outcome::Error(_) => "error",
+            Outcome::StreamError(_) => "stream_error",
+            Outcome::ClientGone => "client_gone",
         };
+        let error_type = crate::metrics::error_type(record.outcome);
         let usage = record.usage;
         let cost = match (&record.provider, &record.upstream_model, &usage) {
             (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
@@ -117,7 +117,7 @@ impl LogEntry {
             client: record.client.clone(),
             virtual_key: None,
             task_class: record.class.clone(),
-            family: family_name(record.family).to_owned(),
+            family: record.family.as_str().to_owned(),
             endpoint: record.endpoint.to_owned(),
             requested_model: record.requested_model.clone(),
             provider: record.provider.clone(),
@@ -148,16 +148,6 @@ impl LogEntry {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-fn family_name(family: ApiFamily) -> &'static str {
-    match family {
-        ApiFamily::OpenAi => "openai",
-        ApiFamily::Anthropic => "anthropic",
-        ApiFamily::Responses => "responses",
-        ApiFamily::Gemini => "gemini",
-        ApiFamily::Admin => "admin",
-    }
 }
 
 /// Where the log lives by default: `~/Library/Application Support/Switchyard/usage.sqlite3` on
@@ -313,7 +303,7 @@ impl UsageRecorder {
 impl RequestObserver for UsageRecorder {
     fn record(&self, record: RequestRecord) {
         let entry = LogEntry::from_record(&record, &self.pricing);
-        self.metrics.observe(&entry, record.latency, record.upstream_time);
+        self.metrics.observe(&record, entry.cost_usd);
         if let Some(log) = &self.log {
             log.push(entry);
         }
