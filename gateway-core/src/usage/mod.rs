@@ -12,6 +12,7 @@ pub mod histogram;
 pub mod pricing;
 pub mod query;
 pub mod rollup;
+mod rows;
 pub mod schema;
 pub mod writer;
 
