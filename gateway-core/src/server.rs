@@ -16,12 +16,11 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, EnvLookup, process_env};
 use crate::discovery;
-use crate::guard::HostGuard;
 use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
 use crate::secrets::{MemorySecretStore, SecretStore};
-use crate::state::{AppState, GatewayInner};
+use crate::state::{AppState, GatewayInner, HostGuard};
 use crate::usage::pricing::PriceTable;
 use crate::usage::{UsageError, UsageRecorder};
 

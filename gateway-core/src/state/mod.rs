@@ -1,13 +1,16 @@
 //! The gateway's shared state. Requests read snapshots (`ArcSwap`) and never take a lock.
 
+mod hosts;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+pub use hosts::HostGuard;
+
 use crate::catalog::Catalog;
 use crate::config::{Config, EnvLookup};
-use crate::guard::HostGuard;
 use crate::observe::RequestObserver;
 use crate::providers::ProviderSet;
 use crate::secrets::SecretStore;
