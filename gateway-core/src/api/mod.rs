@@ -1,6 +1,7 @@
 //! The client-facing APIs: one module per API family, plus the gateway's own admin API.
 
 pub mod admin;
+mod admin_error;
 pub mod anthropic;
 pub mod gemini;
 pub mod local_servers;

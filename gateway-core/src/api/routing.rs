@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::admin::{AdminResult, admin as fail};
+use crate::api::admin_error::{AdminResult, admin as fail};
 use crate::config::{ChainEntry, TaskClassConfig};
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -23,21 +23,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::api::admin_error::admin;
 use crate::error::{ApiError, FamilyError};
 use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
 use crate::usage::query::{self, Bucket, GroupBy, LogFilter};
-use crate::wire::ApiFamily;
 
 type UsageResult = Result<Json<Value>, FamilyError>;
 
 const DEFAULT_LOG_LIMIT: usize = 50;
 const MAX_LOG_LIMIT: usize = 1000;
-
-fn admin(error: ApiError) -> FamilyError {
-    FamilyError(ApiFamily::Admin, error)
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
