@@ -11,7 +11,8 @@ use arc_swap::ArcSwap;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::providers::{Endpoint, Provider, ProviderSet};
+use crate::providers::{Provider, ProviderSet};
+use crate::wire::{Endpoint, ModelDetails, WireFormat};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProviderModels {
@@ -25,28 +26,6 @@ pub struct ProviderModels {
     /// What the provider says about its models, where it says anything (OpenRouter, vllm).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, ModelDetails>,
-}
-
-/// Facts about one model, when its provider's list carries them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ModelDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context_window: Option<u64>,
-    /// The most tokens one answer may hold (Gemini's `outputTokenLimit`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_output_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vision: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<bool>,
-}
-
-impl ModelDetails {
-    fn is_empty(&self) -> bool {
-        *self == ModelDetails::default()
-    }
 }
 
 /// Reads the metadata some OpenAI-compatible lists add to each entry: OpenRouter's
@@ -221,9 +200,9 @@ async fn fetch_models(
     let body = response.bytes().await.map_err(|e| describe(&e))?;
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
-        crate::providers::WireFormat::OpenAi | crate::providers::WireFormat::Responses => openai_list_details(&body),
-        crate::providers::WireFormat::Anthropic => BTreeMap::new(),
-        crate::providers::WireFormat::Gemini => crate::providers::gemini::list_details(&body),
+        WireFormat::OpenAi | WireFormat::Responses => openai_list_details(&body),
+        WireFormat::Anthropic => BTreeMap::new(),
+        WireFormat::Gemini => crate::providers::gemini::list_details(&body),
     };
     Ok((models, details))
 }

@@ -9,74 +9,14 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::catalog::CatalogSnapshot;
+use crate::config::{ChainEntry, Preference, TaskClassConfig};
 use crate::providers::ProviderSet;
 
 /// The classes every install has; config and the admin API may change them and add more.
 pub const BUILT_IN: [&str; 4] = ["research", "coding", "review", "pre-commit"];
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TaskClassConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Tried in order: the primary, then fallbacks.
-    pub chain: Vec<ChainEntry>,
-    /// Used instead of `chain` while local-only mode is on.
-    pub local: Vec<ChainEntry>,
-}
-
-/// `"provider/model"`, `"provider/glob*"`, or a table with a preference and a weight.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum ChainEntry {
-    Plain(String),
-    Detailed {
-        model: String,
-        #[serde(default)]
-        prefer: Preference,
-        /// Entries of equal position share load by weight (see routing).
-        #[serde(default = "one")]
-        weight: u32,
-    },
-}
-
-fn one() -> u32 {
-    1
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preference {
-    /// The highest version-aware id first (`claude-sonnet-4-5-20250929` before `…-4-20250514`).
-    #[default]
-    Newest,
-    Oldest,
-}
-
-impl ChainEntry {
-    pub fn pattern(&self) -> &str {
-        match self {
-            ChainEntry::Plain(model) | ChainEntry::Detailed { model, .. } => model,
-        }
-    }
-
-    fn preference(&self) -> Preference {
-        match self {
-            ChainEntry::Plain(_) => Preference::Newest,
-            ChainEntry::Detailed { prefer, .. } => *prefer,
-        }
-    }
-
-    pub fn weight(&self) -> u32 {
-        match self {
-            ChainEntry::Plain(_) => 1,
-            ChainEntry::Detailed { weight, .. } => (*weight).max(1),
-        }
-    }
-}
 
 /// The defaults of the built-in classes: selectors over the big providers, and local models.
 pub fn built_in_defaults() -> BTreeMap<String, TaskClassConfig> {
@@ -321,7 +261,7 @@ mod tests {
         let env = |_: &str| None;
         let providers = ProviderSet::new(lists.iter().map(|(name, _)| {
             let config = ProviderConfig {
-                kind: Some(crate::providers::ProviderKind::OpenaiCompatible),
+                kind: Some(crate::config::ProviderKind::OpenaiCompatible),
                 base_url: Some(
                     if name.starts_with("local") { "http://127.0.0.1:1/v1" } else { "https://example.com/v1" }.into(),
                 ),

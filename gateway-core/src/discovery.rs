@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{Config, KeyRef, ProviderConfig};
-use crate::error::StartupError;
-use crate::providers::{Provider, ProviderKind, ProviderSet, ProviderSource};
-use crate::secrets::{EnvLookup, SecretStore};
+use crate::config::{Config, ConfigError, EnvLookup, KeyRef, ProviderConfig, ProviderKind};
+use crate::providers::{Provider, ProviderSet, ProviderSource};
+use crate::secrets::SecretStore;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 
@@ -18,16 +17,16 @@ pub fn initial_providers(
     config: &Config,
     env: &EnvLookup,
     store: &dyn SecretStore,
-) -> Result<ProviderSet, StartupError> {
+) -> Result<ProviderSet, ConfigError> {
     let mut providers = Vec::new();
     for (name, provider_config) in config.providers.iter().filter(|(_, p)| p.enabled) {
         let provider =
             Provider::from_config(name, provider_config, ProviderSource::Config, env, store).map_err(|err| {
-                StartupError::Config(crate::config::ConfigError::Invalid {
+                ConfigError::Invalid {
                     path: "config".into(),
                     field: format!("providers.{name}"),
                     message: err.to_string(),
-                })
+                }
             })?;
         providers.push(provider);
     }

@@ -1,6 +1,7 @@
-//! Errors split by lifecycle, as in Helicone's gateway: `StartupError` before the listener is up,
-//! `ApiError` per request. `ApiError::into_response_for` is the one place a request error becomes
-//! an HTTP response, in the caller's API shape; it does not log (the request span does).
+//! Errors split by lifecycle, as in Helicone's gateway: `StartupError` before the listener is up
+//! (in `server`, since it wraps the config's and the usage log's errors), `ApiError` per request.
+//! `ApiError::into_response_for` is the one place a request error becomes an HTTP response, in the
+//! caller's API shape; it does not log (the request span does).
 
 use std::time::Duration;
 
@@ -8,21 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use crate::api::ApiFamily;
-use crate::config::ConfigError;
-
-/// Everything that can stop the gateway from starting.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
-    #[error("cannot build the upstream HTTP client: {0}")]
-    HttpClient(String),
-    #[error(transparent)]
-    Usage(#[from] crate::usage::UsageError),
-}
+use crate::wire::ApiFamily;
 
 /// A request that could not be served. Messages are written for the caller: they never contain a
 /// key, and internal details stay in the logs.

@@ -32,9 +32,10 @@ pub mod state;
 pub mod translate;
 pub mod transport;
 pub mod usage;
+pub mod wire;
 
 pub use config::Config;
-pub use error::{ApiError, StartupError};
+pub use error::ApiError;
 pub use router::router;
-pub use server::{GatewayOptions, RunningGateway, build_state, start, start_on};
+pub use server::{GatewayOptions, RunningGateway, StartupError, build_state, start, start_on};
 pub use state::AppState;

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let path = Config::locate(args.config.as_deref(), &gateway_core::secrets::process_env);
+    let path = Config::locate(args.config.as_deref(), &gateway_core::config::process_env);
     let mut config = match Config::load(path.as_deref()) {
         Ok(config) => config,
         Err(err) => {

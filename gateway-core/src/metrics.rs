@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::usage::LogEntry;
+use crate::observe::{Outcome, RequestRecord};
 
 /// Request latency and time to first token buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 16] =
@@ -128,7 +128,7 @@ impl SeriesMap {
     }
 }
 
-/// A request's labels, borrowed from its log entry.
+/// A request's labels, borrowed from its record.
 struct SeriesLabels<'a> {
     provider: &'a str,
     model: &'a str,
@@ -181,18 +181,18 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The series of `entry`'s labels, created on first use. The lookup
+    /// The series of `record`'s labels, created on first use. The lookup
     /// borrows the labels (no String copies) and takes only the read lock
     /// when the series exists, which is every request but the first.
-    fn series_for(&self, entry: &LogEntry) -> Option<Arc<Series>> {
+    fn series_for(&self, record: &RequestRecord) -> Option<Arc<Series>> {
         let labels = SeriesLabels {
-            provider: entry.provider.as_deref().unwrap_or_default(),
-            model: entry.model.as_deref().unwrap_or_default(),
-            status: entry.status,
-            client: entry.client.as_deref().unwrap_or_default(),
-            class: entry.task_class.as_deref().unwrap_or_default(),
-            family: &entry.family,
-            error_type: entry.error_type.as_deref().unwrap_or_default(),
+            provider: record.provider.as_deref().unwrap_or_default(),
+            model: record.upstream_model.as_deref().unwrap_or_default(),
+            status: record.status,
+            client: record.client.as_deref().unwrap_or_default(),
+            class: record.class.as_deref().unwrap_or_default(),
+            family: record.family.as_str(),
+            error_type: error_type(record.outcome).unwrap_or_default(),
         };
         let hash = labels.hash();
         if let Some(series) = self.series.read().ok()?.get(hash, &labels) {
@@ -207,35 +207,37 @@ impl Metrics {
         Some(series)
     }
 
-    /// Counts one finished request.
-    pub fn observe(&self, entry: &LogEntry, latency: Duration, upstream_time: Option<Duration>) {
-        let Some(series) = self.series_for(entry) else { return };
+    /// Counts one finished request; `cost_usd` is what the usage log priced it at.
+    pub fn observe(&self, record: &RequestRecord, cost_usd: Option<f64>) {
+        let Some(series) = self.series_for(record) else { return };
         series.requests.fetch_add(1, Ordering::Relaxed);
-        series.latency.observe(latency);
-        if let Some(ttft) = entry.ttft_ms {
-            series.ttft.observe(Duration::from_secs_f64(ttft / 1000.0));
+        series.latency.observe(record.latency);
+        if let Some(ttft) = record.time_to_first_byte {
+            series.ttft.observe(ttft);
         }
-        let add = |counter: &AtomicU64, value: Option<u64>| {
-            if let Some(value) = value.filter(|v| *v > 0) {
+        let add = |counter: &AtomicU64, value: u64| {
+            if value > 0 {
                 counter.fetch_add(value, Ordering::Relaxed);
             }
         };
-        add(&series.input_tokens, entry.input_tokens);
-        add(&series.output_tokens, entry.output_tokens);
-        add(&series.cached_tokens, entry.cached_tokens);
-        add(&series.reasoning_tokens, entry.reasoning_tokens);
-        if let Some(cost) = entry.cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+        if let Some(usage) = &record.usage {
+            add(&series.input_tokens, usage.input_tokens);
+            add(&series.output_tokens, usage.output_tokens);
+            add(&series.cached_tokens, usage.cached_input_tokens);
+            add(&series.reasoning_tokens, usage.reasoning_tokens);
+        }
+        if let Some(cost) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
             series.cost_nanos.fetch_add((cost * 1e9).round() as u64, Ordering::Relaxed);
         }
-        if entry.attempts > 0 {
-            series.attempts.fetch_add(u64::from(entry.attempts), Ordering::Relaxed);
+        if record.attempts > 0 {
+            series.attempts.fetch_add(u64::from(record.attempts), Ordering::Relaxed);
         }
-        if entry.attempts > 1 {
+        if record.attempts > 1 {
             series.fallbacks.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(upstream) = upstream_time {
+        if let Some(upstream) = record.upstream_time {
             series.upstream.observe(upstream);
-            self.overhead.observe(latency.saturating_sub(upstream));
+            self.overhead.observe(record.latency.saturating_sub(upstream));
         }
     }
 
@@ -424,6 +426,15 @@ fn write_histogram(out: &mut String, name: &str, labels: &str, bounds: &[f64], c
     let _ = writeln!(out, "{name}_count{braces} {count}");
 }
 
+/// The error label of a request that ended so (the usage log stores the same as `error_type`).
+pub fn error_type(outcome: Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Success => None,
+        Outcome::Error(kind) | Outcome::StreamError(kind) => Some(kind.as_str()),
+        Outcome::ClientGone => Some("client_gone"),
+    }
+}
+
 /// Escapes a label value (backslash, quote, newline).
 fn esc(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -431,22 +442,50 @@ fn esc(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::error::ErrorKind;
+    use crate::wire::{ApiFamily, Usage};
+
+    /// A finished request to `mock/echo` with nothing else known.
+    fn record() -> RequestRecord {
+        RequestRecord {
+            request_id: "req_test".into(),
+            started_at: SystemTime::now(),
+            family: ApiFamily::OpenAi,
+            endpoint: "chat completions",
+            requested_model: None,
+            class: None,
+            provider: Some("mock".into()),
+            upstream_model: Some("echo".into()),
+            stream: false,
+            status: 200,
+            outcome: Outcome::Success,
+            usage: None,
+            latency: Duration::from_millis(5),
+            time_to_first_byte: None,
+            user_agent: None,
+            client: None,
+            session_id: None,
+            provider_local: false,
+            attempts: 0,
+            trail: Vec::new(),
+            error_message: None,
+            upstream_time: None,
+            cloud_reference: None,
+            bodies: None,
+        }
+    }
 
     #[test]
     fn labels_differing_in_one_field_are_separate_series() {
         let metrics = Metrics::default();
-        let base = LogEntry {
-            provider: Some("mock".into()),
-            model: Some("echo".into()),
-            status: 200,
-            family: "openai".into(),
-            ..LogEntry::default()
-        };
-        let other_model = LogEntry { model: Some("echo2".into()), ..base.clone() };
-        let failed = LogEntry { status: 502, error_type: Some("upstream".into()), ..base.clone() };
-        for entry in [&base, &other_model, &base, &failed, &base] {
-            metrics.observe(entry, Duration::from_millis(5), None);
+        let base = record();
+        let other_model = RequestRecord { upstream_model: Some("echo2".into()), ..record() };
+        let failed = RequestRecord { status: 502, outcome: Outcome::Error(ErrorKind::UpstreamStatus), ..record() };
+        for record in [&base, &other_model, &base, &failed, &base] {
+            metrics.observe(record, None);
         }
         let text = metrics.render(Gauges::default());
         let total = |labels: &str| {
@@ -463,22 +502,23 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_histograms() {
         let metrics = Metrics::default();
-        let entry = LogEntry {
-            provider: Some("mock".into()),
-            model: Some("echo".into()),
-            status: 200,
+        let entry = RequestRecord {
             client: Some("cu\"rl".into()),
-            task_class: Some("coding".into()),
-            family: "anthropic".into(),
+            class: Some("coding".into()),
+            family: ApiFamily::Anthropic,
             attempts: 2,
-            input_tokens: Some(12),
-            output_tokens: Some(5),
-            ttft_ms: Some(3.0),
-            cost_usd: Some(0.5),
-            ..LogEntry::default()
+            usage: Some(Usage { input_tokens: 12, output_tokens: 5, ..Usage::default() }),
+            time_to_first_byte: Some(Duration::from_millis(3)),
+            ..record()
         };
-        metrics.observe(&entry, Duration::from_millis(20), Some(Duration::from_millis(19)));
-        metrics.observe(&entry, Duration::from_millis(700), None);
+        let fast = RequestRecord {
+            latency: Duration::from_millis(20),
+            upstream_time: Some(Duration::from_millis(19)),
+            ..entry
+        };
+        metrics.observe(&fast, Some(0.5));
+        let slow = RequestRecord { latency: Duration::from_millis(700), upstream_time: None, ..fast };
+        metrics.observe(&slow, Some(0.5));
         let gauges = Gauges { dropped_rows: 3, written_rows: 2, local_only: true, cloud_attempts_while_local: 0 };
         let text = metrics.render(gauges);
         assert!(

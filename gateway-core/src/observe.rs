@@ -5,78 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Deserialize;
-
-use crate::api::ApiFamily;
 use crate::error::ErrorKind;
-
-/// Token counts as reported by the upstream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Of the input tokens, those served from the provider's prompt cache.
-    pub cached_input_tokens: u64,
-    /// Of the input tokens, those written to the provider's prompt cache (Anthropic's
-    /// `cache_creation_input_tokens`), billed at the cache-write rate.
-    pub cache_write_tokens: u64,
-    /// Of the output tokens, those spent reasoning.
-    pub reasoning_tokens: u64,
-}
-
-impl Usage {
-    /// Reads an OpenAI `usage` object (chat, completions, embeddings).
-    pub fn from_openai(value: &OpenAiUsage) -> Usage {
-        Usage {
-            input_tokens: value.prompt_tokens.unwrap_or(0),
-            output_tokens: value.completion_tokens.unwrap_or(0),
-            cached_input_tokens: value.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
-            reasoning_tokens: value.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
-            cache_write_tokens: 0,
-        }
-    }
-}
-
-impl Usage {
-    /// Reads an OpenAI Responses `usage` object.
-    pub fn from_responses(value: &ResponsesUsage) -> Usage {
-        Usage {
-            input_tokens: value.input_tokens.unwrap_or(0),
-            output_tokens: value.output_tokens.unwrap_or(0),
-            cached_input_tokens: value.input_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
-            reasoning_tokens: value.output_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
-            // The Responses API does not report prompt-cache writes.
-            cache_write_tokens: 0,
-        }
-    }
-}
-
-/// The Responses API's `usage` (`input_tokens`, `output_tokens` and their details).
-#[derive(Debug, Deserialize)]
-pub struct ResponsesUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    input_tokens_details: Option<PromptDetails>,
-    output_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct OpenAiUsage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-    prompt_tokens_details: Option<PromptDetails>,
-    completion_tokens_details: Option<CompletionDetails>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PromptDetails {
-    cached_tokens: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CompletionDetails {
-    reasoning_tokens: Option<u64>,
-}
+use crate::wire::{ApiFamily, Usage};
 
 /// How a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

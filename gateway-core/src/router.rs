@@ -22,10 +22,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{ApiFamily, admin, anthropic, gemini, openai, responses, ui, usage};
+use crate::api::{admin, anthropic, gemini, openai, responses, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
+use crate::wire::ApiFamily;
 
 pub fn router(state: AppState) -> Router {
     let openai_routes = || {

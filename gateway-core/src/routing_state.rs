@@ -11,9 +11,9 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogSnapshot;
-use crate::classes::{self, ResolvedClasses, TaskClassConfig};
-use crate::config::{Config, KeyRef, ProviderConfig};
-use crate::providers::{ProviderKind, ProviderSet};
+use crate::classes::{self, ResolvedClasses};
+use crate::config::{Config, KeyRef, ProviderConfig, ProviderKind, TaskClassConfig};
+use crate::providers::ProviderSet;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]

@@ -14,17 +14,28 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, EnvLookup, process_env};
 use crate::discovery;
-use crate::error::StartupError;
-use crate::guard::HostGuard;
 use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
-use crate::secrets::{EnvLookup, MemorySecretStore, SecretStore, process_env};
-use crate::state::{AppState, GatewayInner, Tasks};
-use crate::usage::UsageRecorder;
+use crate::secrets::{MemorySecretStore, SecretStore};
+use crate::state::{AppState, GatewayInner, HostGuard, Tasks};
 use crate::usage::pricing::PriceTable;
+use crate::usage::{UsageError, UsageRecorder};
+
+/// Everything that can stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot build the upstream HTTP client: {0}")]
+    HttpClient(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
 
 /// What the embedding program supplies; the defaults suit the headless binary.
 pub struct GatewayOptions {

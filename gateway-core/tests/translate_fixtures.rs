@@ -27,11 +27,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use gateway_core::api::ApiFamily;
 use gateway_core::observe::{PendingRecord, TracingObserver};
 use gateway_core::pipeline::relay::{Relay, Translate};
-use gateway_core::providers::{Endpoint, WireFormat};
 use gateway_core::translate::{self, Mapper, RequestContext};
+use gateway_core::wire::{ApiFamily, Endpoint, WireFormat};
 use serde_json::{Value, json};
 
 fn fixtures() -> Vec<PathBuf> {

@@ -42,7 +42,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn load_config(args: &Args) -> Result<Config, String> {
-    let path = Config::locate(args.config.as_deref(), &gateway_core::secrets::process_env);
+    let path = Config::locate(args.config.as_deref(), &gateway_core::config::process_env);
     let mut config = Config::load(path.as_deref()).map_err(|err| err.to_string())?;
     if let Some(port) = args.port {
         config.server.port = port;

@@ -10,19 +10,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
-use crate::config::{KeyRef, ProviderConfig, Secret};
+use crate::api::admin_error::{AdminResult, admin};
+use crate::config::{KeyRef, ProviderConfig, ProviderKind, Secret};
 use crate::error::{ApiError, FamilyError};
-use crate::providers::{Provider, ProviderKind, ProviderSource};
+use crate::providers::{Provider, ProviderSource};
 use crate::routing_state::AddedProvider;
 use crate::state::AppState;
-
-/// What admin handlers return: JSON, or an error in the admin envelope.
-pub(crate) type AdminResult = Result<Json<Value>, FamilyError>;
-
-pub(crate) fn admin(error: ApiError) -> FamilyError {
-    FamilyError(ApiFamily::Admin, error)
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -9,10 +9,9 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
 use crate::pipeline;
-use crate::providers::Endpoint;
 use crate::state::AppState;
+use crate::wire::{ApiFamily, Endpoint};
 
 /// `created_at` of listed models: the gateway does not know when a model was made.
 const CREATED_AT: &str = "1970-01-01T00:00:00Z";

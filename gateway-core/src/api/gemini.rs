@@ -10,11 +10,10 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
 use crate::error::ApiError;
 use crate::pipeline::{self, FromPath};
-use crate::providers::Endpoint;
 use crate::state::AppState;
+use crate::wire::{ApiFamily, Endpoint};
 
 /// `POST …/models/{model}:{method}`.
 pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, request: Request) -> Response {

@@ -12,7 +12,7 @@ use launchagent::{LocalServers, ServerError, ServerErrorKind, ServerName};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::admin::{AdminResult, admin as fail};
+use crate::api::admin_error::{AdminResult, admin as fail};
 use crate::error::{ApiError, FamilyError};
 use crate::state::AppState;
 

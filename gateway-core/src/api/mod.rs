@@ -1,8 +1,8 @@
 //! The client-facing APIs: one module per API family, plus the gateway's own admin API.
 
 pub mod admin;
+mod admin_error;
 pub mod anthropic;
-mod family;
 pub mod gemini;
 pub mod local_servers;
 pub mod openai;
@@ -10,5 +10,3 @@ pub mod responses;
 pub mod routing;
 pub mod ui;
 pub mod usage;
-
-pub use family::ApiFamily;

@@ -7,10 +7,9 @@ use axum::response::Response;
 use http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::api::ApiFamily;
 use crate::pipeline;
-use crate::providers::Endpoint;
 use crate::state::AppState;
+use crate::wire::{ApiFamily, Endpoint};
 
 pub async fn chat_completions(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();

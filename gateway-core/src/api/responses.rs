@@ -6,10 +6,9 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 
-use crate::api::ApiFamily;
 use crate::pipeline;
-use crate::providers::Endpoint;
 use crate::state::AppState;
+use crate::wire::{ApiFamily, Endpoint};
 
 pub async fn create(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();

@@ -8,8 +8,8 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::admin::{AdminResult, admin as fail};
-use crate::classes::{ChainEntry, TaskClassConfig};
+use crate::api::admin_error::{AdminResult, admin as fail};
+use crate::config::{ChainEntry, TaskClassConfig};
 use crate::error::ApiError;
 use crate::state::AppState;
 

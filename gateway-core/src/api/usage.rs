@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::ApiFamily;
+use crate::api::admin_error::admin;
 use crate::error::{ApiError, FamilyError};
 use crate::metrics::Gauges;
 use crate::state::AppState;
@@ -35,10 +35,6 @@ type UsageResult = Result<Json<Value>, FamilyError>;
 
 const DEFAULT_LOG_LIMIT: usize = 50;
 const MAX_LOG_LIMIT: usize = 1000;
-
-fn admin(error: ApiError) -> FamilyError {
-    FamilyError(ApiFamily::Admin, error)
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()

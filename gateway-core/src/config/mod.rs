@@ -2,6 +2,10 @@
 //! values are rejected at start-up with the path of the offending field
 //! (`providers.openai.timeout_secs: invalid type …`).
 
+mod classes;
+mod env;
+mod pricing;
+mod provider_kind;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -10,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use classes::{ChainEntry, Preference, TaskClassConfig};
+pub use env::{EnvLookup, process_env};
+pub use pricing::Price;
+pub use provider_kind::ProviderKind;
 pub use secret::{KeyRef, Secret};
-
-use crate::providers::ProviderKind;
-use crate::usage::pricing::Price;
 
 pub const DEFAULT_PORT: u16 = 30080;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -39,7 +44,7 @@ pub struct Config {
     pub local_servers: launchagent::LocalServersConfig,
     pub routing: RoutingConfig,
     /// Task classes by name; these override the built-in ones of the same name.
-    pub task_classes: BTreeMap<String, crate::classes::TaskClassConfig>,
+    pub task_classes: BTreeMap<String, TaskClassConfig>,
     pub usage: UsageConfig,
     /// Price overrides, dollars per million tokens, keyed `provider/model`, `model` or a prefix
     /// ending in `*`: `[pricing."openai/gpt-4o"] input = 2.5`.
@@ -225,7 +230,7 @@ impl Config {
 
     /// The file to read: `--config`, else `$SWITCHYARD_CONFIG`, else `config.toml` in the OS
     /// config dir when it exists. `None`: run with defaults.
-    pub fn locate(explicit: Option<&Path>, env: &crate::secrets::EnvLookup) -> Option<PathBuf> {
+    pub fn locate(explicit: Option<&Path>, env: &EnvLookup) -> Option<PathBuf> {
         if let Some(path) = explicit {
             return Some(path.to_owned());
         }

@@ -15,10 +15,10 @@ use super::ingress::InferenceRequest;
 use super::{ATTEMPTS_HEADER, Answer, send};
 use crate::error::ApiError;
 use crate::observe::{AttemptError, AttemptRecord, PendingRecord};
-use crate::providers::Endpoint;
 use crate::routing::{Plan, Target};
 use crate::state::AppState;
 use crate::translate;
+use crate::wire::Endpoint;
 
 /// What is left to try on the current target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,10 +15,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::body::TopLevel;
-use crate::api::ApiFamily;
 use crate::error::ApiError;
-use crate::providers::Endpoint;
 use crate::usage::attribution::{self, Caller};
+use crate::wire::ApiFamily;
+use crate::wire::Endpoint;
 
 /// The request id header: the client's own id is kept, else the gateway makes one; answered on
 /// every inference response.

@@ -45,12 +45,13 @@ pub use self::ingress::{FromPath, TASK_HEADER};
 use self::ingress::{REQUEST_ID_HEADER, Received};
 use self::relay::{Passthrough, Relay, Translate, UpstreamStream};
 use self::sse::SseScanner;
-use crate::api::ApiFamily;
-use crate::observe::{PendingRecord, Usage};
-use crate::providers::Endpoint;
+use crate::observe::PendingRecord;
 use crate::routing::Target;
 use crate::state::AppState;
 use crate::translate::StreamTranslator;
+use crate::wire::ApiFamily;
+use crate::wire::Endpoint;
+use crate::wire::Usage;
 
 pub static PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
 pub static MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");

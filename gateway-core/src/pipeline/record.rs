@@ -7,9 +7,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::api::ApiFamily;
 use crate::error::ApiError;
-use crate::observe::{Outcome, PendingRecord, Usage};
+use crate::observe::{Outcome, PendingRecord};
+use crate::wire::ApiFamily;
+use crate::wire::Usage;
 
 /// A whole answer: its usage and body kept, the record finished.
 pub fn whole(mut record: PendingRecord, status: StatusCode, usage: Option<Usage>, body: &Bytes) {

@@ -17,11 +17,12 @@ use futures_util::stream::BoxStream;
 use tokio::time::{Instant, Sleep};
 
 use super::sse::{EventDecoder, SseScanner};
-use crate::api::ApiFamily;
 use crate::error::{ApiError, ErrorKind};
-use crate::observe::{Outcome, PendingRecord, Usage};
+use crate::observe::{Outcome, PendingRecord};
 use crate::translate::{Flow, StreamTranslator};
 use crate::transport::TransportError;
+use crate::wire::ApiFamily;
+use crate::wire::Usage;
 
 /// The upstream's body as the relay reads it.
 pub type UpstreamStream = BoxStream<'static, Result<Bytes, TransportError>>;

@@ -17,13 +17,13 @@ use super::sse::SseScanner;
 use super::{Answer, StreamHandler, response_headers, upstream};
 use crate::config::Secret;
 use crate::error::ApiError;
-use crate::observe::{OpenAiUsage, PendingRecord, ResponsesUsage, Usage};
-use crate::providers::WireFormat;
-use crate::providers::anthropic::AnthropicUsage;
+use crate::observe::PendingRecord;
 use crate::routing::Target;
 use crate::state::AppState;
 use crate::translate::{self, RequestContext};
 use crate::transport::UpstreamBody;
+use crate::wire::WireFormat;
+use crate::wire::{AnthropicUsage, OpenAiUsage, ResponsesUsage, Usage};
 
 /// A whole (non-streamed) upstream answer is read up to this size.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;

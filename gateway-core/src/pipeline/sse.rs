@@ -10,10 +10,7 @@ use memchr::memmem;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::observe::{OpenAiUsage, ResponsesUsage, Usage};
-use crate::providers::WireFormat;
-use crate::providers::anthropic::AnthropicUsage;
-use crate::providers::gemini::GeminiUsage;
+use crate::wire::{AnthropicUsage, GeminiUsage, OpenAiUsage, ResponsesUsage, Usage, WireFormat};
 
 /// A line longer than this is not scanned on passthrough (it is still forwarded); bounds the
 /// scanner's buffer.

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
 
-use super::{Endpoint, ProviderApi, WireFormat};
+use super::ProviderApi;
 use crate::config::Secret;
-use crate::observe::Usage;
+use crate::wire::{Endpoint, WireFormat};
 
 pub const DEFAULT_VERSION: &str = "2023-06-01";
 static VERSION: HeaderName = HeaderName::from_static("anthropic-version");
@@ -64,38 +63,6 @@ impl ProviderApi for AnthropicApi {
     }
 }
 
-/// An Anthropic `usage` object (`message`, `message_start.message`, `message_delta`).
-#[derive(Debug, Default, Deserialize)]
-pub struct AnthropicUsage {
-    pub input_tokens: Option<u64>,
-    pub output_tokens: Option<u64>,
-    pub cache_read_input_tokens: Option<u64>,
-    pub cache_creation_input_tokens: Option<u64>,
-}
-
-impl AnthropicUsage {
-    /// Merges a later report (`message_delta.usage`) into what is known: present fields win.
-    pub fn merge(&mut self, later: AnthropicUsage) {
-        self.input_tokens = later.input_tokens.or(self.input_tokens);
-        self.output_tokens = later.output_tokens.or(self.output_tokens);
-        self.cache_read_input_tokens = later.cache_read_input_tokens.or(self.cache_read_input_tokens);
-        self.cache_creation_input_tokens = later.cache_creation_input_tokens.or(self.cache_creation_input_tokens);
-    }
-
-    /// As the gateway counts: input tokens include those read from or written to the cache.
-    pub fn to_usage(&self) -> Usage {
-        let cached = self.cache_read_input_tokens.unwrap_or(0);
-        let written = self.cache_creation_input_tokens.unwrap_or(0);
-        Usage {
-            input_tokens: self.input_tokens.unwrap_or(0) + cached + written,
-            output_tokens: self.output_tokens.unwrap_or(0),
-            cached_input_tokens: cached,
-            cache_write_tokens: written,
-            reasoning_tokens: 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +87,5 @@ mod tests {
             .parse_model_list(br#"{"data":[{"type":"model","id":"claude-x","display_name":"X"}],"has_more":false}"#)
             .unwrap();
         assert_eq!(ids, vec!["claude-x"]);
-    }
-
-    #[test]
-    fn usage_counts_cache_as_input() {
-        let mut usage =
-            AnthropicUsage { input_tokens: Some(12), cache_read_input_tokens: Some(4), ..Default::default() };
-        usage.merge(AnthropicUsage { output_tokens: Some(5), ..Default::default() });
-        let usage = usage.to_usage();
-        assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (16, 5, 4));
     }
 }

@@ -10,10 +10,9 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
-use super::{Endpoint, ProviderApi, WireFormat};
-use crate::catalog::ModelDetails;
+use super::ProviderApi;
 use crate::config::Secret;
-use crate::observe::Usage;
+use crate::wire::{Endpoint, ModelDetails, WireFormat};
 
 pub struct GeminiApi;
 
@@ -136,32 +135,6 @@ pub fn list_details(body: &[u8]) -> BTreeMap<String, ModelDetails> {
         .collect()
 }
 
-/// Gemini's `usageMetadata`. Its `candidatesTokenCount` leaves out the thinking tokens, which
-/// the gateway counts as output (of which reasoning).
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GeminiUsage {
-    pub prompt_token_count: Option<u64>,
-    pub candidates_token_count: Option<u64>,
-    pub cached_content_token_count: Option<u64>,
-    pub thoughts_token_count: Option<u64>,
-    pub tool_use_prompt_token_count: Option<u64>,
-}
-
-impl GeminiUsage {
-    pub fn to_usage(&self) -> Usage {
-        let thoughts = self.thoughts_token_count.unwrap_or(0);
-        Usage {
-            input_tokens: self.prompt_token_count.unwrap_or(0) + self.tool_use_prompt_token_count.unwrap_or(0),
-            output_tokens: self.candidates_token_count.unwrap_or(0) + thoughts,
-            cached_input_tokens: self.cached_content_token_count.unwrap_or(0),
-            reasoning_tokens: thoughts,
-            // Gemini bills explicit cache storage separately, not per request.
-            cache_write_tokens: 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,18 +171,5 @@ mod tests {
         );
         assert_eq!(details["text-embedding-004"].tools, Some(false));
         assert!(api().parse_model_list(b"nope").is_err());
-    }
-
-    #[test]
-    fn usage_counts_thoughts_as_output() {
-        let usage: GeminiUsage = serde_json::from_str(
-            r#"{"promptTokenCount":20,"candidatesTokenCount":5,"cachedContentTokenCount":8,"thoughtsTokenCount":7,"totalTokenCount":32}"#,
-        )
-        .unwrap();
-        let usage = usage.to_usage();
-        assert_eq!(
-            (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens),
-            (20, 12, 8, 7)
-        );
     }
 }

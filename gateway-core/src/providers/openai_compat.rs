@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-use super::{Endpoint, ProviderApi, ProviderKind, WireFormat};
-use crate::config::Secret;
+use super::ProviderApi;
+use crate::config::{ProviderKind, Secret};
+use crate::wire::{Endpoint, WireFormat};
 
 pub struct OpenAiCompatible {
     /// OpenRouter attributes traffic to an app by these headers.

@@ -8,7 +8,7 @@ mod os;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use crate::config::{KeyRef, Secret};
+use crate::config::{EnvLookup, KeyRef, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -58,13 +58,6 @@ impl SecretStore for MemorySecretStore {
     fn backend_name(&self) -> &'static str {
         "memory"
     }
-}
-
-/// Looks up environment variables; injectable so tests need not touch the process environment.
-pub type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
-
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Turns a reference into the key it names.

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Flow, StreamTranslator, random_id, write_event};
-use crate::observe::Usage;
-use crate::providers::anthropic::AnthropicUsage;
+use crate::wire::{AnthropicUsage, Usage};
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 
 use super::{Flow, StreamTranslator};
 use crate::error::ApiError;
-use crate::observe::Usage;
+use crate::wire::Usage;
 
 pub struct Chained {
     upstream_to_hub: Box<dyn StreamTranslator>,

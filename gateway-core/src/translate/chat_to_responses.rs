@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
 use crate::error::ApiError;
-use crate::observe::Usage;
+use crate::wire::Usage;
 
 /// One output item as it is built.
 #[derive(Debug)]

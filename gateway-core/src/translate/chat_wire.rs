@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::observe::OpenAiUsage;
+use crate::wire::OpenAiUsage;
 
 /// One `chat.completion.chunk` (or an in-band `{"error": …}`).
 #[derive(Debug, Deserialize)]

@@ -16,8 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Flow, StreamTranslator, random_id, write_event};
-use crate::observe::Usage;
-use crate::providers::gemini::GeminiUsage;
+use crate::wire::{GeminiUsage, Usage};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -34,8 +34,7 @@ mod types;
 use bytes::{Bytes, BytesMut};
 
 use crate::error::ApiError;
-use crate::observe::Usage;
-use crate::providers::{Endpoint, WireFormat};
+use crate::wire::{Endpoint, Usage, WireFormat};
 
 /// What an upstream event meant for the stream as a whole.
 #[derive(Debug, PartialEq, Eq)]
@@ -228,7 +227,7 @@ pub fn gemini_whole_usage(body: &[u8]) -> Result<Option<Usage>, String> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Whole {
-        usage_metadata: Option<crate::providers::gemini::GeminiUsage>,
+        usage_metadata: Option<crate::wire::GeminiUsage>,
     }
     let invalid = |e: serde_json::Error| format!("the response is not valid JSON: {e}");
     if body.trim_ascii_start().starts_with(b"[") {

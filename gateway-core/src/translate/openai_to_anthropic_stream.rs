@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id, write_event};
-use crate::observe::Usage;
+use crate::wire::Usage;
 
 /// The signature given to thinking blocks the gateway synthesizes; clients echo it back and the
 /// gateway strips thinking blocks before they reach an OpenAI upstream.

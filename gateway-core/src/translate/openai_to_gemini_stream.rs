@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
-use crate::observe::Usage;
+use crate::wire::Usage;
 
 #[derive(Default)]
 struct PendingCall {

@@ -13,6 +13,7 @@ pub mod histogram;
 pub mod pricing;
 pub mod query;
 pub mod rollup;
+mod rows;
 pub mod schema;
 pub mod writer;
 
@@ -28,7 +29,6 @@ use tokio_util::sync::CancellationToken;
 
 use self::pricing::PriceTable;
 use self::writer::{Msg, WriterHandle};
-use crate::api::ApiFamily;
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
 use crate::observe::{AttemptRecord, Outcome, RequestObserver, RequestRecord, StoredBodies};
@@ -104,12 +104,13 @@ pub struct LogEntry {
 impl LogEntry {
     /// The row for a finished request, priced by `pricing`.
     pub fn from_record(record: &RequestRecord, pricing: &PriceTable) -> LogEntry {
-        let (outcome, error_type) = match record.outcome {
-            Outcome::Success => ("success", None),
-            Outcome::Error(kind) => ("error", Some(kind.as_str())),
-            Outcome::StreamError(kind) => ("stream_error", Some(kind.as_str())),
-            Outcome::ClientGone => ("client_gone", Some("client_gone")),
+        let outcome = match record.outcome {
+            Outcome::Success => "success",
+            Outcome::Error(_) => "error",
+            Outcome::StreamError(_) => "stream_error",
+            Outcome::ClientGone => "client_gone",
         };
+        let error_type = crate::metrics::error_type(record.outcome);
         let usage = record.usage;
         let cost = match (&record.provider, &record.upstream_model, &usage) {
             (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
@@ -129,7 +130,7 @@ impl LogEntry {
             client: record.client.clone(),
             virtual_key: None,
             task_class: record.class.clone(),
-            family: family_name(record.family).to_owned(),
+            family: record.family.as_str().to_owned(),
             endpoint: record.endpoint.to_owned(),
             requested_model: record.requested_model.clone(),
             provider: record.provider.clone(),
@@ -208,16 +209,6 @@ pub(crate) fn parse_trail(text: Option<&str>) -> Vec<TrailAttempt> {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-fn family_name(family: ApiFamily) -> &'static str {
-    match family {
-        ApiFamily::OpenAi => "openai",
-        ApiFamily::Anthropic => "anthropic",
-        ApiFamily::Responses => "responses",
-        ApiFamily::Gemini => "gemini",
-        ApiFamily::Admin => "admin",
-    }
 }
 
 /// Where the log lives by default: `~/Library/Application Support/Switchyard/usage.sqlite3` on
@@ -373,7 +364,7 @@ impl UsageRecorder {
 impl RequestObserver for UsageRecorder {
     fn record(&self, record: RequestRecord) {
         let entry = LogEntry::from_record(&record, &self.pricing);
-        self.metrics.observe(&entry, record.latency, record.upstream_time);
+        self.metrics.observe(&record, entry.cost_usd);
         if let Some(log) = &self.log {
             log.push(entry);
         }

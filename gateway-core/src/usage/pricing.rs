@@ -6,26 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
-use crate::observe::Usage;
-
-/// Dollars per million tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    /// Input tokens read from the provider's prompt cache; default: the input rate.
-    #[serde(default)]
-    pub cached_input: Option<f64>,
-    /// Input tokens written to the prompt cache (Anthropic); default: the input rate.
-    #[serde(default)]
-    pub cache_write: Option<f64>,
-    /// Reasoning tokens, where they differ from output tokens.
-    #[serde(default)]
-    pub reasoning: Option<f64>,
-}
+use crate::config::Price;
+use crate::wire::Usage;
 
 impl Price {
     const fn new(input: f64, cached_input: f64, output: f64) -> Price {

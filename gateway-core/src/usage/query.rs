@@ -4,13 +4,13 @@
 //! callers run these off the async runtime.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde::Serialize;
 
 use super::rollup::{self, Grain, RollupRow, Totals};
+use super::rows::{COLUMNS, entry};
 use super::{LogEntry, TrailAttempt, parse_trail};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,49 +201,6 @@ pub struct LogFilter {
     pub limit: usize,
 }
 
-const COLUMNS: &str = "id, ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, provider, \
-     model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, \
-     cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
-     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id), request_id, error_message";
-
-fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
-    Ok(LogEntry {
-        id: row.get(0)?,
-        ts_ms: row.get(1)?,
-        client: row.get(2)?,
-        virtual_key: row.get(3)?,
-        task_class: row.get(4)?,
-        family: row.get(5)?,
-        endpoint: row.get(6)?,
-        requested_model: row.get(7)?,
-        provider: row.get(8)?,
-        model: row.get(9)?,
-        local: row.get(10)?,
-        attempts: row.get(11)?,
-        status: row.get(12)?,
-        outcome: row.get(13)?,
-        error_type: row.get(14)?,
-        latency_ms: row.get(15)?,
-        ttft_ms: row.get(16)?,
-        input_tokens: row.get::<_, Option<i64>>(17)?.map(|v| v.max(0) as u64),
-        output_tokens: row.get::<_, Option<i64>>(18)?.map(|v| v.max(0) as u64),
-        cached_tokens: row.get::<_, Option<i64>>(19)?.map(|v| v.max(0) as u64),
-        reasoning_tokens: row.get::<_, Option<i64>>(20)?.map(|v| v.max(0) as u64),
-        cost_usd: row.get(21)?,
-        stream: row.get(22)?,
-        cache_hit: row.get(23)?,
-        session_id: row.get(24)?,
-        user_agent: row.get(25)?,
-        saved_usd: row.get(26)?,
-        cache_write_tokens: row.get::<_, Option<i64>>(27)?.map(|v| v.max(0) as u64),
-        bodies: None,
-        bodies_stored: row.get(28)?,
-        request_id: row.get::<_, Option<String>>(29)?.map(Arc::from),
-        error_message: row.get(30)?,
-        trail: Vec::new(),
-    })
-}
-
 /// Newest first.
 pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<LogEntry>> {
     let (sql, values) = logs_query(filter);
@@ -324,13 +281,6 @@ pub fn log_detail(conn: &Connection, key: &LogKey) -> rusqlite::Result<Option<(L
             rows.next()?.map(detail).transpose()
         }
     }
-}
-
-/// Every row with `from <= ts_ms < to` (re-summing a rollup bucket at the retention's edge).
-pub fn rows_between(conn: &Connection, from_ms: i64, to_ms: i64) -> rusqlite::Result<Vec<LogEntry>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM requests WHERE ts_ms >= ?1 AND ts_ms < ?2"))?;
-    let rows = stmt.query_map([from_ms, to_ms], entry)?;
-    rows.collect()
 }
 
 /// A row's stored bodies, as text (lossy where they are not UTF-8), and whether one was cut.

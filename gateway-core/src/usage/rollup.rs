@@ -355,7 +355,7 @@ pub fn prune(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<usize> {
         deleted += conn.execute(&format!("DELETE FROM {} WHERE start_ms < ?1", grain.table()), [start])?;
         if start < cutoff_ms {
             conn.execute(&format!("DELETE FROM {} WHERE start_ms = ?1", grain.table()), [start])?;
-            let left = super::query::rows_between(conn, start, start + grain.millis())?;
+            let left = super::rows::rows_between(conn, start, start + grain.millis())?;
             add_to(conn, &[grain], &left)?;
         }
     }

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use gateway_core::config::UsageConfig;
-use gateway_core::observe::{Outcome, RequestRecord, TracingObserver, Usage};
+use gateway_core::observe::{Outcome, RequestRecord, TracingObserver};
 use gateway_core::usage::pricing::PriceTable;
 use gateway_core::usage::query::{self, LogFilter};
 use gateway_core::usage::{LogEntry, UsageLog, UsageRecorder};
+use gateway_core::wire::Usage;
 use serde_json::{Value, json};
 use switchyard_mock::usage::{CACHE_WRITE_TOKENS, CACHED_TOKENS, COMPLETION_TOKENS, PROMPT_TOKENS};
 use switchyard_mock::{MockOptions, MockUpstream};
@@ -211,7 +212,7 @@ fn record(started_at: SystemTime, model: &str) -> RequestRecord {
     RequestRecord {
         request_id: Arc::from("req_bench"),
         started_at,
-        family: gateway_core::api::ApiFamily::OpenAi,
+        family: gateway_core::wire::ApiFamily::OpenAi,
         endpoint: "/chat/completions",
         requested_model: Some(format!("openai/{model}")),
         class: None,

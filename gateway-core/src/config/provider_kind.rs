@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WireFormat;
+use crate::wire::WireFormat;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

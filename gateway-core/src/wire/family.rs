@@ -36,6 +36,17 @@ impl ApiFamily {
         }
     }
 
+    /// The family's name in the usage log and the metrics' `api` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiFamily::OpenAi => "openai",
+            ApiFamily::Anthropic => "anthropic",
+            ApiFamily::Responses => "responses",
+            ApiFamily::Gemini => "gemini",
+            ApiFamily::Admin => "admin",
+        }
+    }
+
     /// The JSON error body for this family.
     pub fn error_body(self, status: StatusCode, error_type: &str, message: &str, code: Option<&Value>) -> Value {
         match self {

@@ -1,5 +1,7 @@
 //! The gateway's shared state. Requests read snapshots (`ArcSwap`) and never take a lock.
 
+mod hosts;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +11,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use hosts::HostGuard;
+
 use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::guard::HostGuard;
+use crate::config::{Config, EnvLookup};
 use crate::observe::RequestObserver;
 use crate::providers::ProviderSet;
-use crate::secrets::{EnvLookup, SecretStore};
+use crate::secrets::SecretStore;
 use crate::usage::UsageRecorder;
 
 #[derive(Clone)]
