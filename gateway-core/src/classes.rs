@@ -238,16 +238,6 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// The class a request asks for: `model: "coding"`, `model: "task:coding"`, or the
-/// `x-switchyard-task` header.
-pub fn class_of<'a>(model: &'a str, header: Option<&'a str>, classes: &ResolvedClasses) -> Option<&'a str> {
-    if let Some(name) = header.map(str::trim).filter(|h| !h.is_empty()) {
-        return Some(name);
-    }
-    let name = model.strip_prefix("task:").unwrap_or(model);
-    classes.classes.contains_key(name).then_some(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,15 +324,5 @@ mod tests {
         let resolved = resolve_all(&classes, &providers, &catalog);
         assert_eq!(resolved.classes["coding"].chain[0].qualified(), "cloud/claude-sonnet-5-20261001");
         assert!(resolved.classes["coding"].local.is_empty());
-    }
-
-    #[test]
-    fn requests_name_a_class() {
-        let mut classes = ResolvedClasses::default();
-        classes.classes.insert("coding".into(), ResolvedClass::default());
-        assert_eq!(class_of("coding", None, &classes), Some("coding"));
-        assert_eq!(class_of("task:coding", None, &classes), Some("coding"));
-        assert_eq!(class_of("openai/gpt-4o", Some("coding"), &classes), Some("coding"));
-        assert_eq!(class_of("openai/gpt-4o", None, &classes), None);
     }
 }
