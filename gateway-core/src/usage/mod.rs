@@ -141,7 +141,8 @@ impl LogEntry {
             outcome: outcome.to_owned(),
             error_type: error_type.map(str::to_owned),
             error_message: record.error_message.clone(),
-            trail: record.trail.clone(),
+            // Only a trail worth storing is copied (see `trail_worth_storing`).
+            trail: if trail_worth_storing(&record.trail) { record.trail.clone() } else { Vec::new() },
             latency_ms: millis(record.latency),
             ttft_ms: record.time_to_first_byte.map(millis),
             input_tokens: usage.map(|u| u.input_tokens),
@@ -192,13 +193,62 @@ impl TrailAttempt {
     }
 }
 
-/// The trail as stored: a JSON array, or NULL when the request made no attempt.
+/// Whether a trail says more than its row: more than one attempt, a failed one, or the key
+/// that served. A lone keyless attempt that served (a local server's every request) is its row:
+/// provider, model, status; the API rebuilds it from them (`TrailAttempt::from_row`). Skipping it
+/// keeps a JSON text and a copy off every such request.
+pub(crate) fn trail_worth_storing(trail: &[AttemptRecord]) -> bool {
+    trail.len() > 1 || trail.iter().any(|a| a.error.is_some() || a.key.is_some())
+}
+
+/// The trail as stored: a JSON array, or NULL when it says nothing the row does not.
 pub(crate) fn trail_json(trail: &[AttemptRecord]) -> Option<String> {
-    if trail.is_empty() {
+    /// One attempt as stored, borrowing the record's strings.
+    #[derive(Serialize)]
+    struct Stored<'a> {
+        provider: &'a str,
+        model: &'a str,
+        key: Option<&'a str>,
+        status: Option<u16>,
+        error_type: Option<&'static str>,
+        error: Option<&'a str>,
+        duration_ms: f64,
+    }
+    if trail.is_empty() || !trail_worth_storing(trail) {
         return None;
     }
-    let attempts: Vec<TrailAttempt> = trail.iter().map(TrailAttempt::from_attempt).collect();
-    serde_json::to_string(&attempts).ok()
+    let stored: Vec<Stored<'_>> = trail
+        .iter()
+        .map(|a| Stored {
+            provider: &a.provider,
+            model: &a.model,
+            key: a.key.as_deref(),
+            status: a.status,
+            error_type: a.error.as_ref().map(|e| e.kind.as_str()),
+            error: a.error.as_ref().map(|e| e.message.as_str()),
+            duration_ms: millis(a.duration),
+        })
+        .collect();
+    serde_json::to_string(&stored).ok()
+}
+
+impl TrailAttempt {
+    /// The lone attempt of a row whose trail was not stored: it served the request, with no key.
+    /// Its duration is the row's time to first byte.
+    pub fn from_row(entry: &LogEntry) -> Option<TrailAttempt> {
+        if entry.attempts != 1 || entry.outcome == "error" {
+            return None;
+        }
+        Some(TrailAttempt {
+            provider: entry.provider.clone()?,
+            model: entry.model.clone()?,
+            key: None,
+            status: Some(entry.status),
+            error_type: None,
+            error: None,
+            duration_ms: entry.ttft_ms.unwrap_or(entry.latency_ms),
+        })
+    }
 }
 
 /// The stored trail read back; NULL (no attempt, or a row from before schema version 4) and
@@ -376,5 +426,41 @@ impl RequestObserver for UsageRecorder {
             log.close();
         }
         self.next.close();
+    }
+}
+
+#[cfg(test)]
+mod trail_tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::observe::AttemptError;
+
+    fn attempt(key: Option<&str>, error: bool) -> AttemptRecord {
+        AttemptRecord {
+            provider: "p".into(),
+            model: "m\"x".into(),
+            key: key.map(Arc::from),
+            status: Some(if error { 503 } else { 200 }),
+            error: error.then(|| AttemptError { kind: ErrorKind::UpstreamStatus, message: "busy".into() }),
+            duration: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn a_lone_keyless_attempt_that_served_is_not_stored() {
+        assert_eq!(trail_json(&[]), None);
+        assert_eq!(trail_json(&[attempt(None, false)]), None, "the row says it all");
+        let keyed = trail_json(&[attempt(Some("env.KEY"), false)]).unwrap();
+        let read = parse_trail(Some(&keyed));
+        assert_eq!((read[0].key.as_deref(), read[0].model.as_str()), (Some("env.KEY"), "m\"x"));
+        let fell_back = parse_trail(trail_json(&[attempt(None, true), attempt(None, false)]).as_deref());
+        assert_eq!(fell_back.len(), 2);
+        assert_eq!(
+            (fell_back[0].error_type.as_deref(), fell_back[0].error.as_deref()),
+            (Some("upstream_status"), Some("busy"))
+        );
+        assert_eq!(fell_back[1].duration_ms, 3.0);
     }
 }

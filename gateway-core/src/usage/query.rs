@@ -262,8 +262,14 @@ pub enum LogKey {
 /// One row with its attempts (`requests.trail`).
 pub fn log_detail(conn: &Connection, key: &LogKey) -> rusqlite::Result<Option<(LogEntry, Vec<TrailAttempt>)>> {
     let detail = |row: &Row<'_>| -> rusqlite::Result<(LogEntry, Vec<TrailAttempt>)> {
-        let trail: Option<String> = row.get(31)?;
-        Ok((entry(row)?, parse_trail(trail.as_deref())))
+        let stored: Option<String> = row.get(31)?;
+        let entry = entry(row)?;
+        let mut trail = parse_trail(stored.as_deref());
+        if trail.is_empty() {
+            // Not stored: a lone keyless attempt that served, rebuilt from its row.
+            trail.extend(TrailAttempt::from_row(&entry));
+        }
+        Ok((entry, trail))
     };
     match key {
         LogKey::Id(id) => {
