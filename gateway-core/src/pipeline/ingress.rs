@@ -67,8 +67,14 @@ pub struct InferenceRequest<'a> {
     /// `x-switchyard-task`
     pub class_header: Option<&'a str>,
     pub caller: Caller,
-    /// The key the client presented, for the policy stage; never forwarded upstream.
-    pub credential: Option<&'a str>,
+}
+
+impl InferenceRequest<'_> {
+    /// The key the client presented, for the policy stage; never forwarded upstream. Read when
+    /// asked: three header lookups a request without a policy need not pay.
+    pub fn credential(&self) -> Option<&str> {
+        presented_credential(self.headers)
+    }
 }
 
 /// The request id a response carries: the client's `x-request-id` when it is a sensible one.
@@ -152,10 +158,12 @@ impl Received {
             fallbacks,
             class_header: self.headers.get(&TASK_HEADER).and_then(|v| v.to_str().ok()),
             caller,
-            credential: presented_credential(&self.headers),
         })
     }
 }
+
+static ANTHROPIC_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+static GOOGLE_KEY_HEADER: HeaderName = HeaderName::from_static("x-goog-api-key");
 
 /// The key the client sent in its API's own header: `Authorization: Bearer`, `x-api-key`
 /// (Anthropic) or `x-goog-api-key` (Gemini).
@@ -164,7 +172,7 @@ fn presented_credential(headers: &HeaderMap) -> Option<&str> {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
         return Some(token.trim()).filter(|t| !t.is_empty());
     }
-    ["x-api-key", "x-goog-api-key"]
+    [&ANTHROPIC_KEY_HEADER, &GOOGLE_KEY_HEADER]
         .iter()
         .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
         .map(str::trim)
