@@ -37,6 +37,9 @@ pub enum ApiError {
         "Origin `{origin}` is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
     )]
     ForbiddenOrigin { origin: String },
+    /// A route that needs a credential the request did not carry (the admin token).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
     #[error("provider `{provider}` is unreachable: {detail}")]
     UpstreamUnreachable { provider: String, detail: String },
     #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
@@ -128,6 +131,7 @@ impl ApiError {
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -165,7 +169,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::Unauthorized { .. } => {
+                ErrorKind::Forbidden
+            }
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
@@ -185,6 +191,7 @@ impl ApiError {
                 None => "upstream_error",
             },
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
+            ApiError::Unauthorized { .. } => "authentication_error",
             ApiError::UpstreamTimeout { .. } => "timeout_error",
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
                 "upstream_error"
@@ -207,6 +214,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
+            ApiError::Unauthorized { code, .. } => code,
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",

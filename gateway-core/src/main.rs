@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use gateway_core::state::{AdminAuth, AdminToken, LOGIN_LINK_LIFETIME};
 use gateway_core::{Config, GatewayOptions, build_state, start};
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +28,17 @@ struct Args {
     /// Start in local-only mode: every request is served by local models, none leaves the machine.
     #[arg(long)]
     local: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the admin token (made at first use): scripts send it to /api/* as
+    /// `Authorization: Bearer …` or `x-switchyard-admin-token`.
+    Token,
+    /// Print a one-time link that opens the dashboard signed in (good for 12 hours).
+    DashboardUrl,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +70,12 @@ fn main() -> ExitCode {
     if config.routing.state_file.is_none() {
         config.routing.state_file = gateway_core::config::default_config_dir().map(|dir| dir.join("state.json"));
     }
+    if config.server.admin_token_file.is_none() {
+        config.server.admin_token_file = gateway_core::config::default_config_dir().map(|dir| dir.join("admin-token"));
+    }
+    if let Some(command) = &args.command {
+        return run_command(command, &config);
+    }
     if let Some(path) = &path {
         tracing::info!(config = %path.display(), "config loaded");
     }
@@ -85,9 +103,44 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let AdminAuth::Token(token) = running.state().admin() {
+            // The way into the dashboard, as Jupyter prints its own: on stderr, not in the log's
+            // fields, and good once.
+            eprintln!(
+                "\n    Dashboard: {}\n    (a one-time link; `switchyard-gateway dashboard-url` prints another)\n",
+                login_link(running.local_addr().port(), token)
+            );
+        }
         running.run_until(stop).await;
         ExitCode::SUCCESS
     })
+}
+
+fn login_link(port: u16, token: &AdminToken) -> String {
+    format!("http://127.0.0.1:{port}/login?once={}", token.login_nonce(LOGIN_LINK_LIFETIME))
+}
+
+/// `token` and `dashboard-url`: read (or make) the token file the gateway uses.
+fn run_command(command: &Command, config: &Config) -> ExitCode {
+    let Some(path) = &config.server.admin_token_file else {
+        eprintln!("switchyard-gateway: no config directory for the admin token; set [server] admin_token_file");
+        return ExitCode::from(2);
+    };
+    if config.server.admin_auth == gateway_core::config::AdminAuthMode::None {
+        eprintln!("switchyard-gateway: note: [server] admin_auth = \"none\": the gateway does not ask for this token");
+    }
+    let token = match AdminToken::load_or_create(path) {
+        Ok(token) => token,
+        Err(err) => {
+            eprintln!("switchyard-gateway: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        Command::Token => println!("{}", token.secret()),
+        Command::DashboardUrl => println!("{}", login_link(config.server.port, &token)),
+    }
+    ExitCode::SUCCESS
 }
 
 /// Keys set through the admin API live in the OS secret store (the Keychain on macOS).

@@ -5,6 +5,9 @@
 //! `server`):
 //! 1. `guard::GuardLayer`: `Host` must name the gateway, `Origin` must be its own (DNS
 //!    rebinding, CSRF) → 403 in the caller's API shape. It covers every route below.
+//! 2. On `/api/*` only: `api::session::require_admin`, the admin token (bearer, header or the
+//!    dashboard's cookie) → 401 in the admin envelope. `/login` turns a one-time link into the
+//!    cookie; `/metrics` and `/health` stay open.
 //!
 //! Then the route picks the API family and endpoint: the inference routes (`api::openai`,
 //! `api::anthropic`, `api::responses`, `api::gemini` with model and stream from the path) hand
@@ -22,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{admin, anthropic, gemini, openai, responses, ui, usage};
+use crate::api::{admin, anthropic, gemini, openai, responses, session, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -60,7 +63,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/openai", openai_routes())
         .nest("/v1beta", gemini_routes())
         .nest("/genai/v1beta", gemini_routes())
-        .nest("/api", admin::router())
+        .route("/login", get(session::login_link).post(session::login_form))
+        .route("/logout", post(session::logout))
+        .nest(
+            "/api",
+            admin::router().layer(axum::middleware::from_fn_with_state(state.clone(), session::require_admin)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(guard::GuardLayer::new(state.clone()))

@@ -14,13 +14,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::catalog::Catalog;
+use crate::config::AdminAuthMode;
 use crate::config::{Config, ConfigError, EnvLookup, process_env};
 use crate::discovery;
 use crate::observe::{RequestObserver, TracingObserver};
 use crate::providers::Provider;
 use crate::router::router;
 use crate::secrets::{MemorySecretStore, SecretStore};
-use crate::state::{AppState, GatewayInner, HostGuard, Tasks};
+use crate::state::{AdminAuth, AdminToken, AdminTokenError, AppState, GatewayInner, HostGuard, Tasks};
 use crate::usage::pricing::PriceTable;
 use crate::usage::{UsageError, UsageRecorder};
 
@@ -35,6 +36,8 @@ pub enum StartupError {
     HttpClient(String),
     #[error(transparent)]
     Usage(#[from] UsageError),
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
 }
 
 /// What the embedding program supplies; the defaults suit the headless binary.
@@ -63,6 +66,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
     let upstream = crate::transport::UpstreamClient::new().map_err(StartupError::HttpClient)?;
     let pricing = PriceTable::new(config.pricing.clone());
     let usage = Arc::new(UsageRecorder::open(&config.usage, pricing, options.observer)?);
+    let admin = admin_auth(&config)?;
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
     let local_servers = match options.local_servers {
         Some(servers) => Ok(servers),
@@ -87,6 +91,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         routing,
         config,
         guard,
+        admin,
         providers: ArcSwap::from_pointee(providers),
         catalog: Catalog::default(),
         upstream,
@@ -97,6 +102,17 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         local_servers,
         tasks: Tasks::default(),
     }))
+}
+
+/// The admin API's guard: the token from its file (made at first start), a token for this
+/// process alone when no file is configured (an embedding program reads it from the state), or
+/// none at all when the config opts out.
+fn admin_auth(config: &Config) -> Result<AdminAuth, StartupError> {
+    match (config.server.admin_auth, &config.server.admin_token_file) {
+        (AdminAuthMode::None, _) => Ok(AdminAuth::Open),
+        (AdminAuthMode::Token, Some(path)) => Ok(AdminAuth::Token(AdminToken::load_or_create(path)?)),
+        (AdminAuthMode::Token, None) => Ok(AdminAuth::Token(AdminToken::generate())),
+    }
 }
 
 /// A gateway that is serving.
@@ -133,6 +149,12 @@ pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway
         .spawn(axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).into_future());
     state.tasks().spawn_until_stopped(refresh_loop(state.clone()));
     tracing::info!(%addr, "Switchyard gateway listening");
+    if matches!(state.admin(), AdminAuth::Open) {
+        tracing::warn!(
+            "the admin API (/api/*) is open to every process on this machine: [server] admin_auth = \"none\". \
+             Any local program can change providers, read stored prompts and turn local-only off"
+        );
+    }
     Ok(RunningGateway { addr, state, server })
 }
 

@@ -4,11 +4,13 @@
 //! a gateway another Switchyard runs is called over loopback HTTP.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use gateway_core::AppState;
+use gateway_core::state::{ADMIN_TOKEN_HEADER, AdminToken};
 use http::{Method, Request, header};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -40,13 +42,37 @@ impl AdminError {
 #[derive(Clone)]
 pub enum Admin {
     InProcess(AppState),
-    Remote { base: String, http: reqwest::Client },
+    /// Another Switchyard on the port; `token` is the install's admin token (its file).
+    Remote {
+        base: String,
+        http: reqwest::Client,
+        token: Option<Arc<AdminToken>>,
+    },
 }
 
+/// How long the link the tray opens the dashboard with stays good: it is used at once.
+const LOGIN_LINK_LIFETIME: Duration = Duration::from_secs(120);
+
 impl Admin {
-    pub fn remote(port: u16) -> Admin {
+    pub fn remote(port: u16, token: Option<Arc<AdminToken>>) -> Admin {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        Admin::Remote { base: format!("http://127.0.0.1:{port}"), http }
+        Admin::Remote { base: format!("http://127.0.0.1:{port}"), http, token }
+    }
+
+    fn token(&self) -> Option<&AdminToken> {
+        match self {
+            Admin::InProcess(state) => state.admin().token(),
+            Admin::Remote { token, .. } => token.as_deref(),
+        }
+    }
+
+    /// The path the dashboard window opens: a one-time login link that leaves the session
+    /// cookie in the webview, or `/` when the admin API is open (or the token unknown).
+    pub fn dashboard_path(&self) -> String {
+        match self.token() {
+            Some(token) => format!("/login?once={}", token.login_nonce(LOGIN_LINK_LIFETIME)),
+            None => "/".to_owned(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, AdminError> {
@@ -65,8 +91,11 @@ impl Admin {
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, AdminError> {
         let (status, bytes) = match self {
             Admin::InProcess(state) => in_process(state, method, path, body).await?,
-            Admin::Remote { base, http } => {
+            Admin::Remote { base, http, token } => {
                 let mut request = http.request(method, format!("{base}{path}"));
+                if let Some(token) = token {
+                    request = request.header(ADMIN_TOKEN_HEADER, token.secret());
+                }
                 if let Some(body) = body {
                     request = request.json(&body);
                 }
@@ -103,9 +132,11 @@ async fn in_process(
         .method(method)
         .uri(path)
         .header(header::HOST, "localhost")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .map_err(|err| AdminError::Unreachable(err.to_string()))?;
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = state.admin().token() {
+        request = request.header(ADMIN_TOKEN_HEADER, token.secret());
+    }
+    let mut request = request.body(body).map_err(|err| AdminError::Unreachable(err.to_string()))?;
     // Handlers that attribute callers read the peer address; the app is a loopback caller.
     request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
     let response = match gateway_core::router(state.clone()).oneshot(request).await {

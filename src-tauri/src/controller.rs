@@ -111,6 +111,11 @@ impl Controller {
         self.link().port
     }
 
+    /// Where the dashboard window starts: a one-time login link while a gateway is linked.
+    pub fn dashboard_path(&self) -> String {
+        self.link().admin.map(|admin| admin.dashboard_path()).unwrap_or_else(|| "/".to_owned())
+    }
+
     fn set_notice(&self, notice: Option<Notice>) {
         *self.notice.lock().unwrap_or_else(PoisonError::into_inner) = notice;
         self.changed.notify_one();

@@ -45,7 +45,7 @@ async fn perform<R: Runtime>(app: &AppHandle<R>, controller: &Controller, action
             open_path(file)
         }
         Action::Server { name, op } => controller.server(&name, op).await.map(drop),
-        Action::OpenDashboard => show_dashboard(app, controller.port()),
+        Action::OpenDashboard => show_dashboard(app, controller.port(), &controller.dashboard_path()),
         Action::CopySetup(target) => {
             let text = setup_text(target, controller.port(), "coding");
             app.clipboard().write_text(text).map_err(|err| AppError::Desktop(format!("cannot copy: {err}")))?;
@@ -83,14 +83,15 @@ pub async fn quit<R: Runtime>(app: &AppHandle<R>) {
     app.exit(0);
 }
 
-/// Shows the dashboard window (the gateway's own page), creating it the first time.
-pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, port: u16) -> Result<(), AppError> {
+/// Shows the dashboard window (the gateway's own page), creating it the first time at `path`
+/// (a one-time login link: the webview keeps the session cookie it sets).
+pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, port: u16, path: &str) -> Result<(), AppError> {
     let desktop = |err: tauri::Error| AppError::Desktop(format!("dashboard window: {err}"));
     if let Some(window) = app.get_webview_window(DASHBOARD_LABEL) {
         window.show().map_err(desktop)?;
         return window.set_focus().map_err(desktop);
     }
-    let url = format!("http://127.0.0.1:{port}/")
+    let url = format!("http://127.0.0.1:{port}{path}")
         .parse()
         .map_err(|err| AppError::Desktop(format!("dashboard address: {err}")))?;
     WebviewWindowBuilder::new(app, DASHBOARD_LABEL, WebviewUrl::External(url))

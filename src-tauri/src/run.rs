@@ -52,6 +52,10 @@ fn load_config(args: &Args) -> Result<Config, String> {
     if config.routing.state_file.is_none() {
         config.routing.state_file = gateway_core::config::default_config_dir().map(|dir| dir.join("state.json"));
     }
+    // The same token file as the headless gateway's, so either can drive the other.
+    if config.server.admin_token_file.is_none() {
+        config.server.admin_token_file = gateway_core::config::default_config_dir().map(|dir| dir.join("admin-token"));
+    }
     Ok(config)
 }
 
@@ -98,7 +102,7 @@ pub fn run() -> ExitCode {
         // A second launch shows the first one's dashboard and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             if let Some(controller) = app.try_state::<Arc<Controller>>() {
-                let _ = desktop::show_dashboard(app, controller.port());
+                let _ = desktop::show_dashboard(app, controller.port(), &controller.dashboard_path());
             }
         }))
         .plugin(tauri_plugin_autostart::init(MacosLauncher::LaunchAgent, None))
@@ -173,7 +177,7 @@ fn open_dashboard_when_serving<R: tauri::Runtime>(app: tauri::AppHandle<R>, cont
     tauri::async_runtime::spawn(async move {
         for _ in 0..100 {
             if controller.link().admin.is_some() {
-                if let Err(err) = desktop::show_dashboard(&app, controller.port()) {
+                if let Err(err) = desktop::show_dashboard(&app, controller.port(), &controller.dashboard_path()) {
                     tracing::warn!(%err, "cannot open the dashboard");
                 }
                 return;

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gateway_core::state::AdminToken;
 use gateway_core::{Config, GatewayOptions, RunningGateway};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -115,7 +116,7 @@ async fn supervise(factory: GatewayFactory, controller: Arc<Controller>, mut com
             Claim::Bound(listener) => {
                 serve(&factory, &controller, listener, &mut port, &mut backoff, &mut commands).await
             }
-            Claim::Switchyard => attach(&controller, port, &mut commands).await,
+            Claim::Switchyard => attach(&controller, port, admin_token(&factory.config), &mut commands).await,
             Claim::Foreign => {
                 let free = free_port_after(port);
                 controller.set_link(Link { status: GatewayStatus::PortTaken { free }, port, admin: None });
@@ -209,9 +210,26 @@ async fn drain(controller: &Controller, running: RunningGateway, port: u16) {
 }
 
 /// Another Switchyard serves on the port: drive it until it goes away, then claim the port.
-async fn attach(controller: &Controller, port: u16, commands: &mut mpsc::Receiver<Command>) -> Next {
+/// The admin token another Switchyard on the port uses: the same install's token file.
+fn admin_token(config: &Config) -> Option<Arc<AdminToken>> {
+    let path = config.server.admin_token_file.as_ref()?;
+    match AdminToken::load_or_create(path) {
+        Ok(token) => Some(Arc::new(token)),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the admin token; the other gateway's admin API will refuse the tray");
+            None
+        }
+    }
+}
+
+async fn attach(
+    controller: &Controller,
+    port: u16,
+    token: Option<Arc<AdminToken>>,
+    commands: &mut mpsc::Receiver<Command>,
+) -> Next {
     tracing::info!(port, "another Switchyard serves on the port; the tray drives it");
-    controller.set_link(Link { status: GatewayStatus::Attached, port, admin: Some(Admin::remote(port)) });
+    controller.set_link(Link { status: GatewayStatus::Attached, port, admin: Some(Admin::remote(port, token)) });
     loop {
         tokio::select! {
             command = commands.recv() => match command {

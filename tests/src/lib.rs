@@ -13,7 +13,11 @@ pub use switchyard_mock;
 /// A running gateway and a client for it.
 pub struct TestGateway {
     pub running: RunningGateway,
+    /// Sends the gateway's admin token with every request, as the app and scripts do; a test of
+    /// the admin guard itself uses `anonymous`.
     pub client: reqwest::Client,
+    /// A client without the admin token.
+    pub anonymous: reqwest::Client,
     /// Holds the usage log (`usage.sqlite3`) unless the test's config names another path.
     pub data_dir: tempfile::TempDir,
 }
@@ -26,6 +30,11 @@ impl TestGateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base())
+    }
+
+    /// The admin token (`None` when the test's config opened the admin API).
+    pub fn admin_token(&self) -> Option<String> {
+        self.running.state().admin().token().map(|token| token.secret().to_owned())
     }
 
     pub fn port(&self) -> u16 {
@@ -68,8 +77,15 @@ pub async fn gateway_from(mut config: Config, options: GatewayOptions) -> TestGa
     let state = build_state(config, options).expect("gateway state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let running = start_on(state, listener).expect("gateway starts");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    TestGateway { running, client, data_dir }
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = running.state().admin().token() {
+        let value = reqwest::header::HeaderValue::from_str(token.secret()).expect("a header-safe token");
+        headers.insert(gateway_core::state::ADMIN_TOKEN_HEADER, value);
+    }
+    let client =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers).build().expect("client");
+    let anonymous = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    TestGateway { running, client, anonymous, data_dir }
 }
 
 /// One mock and a gateway with it as provider `mock`.

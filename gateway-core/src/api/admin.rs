@@ -132,13 +132,19 @@ async fn put_provider(State(state): State<AppState>, Path(name): Path<String>, b
     if key.is_some_and(|k| k.chars().any(char::is_control)) {
         return Err(admin(ApiError::invalid("the key must be a single line")));
     }
-    let had_key = inner.routing.added_providers().get(&name).is_some_and(|p| p.has_key);
+    // A stored key belongs to the endpoint it was given for: when the URL or the kind changes,
+    // it is dropped unless this request brings a key again (else whoever edits the URL gets the
+    // key sent to it by the next catalog refresh).
+    let previous = inner.routing.added_providers().get(&name).cloned();
+    let moved = previous.as_ref().is_some_and(|p| p.base_url != base_url || p.kind != body.kind);
+    let drop_key = moved && key.is_none() && previous.as_ref().is_some_and(|p| p.has_key);
+    let keeps_key = previous.as_ref().is_some_and(|p| p.has_key) && !moved;
     let added = AddedProvider {
         kind: body.kind,
         base_url: base_url.to_owned(),
         local: body.local,
         max_output_tokens: body.max_output_tokens,
-        has_key: key.is_some() || had_key,
+        has_key: key.is_some() || keeps_key,
     };
     // Checked (without its key) before anything is stored: a bad base URL changes nothing.
     let mut check = added.config(&name);
@@ -147,12 +153,15 @@ async fn put_provider(State(state): State<AppState>, Path(name): Path<String>, b
         .map_err(|err| admin(ApiError::invalid(err.to_string())))?;
     if let Some(key) = key {
         inner.secrets.set(&name, &Secret::new(key)).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    } else if drop_key {
+        inner.secrets.delete(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+        tracing::info!(provider = %name, "its base_url or kind changed: its stored key was dropped");
     }
     replace_provider(&state, &name, &added.config(&name), ProviderSource::Api)?;
     inner.routing.set_provider(&name, added.clone()).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     state.reresolve_classes();
     let provider = state.providers().get(&name).map(|p| p.describe());
-    Ok(Json(json!({ "provider": provider, "created": existing.is_none() })))
+    Ok(Json(json!({ "provider": provider, "created": existing.is_none(), "key_dropped": drop_key })))
 }
 
 /// Removes a provider added through the API, and its key.

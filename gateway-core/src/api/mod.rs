@@ -8,5 +8,6 @@ pub mod local_servers;
 pub mod openai;
 pub mod responses;
 pub mod routing;
+pub mod session;
 pub mod ui;
 pub mod usage;

@@ -129,6 +129,8 @@ fn local_only_view(state: &AppState) -> Value {
         .collect();
     json!({
         "enabled": state.routing().local_only(),
+        // Forced by `--local` or the config: the API cannot turn it off.
+        "forced": state.inner().config.routing.local_only,
         "cloud_attempts_while_local": state.routing().cloud_attempts_while_local(),
         "local_providers": local,
     })
@@ -180,6 +182,11 @@ async fn put_local_only(State(state): State<AppState>, body: Bytes) -> AdminResu
     let update: LocalOnlyUpdate = serde_json::from_slice(&body).map_err(|err| {
         fail(ApiError::invalid(format!("expected {{\"enabled\": true|false, \"force\"?: bool}}: {err}")))
     })?;
+    if !update.enabled && state.inner().config.routing.local_only {
+        return Err(fail(ApiError::Conflict {
+            message: "local-only mode was forced at start (`--local` or `[routing] local_only = true` in the config) and stays on until the gateway restarts without it".into(),
+        }));
+    }
     if update.enabled && !update.force {
         let managed = managed_servers(&state).await;
         crate::discovery::add_local_servers(&state).await;

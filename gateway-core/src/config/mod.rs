@@ -111,6 +111,22 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Whether `/api/*` needs the admin token (`token`, the default) or is open to any local
+    /// process as Bifrost's is (`none`, with a warning at every start).
+    pub admin_auth: AdminAuthMode,
+    /// Where the admin token is kept (created at first start, readable by the user only).
+    /// Default: `admin-token` in the config dir for the app and the headless binary; a gateway
+    /// embedded without one gets a token that lives as long as the process.
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// `[server] admin_auth`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminAuthMode {
+    #[default]
+    Token,
+    None,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +138,8 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             shutdown_grace_secs: 30,
+            admin_auth: AdminAuthMode::Token,
+            admin_token_file: None,
         }
     }
 }

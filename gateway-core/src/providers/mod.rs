@@ -157,6 +157,17 @@ impl Provider {
             })?
             .trim_end_matches('/')
             .to_owned();
+        // Local-only mode promises that no byte leaves the machine, and it trusts this flag: a
+        // provider off loopback is never local, whoever says so. (A loopback tunnel to the cloud
+        // may still be marked cloud.) Checked from the URL alone, before any connection.
+        if config.local == Some(true) && !is_loopback_url(&base_url) {
+            return Err(ProviderError::Invalid {
+                provider: name.to_owned(),
+                message: format!(
+                    "`local = true` needs a base_url on this machine (localhost, 127.0.0.0/8 or [::1]); `{base_url}` is reached over the network, so local-only mode could not keep its promise"
+                ),
+            });
+        }
         let is_local = config.local.unwrap_or_else(|| is_loopback_url(&base_url));
         let api = api_for(kind);
         let endpoint_urls = Endpoint::ALL
@@ -454,6 +465,26 @@ mod tests {
             "https://api.openai.com/v1/embeddings"
         );
         assert!(provider.endpoint_url(Endpoint::Messages).is_none(), "an OpenAI provider has no Messages endpoint");
+    }
+
+    #[test]
+    fn a_provider_off_loopback_cannot_be_marked_local() {
+        let config = |url: &str, local: Option<bool>| ProviderConfig {
+            kind: Some(ProviderKind::OpenaiCompatible),
+            base_url: Some(url.to_owned()),
+            local,
+            ..ProviderConfig::default()
+        };
+        let store = MemorySecretStore::default();
+        let load = |c: &ProviderConfig| Provider::from_config("lan", c, ProviderSource::Api, &no_env, &store);
+        for url in ["http://10.0.0.5:8000/v1", "https://api.openai.com/v1", "http://localhost.evil.test/v1"] {
+            let err = load(&config(url, Some(true))).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("local = true") && err.contains(url), "{url}: {err}");
+            assert!(!load(&config(url, None)).unwrap().is_local);
+        }
+        assert!(load(&config("http://127.0.0.1:8000/v1", Some(true))).unwrap().is_local);
+        // A loopback tunnel to a cloud service may be marked cloud.
+        assert!(!load(&config("http://127.0.0.1:8000/v1", Some(false))).unwrap().is_local);
     }
 
     #[test]

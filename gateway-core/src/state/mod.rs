@@ -1,5 +1,6 @@
 //! The gateway's shared state. Requests read snapshots (`ArcSwap`) and never take a lock.
 
+mod admin_token;
 mod hosts;
 
 use std::future::Future;
@@ -11,6 +12,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use admin_token::{
+    ADMIN_TOKEN_HEADER, AdminAuth, AdminRefusal, AdminToken, AdminTokenError, LOGIN_LINK_LIFETIME, LoginLinkError,
+    SESSION_COOKIE,
+};
 pub use hosts::HostGuard;
 
 use crate::catalog::Catalog;
@@ -26,6 +31,8 @@ pub struct AppState(Arc<GatewayInner>);
 pub struct GatewayInner {
     pub config: Config,
     pub guard: HostGuard,
+    /// Who may use `/api/*`: the admin token, or anyone (`admin_auth = "none"`).
+    pub admin: AdminAuth,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
     /// One pooled client for every upstream (two transports inside: `transport`).
@@ -109,6 +116,10 @@ impl AppState {
 
     pub fn guard(&self) -> &HostGuard {
         &self.0.guard
+    }
+
+    pub fn admin(&self) -> &AdminAuth {
+        &self.0.admin
     }
 
     pub fn providers(&self) -> Arc<ProviderSet> {

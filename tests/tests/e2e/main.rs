@@ -1,6 +1,7 @@
 //! The end-to-end suites, one module per area, linked into one test binary: each separate binary
 //! would link the whole gateway again (time and, on a small CI disk, space).
 
+mod admin_auth;
 mod anthropic_api;
 mod claude_code;
 mod codex_cli;
