@@ -117,7 +117,7 @@ fn main() -> ExitCode {
 }
 
 fn login_link(port: u16, token: &AdminToken) -> String {
-    format!("http://127.0.0.1:{port}/login?once={}", token.login_nonce(LOGIN_LINK_LIFETIME))
+    format!("http://localhost:{port}/login?once={}", token.login_nonce(LOGIN_LINK_LIFETIME))
 }
 
 /// `token` and `dashboard-url`: read (or make) the token file the gateway uses.

@@ -6,7 +6,7 @@
 // backend with a fake `systemctl` (e2e/fake-systemctl) that starts the unit's ExecStart: a fake
 // `vllm-mlx` that is the mock. Screenshots go to ui/test-artifacts/. Run with
 // `npm run test:e2e` after `npm run build`.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -82,7 +82,18 @@ async function startGateway(name, config, env = {}) {
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`gateway exited: ${log.join("")}`);
     try {
-      if ((await fetch(`${base}/health`)).ok) return { base, child, log };
+      if ((await fetch(`${base}/health`)).ok) {
+        // The admin token (the file every gateway of this test shares) and the one-time link
+        // the gateway prints at start, as a user would copy it from the terminal.
+        ADMIN_TOKEN = readFileSync(ADMIN_TOKEN_FILE, "utf8").trim();
+        let loginLink;
+        for (let j = 0; j < 50 && !loginLink; j++) {
+          loginLink = log.join("").match(/Dashboard: (http:\/\/\S+)/)?.[1];
+          if (!loginLink) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(loginLink, `no one-time dashboard link at start: ${log.join("")}`);
+        return { base, child, log, loginLink, configFile: file, port };
+      }
     } catch {
       /* not up yet */
     }
@@ -96,10 +107,14 @@ async function stopGateway(gw) {
   await new Promise((r) => (gw.child.exitCode !== null ? r() : gw.child.on("exit", r)));
 }
 
+// One admin token file for every gateway of the test: cookies ignore ports, so one sign-in
+// serves both gateways, as one install's token does.
+const ADMIN_TOKEN_FILE = join(tmp, "admin-token");
+let ADMIN_TOKEN = "";
 const provider = (name, url, extra = "") => `[providers.${name}]\nkind = "openai-compatible"\nbase_url = "${url}/v1"\nmax_retries = 0\n${extra}`;
 // Each gateway gets its own state file and usage log (never the user's).
 const baseConfig = (name) =>
-  `[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${name}.json`)}"\n[usage]\npath = "${join(tmp, `usage-${name}.sqlite3`)}"\n`;
+  `[server]\nadmin_token_file = "${ADMIN_TOKEN_FILE}"\n[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${name}.json`)}"\n[usage]\npath = "${join(tmp, `usage-${name}.sqlite3`)}"\n`;
 
 /** A chat completion from Node, as a tool would send it; `headers` name the tool. */
 async function chat(base, model, { headers = {}, stream = false, extra = {} } = {}) {
@@ -121,7 +136,15 @@ async function messages(base, model, headers = {}) {
   return { status: r.status, headers: r.headers, json: await r.json() };
 }
 
-const getJson = async (url) => (await fetch(url)).json();
+// The admin API needs the token; scripts send it as a header.
+const getJson = async (url) => (await fetch(url, { headers: { "x-switchyard-admin-token": ADMIN_TOKEN } })).json();
+
+/** A fresh one-time link from the CLI (`switchyard-gateway dashboard-url`), as a user gets one. */
+function dashboardUrl(gw) {
+  const out = spawnSync(GATEWAY, ["--config", gw.configFile, "--port", String(gw.port), "dashboard-url"], { encoding: "utf8" });
+  assert.equal(out.status, 0, out.stderr);
+  return out.stdout.trim();
+}
 
 /** What a mock received (POSTs are inference calls; GETs model lists). */
 const mockRequests = (mockUrl) => getJson(`${mockUrl}/_mock/requests`);
@@ -154,6 +177,8 @@ async function fitsWidth(page, what) {
 let browser;
 let page;
 const consoleErrors = [];
+const dialogs = [];
+let signedOut = true;
 async function newPage(context) {
   const page = await context.newPage();
   page.on("console", (msg) => {
@@ -162,9 +187,16 @@ async function newPage(context) {
     // The refusal of local-only without a local server is asked for on purpose (the browser
     // reports every 4xx answer to fetch as a failed resource).
     if (/\/api\/local-only$/.test(url) && /409/.test(msg.text())) return;
+    // Before the sign-in step's link, the admin API refuses the page on purpose.
+    if (signedOut && /\/api\//.test(url) && /401/.test(msg.text())) return;
     consoleErrors.push(`${page.url()}: ${msg.text()} (${url})`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`${page.url()}: ${err.message}`));
+  // Destructive buttons ask first; the test says yes (and counts that it was asked).
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.accept();
+  });
   return page;
 }
 
@@ -205,6 +237,33 @@ async function main() {
     colorScheme: "light",
   });
   page = await newPage(browser);
+
+  await step("without a session the dashboard says how to sign in; the one-time link signs in, once", async () => {
+    // The admin API refuses a caller without the token.
+    const refused = await fetch(`${gw.base}/api/providers`);
+    assert.equal(refused.status, 401);
+    assert.equal((await refused.json()).error.code, "admin_token_required");
+    await page.goto(`${gw.base}/#/overview`);
+    await page.locator("#signin").waitFor();
+    assert.match(await page.locator("#signin").innerText(), /switchyard-gateway dashboard-url/);
+    await shot(page, "00-sign-in");
+    // The link the gateway printed at start: the browser gets its cookie and lands on the
+    // dashboard, whose pages then load.
+    assert.match(gw.loginLink, /^http:\/\/localhost:\d+\/login\?once=/);
+    await page.goto(gw.loginLink);
+    signedOut = false;
+    assert.equal(new URL(page.url()).pathname, "/");
+    await page.locator("nav a").first().waitFor();
+    assert.equal(await page.locator("#signin").count(), 0);
+    const cookies = await browser.cookies(gw.base);
+    const session = cookies.find((c) => c.name === "switchyard_admin");
+    assert.ok(session && session.httpOnly && session.sameSite === "Strict", JSON.stringify(cookies));
+    assert.ok(!session.value.includes(ADMIN_TOKEN), "the cookie is not the token");
+    // Used once: opening it again signs nobody in.
+    const again = await fetch(gw.loginLink, { redirect: "manual" });
+    assert.equal(again.status, 401);
+    assert.match(await again.text(), /was used already/);
+  });
 
   await step("the dashboard loads from the gateway in under 300 ms, with embedded assets", async () => {
     const index = await fetch(`${gw.base}/`);
@@ -436,6 +495,7 @@ async function main() {
     await fitsWidth(page, "providers");
     await page.locator(`article[data-provider="${CLOUD}"]`).getByRole("button", { name: "Remove key" }).click();
     await page.getByText("Key removed from the secret store.").waitFor();
+    assert.match(dialogs.at(-1) ?? "", /Remove e2ecloud's key/, "the page asked before removing the key");
     assert.equal(await page.locator(`article[data-provider="${CLOUD}"] .keys`).textContent(), "none");
   });
 

@@ -2,6 +2,9 @@
 // gateway refuses foreign Origins). A call never throws: it answers `{ ok: false, ... }` with
 // the gateway's error message, and `missing: true` when the route does not exist (yet).
 
+/** Fired on `window` when the admin API says the dashboard has no valid session. */
+export const SIGNED_OUT = "switchyard:signed-out";
+
 export type Result<T> =
   | { ok: true; data: T }
   | { ok: false; status: number; message: string; code?: string; missing: boolean };
@@ -25,6 +28,10 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<Res
   }
   if (response.ok) return { ok: true, data: json as T };
   const error = (json as { error?: { message?: string; code?: string } } | null)?.error;
+  // No session (the cookie from a one-time link) or a stale one: the page shows how to sign in.
+  if (response.status === 401 && /^admin_token_/.test(error?.code ?? "")) {
+    window.dispatchEvent(new CustomEvent(SIGNED_OUT));
+  }
   const missing = response.status === 404 && (error?.code === "route_not_found" || !error?.code || /no route|not found/i.test(error?.message ?? "")) && !/^no log entry/.test(error?.message ?? "");
   return {
     ok: false,

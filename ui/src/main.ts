@@ -8,6 +8,7 @@ import { modelsPage } from "./pages/models";
 import { providersPage } from "./pages/providers";
 import { localServersPage } from "./pages/local";
 import { connectPage } from "./pages/connect";
+import { SIGNED_OUT } from "./api";
 
 /** A page renders into its root and returns a cleanup (timers, streams). */
 export type Page = (root: HTMLElement) => (() => void) | void;
@@ -48,5 +49,38 @@ function route(): void {
   cleanup = current.page(body);
 }
 
+/** The admin API refused the dashboard (no session cookie, or one from an older token): say how
+ * to get in instead of showing pages of errors. The form posts to the gateway's `/login`. */
+function signIn(): void {
+  if (document.getElementById("signin")) return;
+  if (cleanup) cleanup();
+  cleanup = undefined;
+  replace(nav);
+  document.title = "Sign in · Switchyard";
+  replace(
+    main,
+    h("h1", null, "Sign in"),
+    h(
+      "div",
+      { class: "page", id: "signin" },
+      h("p", null, "The dashboard needs this gateway's admin token. To get in:"),
+      h(
+        "ul",
+        null,
+        h("li", null, "choose ", h("b", null, "Open dashboard…"), " in Switchyard's menu-bar menu, or"),
+        h("li", null, "open the one-time link the gateway printed when it started (", h("code", null, "switchyard-gateway dashboard-url"), " prints a new one), or"),
+        h("li", null, "paste the token (", h("code", null, "switchyard-gateway token"), " prints it):"),
+      ),
+      h(
+        "form",
+        { method: "post", action: "/login", class: "row" },
+        h("input", { name: "token", type: "password", autocomplete: "off", placeholder: "sya_…", "aria-label": "Admin token" }),
+        h("button", { type: "submit" }, "Sign in"),
+      ),
+    ),
+  );
+}
+
+window.addEventListener(SIGNED_OUT, signIn);
 window.addEventListener("hashchange", route);
 route();

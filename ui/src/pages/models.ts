@@ -103,6 +103,7 @@ export function modelsPage(root: HTMLElement): void {
         type: "button",
         title: "Back to the config's or the built-in definition",
         onclick: async () => {
+          if (!confirm(`Reset ${c.name} to the config's or the built-in definition? Your edits to it are lost.`)) return;
           const r = await api.resetClass(c.name);
           if (r.ok) await loadClasses();
           else status.textContent = r.message;

@@ -84,6 +84,7 @@ export function providersPage(root: HTMLElement): void {
                   {
                     type: "button",
                     onclick: async () => {
+                      if (!confirm(`Remove provider ${p.name} and its stored key?`)) return;
                       const r = await api.deleteProvider(p.name);
                       await load(r.ok ? undefined : { provider: p.name, el: notice(r.message, "error") });
                     },
@@ -97,6 +98,7 @@ export function providersPage(root: HTMLElement): void {
                   {
                     type: "button",
                     onclick: async () => {
+                      if (!confirm(`Remove ${p.name}'s key from the secret store? Requests to it will then go without a key.`)) return;
                       const r = await api.deleteKey(p.name);
                       await load({ provider: p.name, el: r.ok ? notice("Key removed from the secret store.", "ok") : notice(r.message, "error") });
                     },
