@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -73,9 +74,12 @@ def port_is_free(port):
             return False
 
 
-def http_json(url, body=None, timeout=10):
+def http_json(url, body=None, timeout=10, token=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["x-switchyard-admin-token"] = token
+    request = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -230,7 +234,19 @@ local = false
                                {"model": "deskmock/desk-test-model", "messages": [{"role": "user", "content": "hi"}]})
             if "choices" not in answer:
                 raise Failure(f"no answer through the gateway: {answer}")
-        summary = wait_for("the usage log", lambda: (s := http_json(f"http://127.0.0.1:{port}/api/usage/summary"))["requests"] >= 3 and s)
+        # The admin API needs the install's token: the app made it at first start, in the config
+        # dir, readable by the user only.
+        token_file = os.path.join(home, ".config", "switchyard", "admin-token")
+        token = wait_for("the admin token file", lambda: os.path.exists(token_file) and open(token_file).read().strip())
+        if os.stat(token_file).st_mode & 0o077:
+            raise Failure(f"the admin token file is readable by others: {oct(os.stat(token_file).st_mode)}")
+        try:
+            http_json(f"http://127.0.0.1:{port}/api/usage/summary")
+            raise Failure("the admin API answered without the token")
+        except urllib.error.HTTPError as err:
+            if err.code != 401:
+                raise Failure(f"the admin API without the token answered {err.code}, not 401")
+        summary = wait_for("the usage log", lambda: (s := http_json(f"http://127.0.0.1:{port}/api/usage/summary", token=token))["requests"] >= 3 and s)
         log(f"gateway on {port}: {summary['requests']} requests logged")
 
         # 2. The tray icon: trayer embeds the app's icon window (XEmbed).
