@@ -37,6 +37,10 @@ pub enum ApiError {
         "Origin `{origin}` is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
     )]
     ForbiddenOrigin { origin: String },
+    /// A virtual key's refusal: missing, unknown, inactive, a model it may not use, or a limit
+    /// reached (`retry_after` in seconds on rate limits). `code` is Bifrost's error type.
+    #[error("{message}")]
+    Governance { status: StatusCode, code: &'static str, message: String, retry_after: Option<u64> },
     /// A route that needs a credential the request did not carry (the admin token).
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
@@ -132,6 +136,7 @@ impl ApiError {
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Governance { status, .. } => *status,
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -169,9 +174,10 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::Unauthorized { .. } => {
-                ErrorKind::Forbidden
-            }
+            ApiError::ForbiddenHost { .. }
+            | ApiError::ForbiddenOrigin { .. }
+            | ApiError::Unauthorized { .. }
+            | ApiError::Governance { .. } => ErrorKind::Forbidden,
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
@@ -192,6 +198,9 @@ impl ApiError {
             },
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
             ApiError::Unauthorized { .. } => "authentication_error",
+            ApiError::Governance { status, .. } if *status == StatusCode::UNAUTHORIZED => "authentication_error",
+            ApiError::Governance { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+            ApiError::Governance { .. } => "permission_error",
             ApiError::UpstreamTimeout { .. } => "timeout_error",
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
                 "upstream_error"
@@ -214,7 +223,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
-            ApiError::Unauthorized { code, .. } => code,
+            ApiError::Unauthorized { code, .. } | ApiError::Governance { code, .. } => code,
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
@@ -245,10 +254,13 @@ impl ApiError {
         let status = self.status_code();
         let body = self.body_for(family);
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::Upstream(failure) = self
-            && let Some(value) = failure.retry_after
+        if let ApiError::Upstream(failure) = &self
+            && let Some(value) = &failure.retry_after
         {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+            response.headers_mut().insert(header::RETRY_AFTER, value.clone());
+        }
+        if let ApiError::Governance { retry_after: Some(secs), .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

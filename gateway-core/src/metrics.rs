@@ -451,30 +451,13 @@ mod tests {
     /// A finished request to `mock/echo` with nothing else known.
     fn record() -> RequestRecord {
         RequestRecord {
-            request_id: "req_test".into(),
             started_at: SystemTime::now(),
-            family: ApiFamily::OpenAi,
-            endpoint: "chat completions",
-            requested_model: None,
-            class: None,
             provider: Some("mock".into()),
             upstream_model: Some("echo".into()),
-            stream: false,
             status: 200,
             outcome: Outcome::Success,
-            usage: None,
             latency: Duration::from_millis(5),
-            time_to_first_byte: None,
-            user_agent: None,
-            client: None,
-            session_id: None,
-            provider_local: false,
-            attempts: 0,
-            trail: Vec::new(),
-            error_message: None,
-            upstream_time: None,
-            cloud_reference: None,
-            bodies: None,
+            ..RequestRecord::new("req_test".into(), ApiFamily::OpenAi, "chat completions")
         }
     }
 

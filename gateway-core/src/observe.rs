@@ -85,6 +85,47 @@ pub struct RequestRecord {
     pub cloud_reference: Option<(String, String)>,
     /// The request's body and the answer the client got, when `usage.store_bodies` is on.
     pub bodies: Option<Box<StoredBodies>>,
+    /// The id (never the value) of the virtual key the request came with.
+    pub virtual_key: Option<Arc<str>>,
+}
+
+impl RequestRecord {
+    /// A record of a request that has only started: nothing known yet but its id and route.
+    pub fn new(request_id: Arc<str>, family: ApiFamily, endpoint: &'static str) -> RequestRecord {
+        RequestRecord {
+            request_id,
+            started_at: SystemTime::now(),
+            family,
+            endpoint,
+            requested_model: None,
+            class: None,
+            provider: None,
+            upstream_model: None,
+            stream: false,
+            status: 0,
+            outcome: Outcome::ClientGone,
+            usage: None,
+            latency: Duration::ZERO,
+            time_to_first_byte: None,
+            user_agent: None,
+            client: None,
+            session_id: None,
+            provider_local: false,
+            attempts: 0,
+            trail: Vec::new(),
+            error_message: None,
+            upstream_time: None,
+            cloud_reference: None,
+            bodies: None,
+            virtual_key: None,
+        }
+    }
+}
+
+/// Told about the finished record before the observer is: the policy stage settles what the
+/// request spent against its key's budgets and limits.
+pub trait FinishHook: Send {
+    fn finished(self: Box<Self>, record: &RequestRecord);
 }
 
 /// Bodies kept for the usage log, each cut at `cap` bytes.
@@ -153,6 +194,7 @@ pub struct PendingRecord {
     record: Option<RequestRecord>,
     started: Instant,
     observer: Arc<dyn RequestObserver>,
+    hook: Option<Box<dyn FinishHook>>,
 }
 
 impl PendingRecord {
@@ -163,39 +205,20 @@ impl PendingRecord {
         endpoint: &'static str,
     ) -> PendingRecord {
         PendingRecord {
-            record: Some(RequestRecord {
-                request_id,
-                started_at: SystemTime::now(),
-                family,
-                endpoint,
-                requested_model: None,
-                class: None,
-                provider: None,
-                upstream_model: None,
-                stream: false,
-                status: 0,
-                outcome: Outcome::ClientGone,
-                usage: None,
-                latency: Duration::ZERO,
-                time_to_first_byte: None,
-                user_agent: None,
-                client: None,
-                session_id: None,
-                provider_local: false,
-                attempts: 0,
-                trail: Vec::new(),
-                error_message: None,
-                upstream_time: None,
-                cloud_reference: None,
-                bodies: None,
-            }),
+            record: Some(RequestRecord::new(request_id, family, endpoint)),
             started: Instant::now(),
             observer,
+            hook: None,
         }
     }
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Runs `hook` with the finished record, once.
+    pub fn on_finish(&mut self, hook: Box<dyn FinishHook>) {
+        self.hook = Some(hook);
     }
 
     /// Edits the record in place.
@@ -238,6 +261,9 @@ impl PendingRecord {
             record.status = status;
             record.outcome = outcome;
             record.latency = self.started.elapsed();
+            if let Some(hook) = self.hook.take() {
+                hook.finished(&record);
+            }
             self.observer.record(record);
         }
     }

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{admin, anthropic, gemini, openai, responses, session, ui, usage};
+use crate::api::{admin, anthropic, gemini, governance, openai, responses, session, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/genai/v1beta", gemini_routes())
         .route("/login", get(session::login_link).post(session::login_form))
         .route("/logout", post(session::logout))
+        // Authenticated by the virtual key itself, not the admin token (Bifrost's self-service).
+        .route("/api/governance/virtual-keys/quota", get(governance::quota))
         .nest(
             "/api",
             admin::router().layer(axum::middleware::from_fn_with_state(state.clone(), session::require_admin)),

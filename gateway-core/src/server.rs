@@ -38,6 +38,8 @@ pub enum StartupError {
     Usage(#[from] UsageError),
     #[error(transparent)]
     AdminToken(#[from] AdminTokenError),
+    #[error(transparent)]
+    Governance(#[from] crate::governance::GovernanceError),
 }
 
 /// What the embedding program supplies; the defaults suit the headless binary.
@@ -67,6 +69,8 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
     let pricing = PriceTable::new(config.pricing.clone());
     let usage = Arc::new(UsageRecorder::open(&config.usage, pricing, options.observer)?);
     let admin = admin_auth(&config)?;
+    let governance =
+        crate::governance::Governance::open(config.governance.file.clone(), config.governance.require_virtual_key)?;
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
     let local_servers = match options.local_servers {
         Some(servers) => Ok(servers),
@@ -92,6 +96,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         config,
         guard,
         admin,
+        governance,
         providers: ArcSwap::from_pointee(providers),
         catalog: Catalog::default(),
         upstream,
@@ -148,6 +153,7 @@ pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway
         .tasks()
         .spawn(axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).into_future());
     state.tasks().spawn_until_stopped(refresh_loop(state.clone()));
+    state.tasks().spawn_until_stopped(governance_flush_loop(state.clone()));
     tracing::info!(%addr, "Switchyard gateway listening");
     if matches!(state.admin(), AdminAuth::Open) {
         tracing::warn!(
@@ -190,6 +196,9 @@ impl RunningGateway {
         }
         let observer = self.state.observer();
         let _ = tokio::task::spawn_blocking(move || observer.close()).await;
+        // The virtual keys' spend, after the last request settled.
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || flush_governance(&state)).await;
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
@@ -197,6 +206,25 @@ impl RunningGateway {
         signal.await;
         tracing::info!("shutting down");
         self.shutdown().await;
+    }
+}
+
+/// How often the virtual keys' meters are written when they moved.
+const GOVERNANCE_FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// Writes the virtual keys' meters off the request path, so a restart keeps spent budgets and
+/// current windows (at most the last two seconds' spend is lost to a crash).
+async fn governance_flush_loop(state: AppState) {
+    loop {
+        tokio::time::sleep(GOVERNANCE_FLUSH_EVERY).await;
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || flush_governance(&state)).await;
+    }
+}
+
+fn flush_governance(state: &AppState) {
+    if let Err(err) = state.governance().flush() {
+        tracing::error!(error = %err, "cannot write the virtual keys' spend");
     }
 }
 

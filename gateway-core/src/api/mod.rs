@@ -4,6 +4,7 @@ pub mod admin;
 mod admin_error;
 pub mod anthropic;
 pub mod gemini;
+pub mod governance;
 pub mod local_servers;
 pub mod openai;
 pub mod responses;

@@ -46,6 +46,7 @@ pub struct Config {
     /// Task classes by name; these override the built-in ones of the same name.
     pub task_classes: BTreeMap<String, TaskClassConfig>,
     pub usage: UsageConfig,
+    pub governance: GovernanceConfig,
     /// Price overrides, dollars per million tokens, keyed `provider/model`, `model` or a prefix
     /// ending in `*`: `[pricing."openai/gpt-4o"] input = 2.5`.
     pub pricing: BTreeMap<String, Price>,
@@ -67,6 +68,18 @@ impl Default for RoutingConfig {
     fn default() -> Self {
         RoutingConfig { local_only: false, default_class: "coding".into(), state_file: None }
     }
+}
+
+/// `[governance]`: virtual keys.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceConfig {
+    /// Every inference request must present an active virtual key (401 otherwise). Off by
+    /// default, so tools pointed at the gateway with no setup keep working.
+    pub require_virtual_key: bool,
+    /// Where the keys and their spend are kept; default `governance.json` in the config dir
+    /// (the app and the headless binary), in memory only for an embedded gateway without one.
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

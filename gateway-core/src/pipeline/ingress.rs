@@ -46,6 +46,8 @@ pub struct Received {
     pub peer: Option<SocketAddr>,
     pub from_path: Option<FromPath>,
     pub body: Bytes,
+    /// `?key=` (Gemini's clients may send their key so), for the policy stage.
+    pub query_key: Option<String>,
 }
 
 /// An inference request, typed: what every later stage reads.
@@ -67,6 +69,8 @@ pub struct InferenceRequest<'a> {
     /// `x-switchyard-task`
     pub class_header: Option<&'a str>,
     pub caller: Caller,
+    /// `?key=`
+    pub query_key: Option<&'a str>,
 }
 
 impl InferenceRequest<'_> {
@@ -128,7 +132,10 @@ impl Received {
     ) -> Result<Received, ApiError> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
         let body = read_body(body, &parts.headers, limit).await?;
-        Ok(Received { id, family, endpoint, headers: parts.headers, peer, from_path, body })
+        let query_key = parts.uri.query().filter(|q| q.contains("key=")).and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).find(|(name, _)| name == "key").map(|(_, v)| v.into_owned())
+        });
+        Ok(Received { id, family, endpoint, headers: parts.headers, peer, from_path, body, query_key })
     }
 
     /// Who is calling: a tool's header or User-Agent, else the peer process (looked up once per
@@ -158,6 +165,7 @@ impl Received {
             fallbacks,
             class_header: self.headers.get(&TASK_HEADER).and_then(|v| v.to_str().ok()),
             caller,
+            query_key: self.query_key.as_deref(),
         })
     }
 }

@@ -115,11 +115,12 @@ pub async fn serve(
             r.stream = request.stream;
         });
         // 2. policy
-        if let Err(error) = policy::check(&state, &request) {
-            return record::failed(record, &id, family, error);
-        }
+        let key = match policy::check(&state, &request, &mut record) {
+            Ok(key) => key,
+            Err(error) => return record::failed(record, &id, family, error),
+        };
         // 3. plan
-        let plan = match plan::plan(&state, &request, &mut record).await {
+        let plan = match plan::plan(&state, &request, key.as_ref(), &mut record).await {
             Ok(plan) => plan,
             Err(error) => return record::failed(record, &id, family, error),
         };

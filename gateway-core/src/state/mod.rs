@@ -33,6 +33,8 @@ pub struct GatewayInner {
     pub guard: HostGuard,
     /// Who may use `/api/*`: the admin token, or anyone (`admin_auth = "none"`).
     pub admin: AdminAuth,
+    /// Virtual keys, their budgets and rate limits.
+    pub governance: crate::governance::Governance,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
     /// One pooled client for every upstream (two transports inside: `transport`).
@@ -116,6 +118,10 @@ impl AppState {
 
     pub fn guard(&self) -> &HostGuard {
         &self.0.guard
+    }
+
+    pub fn governance(&self) -> &crate::governance::Governance {
+        &self.0.governance
     }
 
     pub fn admin(&self) -> &AdminAuth {

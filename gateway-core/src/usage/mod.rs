@@ -128,7 +128,7 @@ impl LogEntry {
             request_id: Some(record.request_id.clone()),
             ts_ms,
             client: record.client.clone(),
-            virtual_key: None,
+            virtual_key: record.virtual_key.as_deref().map(str::to_owned),
             task_class: record.class.clone(),
             family: record.family.as_str().to_owned(),
             endpoint: record.endpoint.to_owned(),

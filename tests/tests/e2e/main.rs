@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod gemini_api;
 mod gemini_cli;
+mod governance;
 mod local_servers_api;
 mod openai_api;
 mod provider_keys;

@@ -210,30 +210,19 @@ async fn metrics_parse_with_the_prometheus_client() {
 
 fn record(started_at: SystemTime, model: &str) -> RequestRecord {
     RequestRecord {
-        request_id: Arc::from("req_bench"),
         started_at,
-        family: gateway_core::wire::ApiFamily::OpenAi,
-        endpoint: "/chat/completions",
         requested_model: Some(format!("openai/{model}")),
-        class: None,
         provider: Some("openai".into()),
         upstream_model: Some(model.into()),
-        stream: false,
         status: 200,
         outcome: Outcome::Success,
         usage: Some(Usage { input_tokens: 100, output_tokens: 10, cached_input_tokens: 40, ..Usage::default() }),
         latency: Duration::from_millis(30),
         time_to_first_byte: Some(Duration::from_millis(20)),
-        user_agent: None,
         client: Some("bench".into()),
-        session_id: None,
-        provider_local: false,
         attempts: 1,
-        trail: Vec::new(),
-        error_message: None,
         upstream_time: Some(Duration::from_millis(29)),
-        cloud_reference: None,
-        bodies: None,
+        ..RequestRecord::new(Arc::from("req_bench"), gateway_core::wire::ApiFamily::OpenAi, "/chat/completions")
     }
 }
 
