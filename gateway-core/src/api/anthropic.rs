@@ -27,10 +27,15 @@ pub async fn count_tokens(State(state): State<AppState>, request: Request) -> Re
 }
 
 /// Every provider's models as `provider/model`, in Anthropic's list shape.
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+pub async fn models(State(state): State<AppState>, headers: http::HeaderMap, uri: http::Uri) -> Json<Value> {
     state.ensure_catalog().await;
     let catalog = state.catalog().snapshot();
-    let ids: Vec<String> = catalog.qualified_ids().map(|(provider, model)| format!("{provider}/{model}")).collect();
+    let key = crate::pipeline::policy::listing_key(&state, &headers, uri.query());
+    let ids: Vec<String> = catalog
+        .qualified_ids()
+        .filter(|(provider, model)| key.as_ref().is_none_or(|k| k.allows(provider, model)))
+        .map(|(provider, model)| format!("{provider}/{model}"))
+        .collect();
     let data: Vec<Value> = ids
         .iter()
         .map(|id| json!({ "type": "model", "id": id, "display_name": id, "created_at": CREATED_AT }))

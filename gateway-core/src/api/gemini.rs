@@ -46,21 +46,25 @@ pub async fn call(State(state): State<AppState>, Path(rest): Path<String>, reque
 }
 
 /// `GET …/models`: every provider's models as `models/provider/model`, and the task classes.
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+pub async fn models(State(state): State<AppState>, headers: http::HeaderMap, uri: http::Uri) -> Json<Value> {
     state.ensure_catalog().await;
     let catalog = state.catalog().snapshot();
+    let key = crate::pipeline::policy::listing_key(&state, &headers, uri.query());
     let mut models: Vec<Value> = catalog
         .providers
         .iter()
         .flat_map(|(provider, list)| {
-            list.models.iter().map(move |model| {
-                let details = list.details.get(model);
-                entry(
-                    &format!("{provider}/{model}"),
-                    details.and_then(|d| d.context_window),
-                    details.and_then(|d| d.max_output_tokens),
-                )
-            })
+            let key = key.clone();
+            list.models.iter().filter(move |model| key.as_ref().is_none_or(|k| k.allows(provider, model))).map(
+                move |model| {
+                    let details = list.details.get(model);
+                    entry(
+                        &format!("{provider}/{model}"),
+                        details.and_then(|d| d.context_window),
+                        details.and_then(|d| d.max_output_tokens),
+                    )
+                },
+            )
         })
         .collect();
     models.extend(state.routing().resolved().classes.keys().map(|class| entry(class, None, None)));
@@ -68,9 +72,14 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET …/models/{model}`: one model, when the catalog or the task classes know it.
-pub async fn model(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+pub async fn model(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: http::HeaderMap,
+    uri: http::Uri,
+) -> Response {
     let name = crate::providers::gemini::bare_name(&name).to_owned();
-    let Json(list) = models(State(state)).await;
+    let Json(list) = models(State(state), headers, uri).await;
     let wanted = format!("models/{name}");
     let found = list["models"].as_array().and_then(|all| all.iter().find(|m| m["name"] == wanted.as_str())).cloned();
     match found {

@@ -28,14 +28,17 @@ pub async fn embeddings(State(state): State<AppState>, request: Request) -> Resp
 
 /// The merged list of every provider's models, ids in `provider/model` form; in Anthropic's
 /// shape when the client sends `anthropic-version` (Claude Code's model discovery).
-pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+pub async fn models(State(state): State<AppState>, headers: HeaderMap, uri: http::Uri) -> Json<Value> {
     if headers.contains_key("anthropic-version") {
-        return super::anthropic::models(State(state)).await;
+        return super::anthropic::models(State(state), headers, uri).await;
     }
     state.ensure_catalog().await;
     let catalog = state.catalog().snapshot();
+    // A virtual key sees only what it may use.
+    let key = crate::pipeline::policy::listing_key(&state, &headers, uri.query());
     let mut data: Vec<Value> = catalog
         .qualified_ids()
+        .filter(|(provider, model)| key.as_ref().is_none_or(|k| k.allows(provider, model)))
         .map(|(provider, model)| {
             json!({ "id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider })
         })

@@ -165,6 +165,34 @@ impl KeyEntry {
         }
     }
 
+    /// OpenAI's rate-limit headers for the key's own limits: `x-ratelimit-limit-requests`,
+    /// `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests` (`"12s"`), and the token ones.
+    pub fn rate_limit_headers(&self, now: i64, headers: &mut http::HeaderMap) {
+        for (meter, kind) in [(&self.meters.requests, "requests"), (&self.meters.tokens, "tokens")] {
+            let Some(meter) = meter else { continue };
+            let state = meter.snapshot(now);
+            let remaining = meter.limit.saturating_sub(state.used.saturating_add(state.reserved));
+            let reset = format!("{}s", ((state.window_end - now).max(0) as u64).div_ceil(1000));
+            for (name, value) in [
+                (format!("x-ratelimit-limit-{kind}"), meter.limit.to_string()),
+                (format!("x-ratelimit-remaining-{kind}"), remaining.to_string()),
+                (format!("x-ratelimit-reset-{kind}"), reset),
+            ] {
+                if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+                    headers.insert(name, value);
+                }
+            }
+        }
+    }
+
+    /// Whether the key may use `model` of `provider`.
+    pub fn allows(&self, provider: &str, model: &str) -> bool {
+        match self.spec.provider_configs.iter().find(|c| c.provider == provider) {
+            Some(config) => config.allows_model(model),
+            None => self.spec.allow_all_providers,
+        }
+    }
+
     /// The provider configs with their meters.
     pub fn configs(&self) -> impl Iterator<Item = (&spec::ProviderConfigSpec, &Meters)> {
         self.spec.provider_configs.iter().zip(&self.config_meters)

@@ -175,7 +175,7 @@ static GOOGLE_KEY_HEADER: HeaderName = HeaderName::from_static("x-goog-api-key")
 
 /// The key the client sent in its API's own header: `Authorization: Bearer`, `x-api-key`
 /// (Anthropic) or `x-goog-api-key` (Gemini).
-fn presented_credential(headers: &HeaderMap) -> Option<&str> {
+pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
         return Some(token.trim()).filter(|t| !t.is_empty());

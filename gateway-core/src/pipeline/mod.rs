@@ -134,7 +134,11 @@ pub async fn serve(
             },
         };
         // 6. relay (7. record: here for whole answers, by the relay when a stream ends)
-        relay(answer, family, record)
+        let mut response = relay(answer, family, record);
+        if let Some(key) = &key {
+            key.rate_limit_headers(crate::governance::now_ms(), response.headers_mut());
+        }
+        response
     }
     .instrument(span)
     .await;

@@ -33,8 +33,7 @@ pub fn check(
     if governance.is_idle() {
         return Ok(None);
     }
-    let explicit = KEY_HEADERS.iter().find_map(|name| request.headers.get(name).and_then(|v| v.to_str().ok()));
-    let presented = explicit.map(str::trim).or_else(|| request.credential()).or(request.query_key);
+    let (presented, explicit) = presented(request.headers, request.credential(), request.query_key);
     let Some(presented) = presented.filter(|p| !p.is_empty()) else {
         if governance.required {
             return Err(refusal(
@@ -67,6 +66,31 @@ pub fn check(
     record.update(|r| r.virtual_key = Some(Arc::from(entry.spec.id.as_str())));
     record.on_finish(Box::new(Settle { admission, state: state.clone() }));
     Ok(Some(entry))
+}
+
+/// The credential a request presents for a virtual key: Switchyard's or Bifrost's header (or
+/// `api-key`) first, else its API's own key header, else `?key=`; and whether it came in a
+/// header meant only for virtual keys.
+fn presented<'a>(
+    headers: &'a http::HeaderMap,
+    api_key: Option<&'a str>,
+    query_key: Option<&'a str>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let explicit = KEY_HEADERS.iter().find_map(|name| headers.get(name).and_then(|v| v.to_str().ok())).map(str::trim);
+    (explicit.or(api_key).or(query_key), explicit)
+}
+
+/// The known key a model-list request presents, so the list shows only what it may use.
+pub fn listing_key(state: &AppState, headers: &http::HeaderMap, query: Option<&str>) -> Option<Arc<KeyEntry>> {
+    let governance = state.governance();
+    if governance.is_idle() {
+        return None;
+    }
+    let query_key = query.filter(|q| q.contains("key=")).and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).find(|(name, _)| name == "key").map(|(_, v)| v.into_owned())
+    });
+    let (presented, _) = presented(headers, super::ingress::presented_credential(headers), query_key.as_deref());
+    governance.keys().find(presented?).cloned()
 }
 
 fn refusal(status: StatusCode, code: &'static str, message: String) -> ApiError {

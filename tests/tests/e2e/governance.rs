@@ -175,6 +175,44 @@ async fn a_key_works_in_every_header_style_on_every_api_and_limits_providers_and
         .unwrap();
     assert_eq!(gemini.status(), 200);
 
+    // The model lists show a key only what it may use.
+    let listed: Value =
+        gw.anonymous.get(gw.url("/v1/models")).header(h.0, h.1).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .filter(|id| id.contains('/'))
+        .collect();
+    assert_eq!(ids, ["alpha/mock-model"], "{listed}");
+    let everything: Value = gw.anonymous.get(gw.url("/v1/models")).send().await.unwrap().json().await.unwrap();
+    assert!(everything.to_string().contains("beta/shared-model"));
+    let anthropic_list: Value = gw
+        .anonymous
+        .get(gw.url("/v1/models"))
+        .header("anthropic-version", "2023-06-01")
+        .header("x-api-key", &value)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anthropic_list["data"].as_array().unwrap().len(), 1, "{anthropic_list}");
+    let gemini_list: Value =
+        gw.anonymous.get(gw.url(&format!("/v1beta/models?key={value}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        gemini_list["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["baseModelId"].as_str().unwrap().contains('/'))
+            .count(),
+        1,
+        "{gemini_list}"
+    );
+
     // Outside the key: a model and a provider it does not allow, refused before any upstream
     // call, in the caller's shape.
     let before = posts(&beta).len();
@@ -263,6 +301,9 @@ async fn of_500_requests_at_once_a_key_allowing_100_a_minute_serves_exactly_100(
         *counts.entry(answer.status().as_u16()).or_default() += 1;
     }
     assert_eq!(counts.get(&200), Some(&100), "{counts:?}");
+    let served = answers.iter().find(|a| a.status() == 200).unwrap();
+    assert_eq!(served.headers()["x-ratelimit-limit-requests"], "100");
+    assert!(served.headers()["x-ratelimit-reset-requests"].to_str().unwrap().ends_with('s'));
     assert_eq!(counts.get(&429), Some(&400), "{counts:?}");
     let refused = answers.into_iter().find(|a| a.status() == 429).unwrap();
     let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
