@@ -37,6 +37,9 @@ pub enum ApiError {
         "Origin `{origin}` is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
     )]
     ForbiddenOrigin { origin: String },
+    /// The connection comes from a process that is not this user's (`server.allow_other_users`).
+    #[error("{message}")]
+    ForbiddenPeer { message: String },
     #[error("provider `{provider}` is unreachable: {detail}")]
     UpstreamUnreachable { provider: String, detail: String },
     #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
@@ -127,7 +130,9 @@ impl ApiError {
             | ApiError::RouteNotFound { .. }
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -165,7 +170,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
+                ErrorKind::Forbidden
+            }
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
@@ -184,7 +191,9 @@ impl ApiError {
                 None if failure.status.is_client_error() => "invalid_request_error",
                 None => "upstream_error",
             },
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
+                "permission_error"
+            }
             ApiError::UpstreamTimeout { .. } => "timeout_error",
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
                 "upstream_error"
@@ -207,6 +216,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
+            ApiError::ForbiddenPeer { .. } => "forbidden_user",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",

@@ -111,6 +111,13 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Most connections served at once; beyond it, new connections wait unaccepted (in the
+    /// kernel's backlog) until one closes.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; a slower one is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Serve connections from other OS users' processes too (default: only this user's).
+    pub allow_other_users: bool,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +129,9 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             shutdown_grace_secs: 30,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            allow_other_users: false,
         }
     }
 }
@@ -252,6 +262,12 @@ impl Config {
         let invalid = |field: String, message: String| ConfigError::Invalid { path: path.to_owned(), field, message };
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes".into(), "must be at least 1024".into()));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(invalid("server.header_read_timeout_secs".into(), "must be at least 1".into()));
         }
         for (name, provider) in &self.providers {
             if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {
