@@ -159,14 +159,13 @@ mod linux {
             choice_file: Option<&Path>,
             probe: impl FnOnce() -> Backend,
         ) -> Backend {
-            match forced {
-                Some(value) => match Backend::parse(value) {
+            if let Some(value) = forced {
+                match Backend::parse(value) {
                     Some(backend) => return backend,
                     None => {
                         tracing::warn!(value, "SWITCHYARD_SECRET_STORE is secret-service or kernel-keyring; ignored")
                     }
-                },
-                None => {}
+                }
             }
             let Some(file) = choice_file else { return probe() };
             match std::fs::read_to_string(file) {
