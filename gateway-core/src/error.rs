@@ -44,6 +44,9 @@ pub enum ApiError {
     /// A route that needs a credential the request did not carry (the admin token).
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
+    /// The connection comes from a process that is not this user's (`server.allow_other_users`).
+    #[error("{message}")]
+    ForbiddenPeer { message: String },
     #[error("provider `{provider}` is unreachable: {detail}")]
     UpstreamUnreachable { provider: String, detail: String },
     #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
@@ -134,7 +137,9 @@ impl ApiError {
             | ApiError::RouteNotFound { .. }
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Governance { status, .. } => *status,
             ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
@@ -176,6 +181,7 @@ impl ApiError {
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
             ApiError::ForbiddenHost { .. }
             | ApiError::ForbiddenOrigin { .. }
+            | ApiError::ForbiddenPeer { .. }
             | ApiError::Unauthorized { .. }
             | ApiError::Governance { .. } => ErrorKind::Forbidden,
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
@@ -196,7 +202,9 @@ impl ApiError {
                 None if failure.status.is_client_error() => "invalid_request_error",
                 None => "upstream_error",
             },
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
+                "permission_error"
+            }
             ApiError::Unauthorized { .. } => "authentication_error",
             ApiError::Governance { status, .. } if *status == StatusCode::UNAUTHORIZED => "authentication_error",
             ApiError::Governance { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
@@ -224,6 +232,7 @@ impl ApiError {
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
             ApiError::Unauthorized { code, .. } | ApiError::Governance { code, .. } => code,
+            ApiError::ForbiddenPeer { .. } => "forbidden_user",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",

@@ -70,6 +70,8 @@ struct SeriesKey {
 pub struct Gauges {
     pub dropped_rows: u64,
     pub written_rows: u64,
+    /// Rows stored without their bodies: too many body bytes were waiting for the writer.
+    pub dropped_bodies: u64,
     pub local_only: bool,
     pub cloud_attempts_while_local: u64,
 }
@@ -390,11 +392,18 @@ impl Metrics {
             &mut out,
             "switchyard_usage_rows_dropped_total",
             "counter",
-            "Usage log rows dropped because the writer fell behind.",
+            "Usage log rows dropped because the writer fell behind or could not write them.",
         );
         let _ = writeln!(out, "switchyard_usage_rows_dropped_total {}", gauges.dropped_rows);
         header(&mut out, "switchyard_usage_rows_written_total", "counter", "Usage log rows written.");
         let _ = writeln!(out, "switchyard_usage_rows_written_total {}", gauges.written_rows);
+        header(
+            &mut out,
+            "switchyard_usage_bodies_dropped_total",
+            "counter",
+            "Usage log rows stored without their bodies because too many body bytes were queued.",
+        );
+        let _ = writeln!(out, "switchyard_usage_bodies_dropped_total {}", gauges.dropped_bodies);
         header(&mut out, "switchyard_local_only", "gauge", "1 while local-only mode is on.");
         let _ = writeln!(out, "switchyard_local_only {}", u8::from(gauges.local_only));
         header(
@@ -502,7 +511,7 @@ mod tests {
         metrics.observe(&fast, Some(0.5));
         let slow = RequestRecord { latency: Duration::from_millis(700), upstream_time: None, ..fast };
         metrics.observe(&slow, Some(0.5));
-        let gauges = Gauges { dropped_rows: 3, written_rows: 2, local_only: true, cloud_attempts_while_local: 0 };
+        let gauges = Gauges { dropped_rows: 3, written_rows: 2, local_only: true, ..Gauges::default() };
         let text = metrics.render(gauges);
         assert!(
             text.contains(

@@ -1,9 +1,14 @@
 //! The routing state that changes at run time: task classes, local-only mode and the providers
 //! added through the admin API. The admin API (and the tray) change it; requests read snapshots. Changes are kept in a small JSON state file
 //! so they survive a restart; the user's config file is never rewritten.
+//!
+//! The file is written durably (`state_file`): a unique temporary file fsynced, renamed over the
+//! old one, the directory fsynced, the previous copy kept as `state.json.bak`. A file that cannot
+//! be read fails closed: local-only mode on, the bad file left alone (and copied aside) until the
+//! user changes something, and `state_file_problem` says so to the tray and the dashboard.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -14,6 +19,10 @@ use crate::catalog::CatalogSnapshot;
 use crate::classes::{self, ResolvedClasses};
 use crate::config::{Config, KeyRef, ProviderConfig, ProviderKind, TaskClassConfig};
 use crate::providers::ProviderSet;
+
+mod state_file;
+
+use state_file::Loaded;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -63,6 +72,8 @@ pub struct RoutingState {
     /// a non-zero value means some path asked, and was stopped.
     cloud_attempts_while_local: AtomicU64,
     state_file: Option<PathBuf>,
+    /// Why the state file could not be read at start, if it could not (see `state_file_problem`).
+    state_file_problem: Option<String>,
     pub default_class: String,
 }
 
@@ -77,11 +88,22 @@ impl RoutingState {
         // Only the binaries choose the default location (`state.json` in the config dir), so an
         // embedded or test gateway never reads or writes a user's state.
         let state_file = config.routing.state_file.clone();
-        let saved = state_file.as_deref().and_then(read_state_file).unwrap_or_default();
+        let loaded = state_file.as_deref().map_or(Loaded::Missing, state_file::load);
+        let (saved, problem) = match loaded {
+            Loaded::Missing => (StateFile::default(), None),
+            Loaded::Read(saved) => (saved, None),
+            // What is written at the next change must say local-only too, as it now is.
+            Loaded::Unreadable { mut saved, problem } => {
+                saved.local_only = Some(true);
+                (saved, Some(problem))
+            }
+        };
         let mut all = classes::built_in_defaults();
         all.extend(config.task_classes.clone());
         all.extend(saved.task_classes.clone());
-        let local_only = saved.local_only.unwrap_or(config.routing.local_only) || config.routing.local_only;
+        // An unreadable file may have said local-only: assume it did (a privacy fail-closed).
+        let local_only =
+            problem.is_some() || saved.local_only.unwrap_or(config.routing.local_only) || config.routing.local_only;
         RoutingState {
             classes: ArcSwap::from_pointee(all),
             overrides: std::sync::Mutex::new(saved),
@@ -89,6 +111,7 @@ impl RoutingState {
             local_only: AtomicBool::new(local_only),
             cloud_attempts_while_local: AtomicU64::new(0),
             state_file,
+            state_file_problem: problem,
             default_class: config.routing.default_class.clone(),
         }
     }
@@ -161,6 +184,13 @@ impl RoutingState {
         Ok(removed)
     }
 
+    /// Set when the state file could not be read at start: what happened, where the bad copy
+    /// was kept, and that local-only mode was turned on because of it. Kept for the process's
+    /// life (a later save does not bring back what was lost), for the tray and the dashboard.
+    pub fn state_file_problem(&self) -> Option<&str> {
+        self.state_file_problem.as_deref()
+    }
+
     pub fn note_cloud_attempt(&self) {
         self.cloud_attempts_while_local.fetch_add(1, Ordering::Relaxed);
     }
@@ -173,28 +203,9 @@ impl RoutingState {
         let mut file = self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         edit(&mut file);
         let Some(path) = &self.state_file else { return Ok(()) };
-        write_state_file(path, &file).map_err(|source| StateError::Write { path: path.clone(), source })
+        state_file::write(path, &file).map_err(|source| StateError::Write { path: path.clone(), source })
     }
 }
 
-fn read_state_file(path: &Path) -> Option<StateFile> {
-    let text = std::fs::read_to_string(path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(file) => Some(file),
-        Err(err) => {
-            tracing::warn!(path = %path.display(), %err, "ignoring an unreadable state file");
-            None
-        }
-    }
-}
-
-/// Written to a temporary file and renamed, so a crash never leaves half a file.
-fn write_state_file(path: &Path, file: &StateFile) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
-    let temp = path.with_extension("json.tmp");
-    std::fs::write(&temp, text)?;
-    std::fs::rename(&temp, path)
-}
+#[cfg(test)]
+mod tests;

@@ -1,15 +1,16 @@
-//! Running the gateway: build the state, bind, serve with TCP_NODELAY, run the background
-//! refreshers, and shut down gracefully (stop accepting, let in-flight requests finish up to the
+//! Running the gateway: build the state, refuse an address off loopback, bind, serve
+//! (`accept`: TCP_NODELAY, a connection limit, a header-read timeout, only this user's
+//! processes), run the background refreshers, and shut down gracefully (stop accepting, let in-flight requests finish up to the
 //! grace period, wait for the tracked tasks, then exit). The headless binary and the menu-bar app
 //! both use this.
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
+mod accept;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -32,6 +33,10 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error(
+        "refusing to listen on {addr}: it is not a loopback address, and serving other machines needs `[governance] require_virtual_key = true` and the admin token (`[server] admin_auth = \"token\"`); use 127.0.0.1 or ::1, or require virtual keys"
+    )]
+    RemoteBind { addr: IpAddr },
     #[error("cannot build the upstream HTTP client: {0}")]
     HttpClient(String),
     #[error(transparent)]
@@ -131,9 +136,25 @@ pub struct RunningGateway {
 /// by then, so they end at their next await; this bounds one stuck in blocking code.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
 
+/// Whether the gateway may listen off loopback: only when every inference request must carry a
+/// virtual key (`[governance] require_virtual_key`) and the admin API its token. The Host check
+/// is no authentication: a LAN client can send `Host: localhost`.
+pub fn remote_bind_allowed(config: &Config) -> bool {
+    config.governance.require_virtual_key && config.server.admin_auth == crate::config::AdminAuthMode::Token
+}
+
+/// Refuses an address other machines could reach, before anything is bound.
+fn check_bind_address(config: &Config, host: IpAddr) -> Result<(), StartupError> {
+    if host.is_loopback() || remote_bind_allowed(config) {
+        return Ok(());
+    }
+    Err(StartupError::RemoteBind { addr: host })
+}
+
 /// Binds the configured address and serves.
 pub async fn start(state: AppState) -> Result<RunningGateway, StartupError> {
     let server = &state.inner().config.server;
+    check_bind_address(&state.inner().config, server.host)?;
     let addr = SocketAddr::new(server.host, server.port);
     let listener =
         TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?;
@@ -143,15 +164,24 @@ pub async fn start(state: AppState) -> Result<RunningGateway, StartupError> {
 /// Serves on a listener the caller bound (tests bind port 0).
 pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway, StartupError> {
     let addr = listener.local_addr().map_err(|source| StartupError::Bind { addr: "listener".into(), source })?;
+    let config = &state.inner().config;
+    check_bind_address(config, addr.ip())?;
     state.guard().set_port(addr.port());
     let stopping = state.tasks().stopping().clone();
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = state
-        .tasks()
-        .spawn(axum::serve(listener, app).with_graceful_shutdown(stopping.cancelled_owned()).into_future());
+    let limits = accept::Limits {
+        header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+        max_connections: config.server.max_connections,
+    };
+    let owner = if config.server.allow_other_users {
+        None
+    } else {
+        let check = accept::OwnerCheck::platform();
+        if check.is_none() {
+            tracing::warn!("this platform cannot tell which user a connection comes from; serving every local user");
+        }
+        check
+    };
+    let server = state.tasks().spawn(accept::serve(listener, router(state.clone()), limits, owner, stopping));
     state.tasks().spawn_until_stopped(refresh_loop(state.clone()));
     state.tasks().spawn_until_stopped(governance_flush_loop(state.clone()));
     tracing::info!(%addr, "Switchyard gateway listening");
@@ -244,3 +274,6 @@ async fn refresh_loop(state: AppState) {
         tokio::time::sleep(probe_every).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -71,9 +71,11 @@ async fn put_key(State(state): State<AppState>, Path(name): Path<String>, body: 
         }
         None => return Err(admin(ApiError::NotFound { message: format!("no provider named `{name}`") })),
     };
-    inner.secrets.set(&name, &Secret::new(key)).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    crate::secrets::set(&inner.secrets, &name, Secret::new(key))
+        .await
+        .map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     config.keys = vec![KeyRef::Store(name.clone())];
-    replace_provider(&state, &name, &config, source)?;
+    replace_provider(&state, &name, &config, source).await?;
     Ok(Json(json!({ "provider": name, "key": Secret::new(key).masked(), "stored_in": inner.secrets.backend_name() })))
 }
 
@@ -153,12 +155,16 @@ async fn put_provider(State(state): State<AppState>, Path(name): Path<String>, b
     Provider::from_config(&name, &check, ProviderSource::Api, inner.env.as_ref(), inner.secrets.as_ref())
         .map_err(|err| admin(ApiError::invalid(err.to_string())))?;
     if let Some(key) = key {
-        inner.secrets.set(&name, &Secret::new(key)).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+        crate::secrets::set(&inner.secrets, &name, Secret::new(key))
+            .await
+            .map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     } else if drop_key {
-        inner.secrets.delete(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+        crate::secrets::delete(&inner.secrets, &name)
+            .await
+            .map_err(|err| admin(ApiError::Internal(err.to_string())))?;
         tracing::info!(provider = %name, "its base_url or kind changed: its stored key was dropped");
     }
-    replace_provider(&state, &name, &added.config(&name), ProviderSource::Api)?;
+    replace_provider(&state, &name, &added.config(&name), ProviderSource::Api).await?;
     inner.routing.set_provider(&name, added.clone()).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     state.reresolve_classes();
     let provider = state.providers().get(&name).map(|p| p.describe());
@@ -178,7 +184,7 @@ async fn delete_provider(State(state): State<AppState>, Path(name): Path<String>
         Some(_) => {}
     }
     inner.routing.remove_provider(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
-    inner.secrets.delete(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    crate::secrets::delete(&inner.secrets, &name).await.map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     inner.providers.rcu(|set| set.without(&name));
     state.reresolve_classes();
     Ok(Json(json!({ "provider": name, "deleted": true })))
@@ -189,21 +195,27 @@ async fn delete_key(State(state): State<AppState>, Path(name): Path<String>) -> 
     let Some(existing) = state.providers().get(&name).cloned() else {
         return Err(admin(ApiError::NotFound { message: format!("no provider named `{name}`") }));
     };
-    state.inner().secrets.delete(&name).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    crate::secrets::delete(&state.inner().secrets, &name)
+        .await
+        .map_err(|err| admin(ApiError::Internal(err.to_string())))?;
     let mut config = existing.config.clone();
     config.keys.retain(|key| *key != KeyRef::Store(name.clone()));
-    replace_provider(&state, &name, &config, existing.source)?;
+    replace_provider(&state, &name, &config, existing.source).await?;
     Ok(Json(json!({ "provider": name, "keys": config.keys.iter().map(KeyRef::describe).collect::<Vec<_>>() })))
 }
 
-fn replace_provider(
+async fn replace_provider(
     state: &AppState,
     name: &str,
     config: &ProviderConfig,
     source: ProviderSource,
 ) -> Result<(), FamilyError> {
     let inner = state.inner();
-    let provider = Provider::from_config(name, config, source, inner.env.as_ref(), inner.secrets.as_ref())
+    // The store's entries read off the async workers (a locked keychain may prompt).
+    let keys = crate::secrets::prefetch(&inner.secrets, &config.keys)
+        .await
+        .map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    let provider = Provider::from_config(name, config, source, inner.env.as_ref(), &keys)
         .map_err(|err| admin(ApiError::invalid(err.to_string())))?;
     let provider = Arc::new(provider);
     inner.providers.rcu(|set| set.with(provider.clone()));

@@ -39,7 +39,11 @@ async fn list_classes(State(state): State<AppState>) -> Json<Value> {
     state.ensure_catalog().await;
     let classes = state.routing().classes();
     let list: Vec<Value> = classes.iter().map(|(name, class)| class_view(&state, name, class)).collect();
-    Json(json!({ "local_only": state.routing().local_only(), "classes": list }))
+    Json(json!({
+        "local_only": state.routing().local_only(),
+        "state_file_problem": state.routing().state_file_problem(),
+        "classes": list,
+    }))
 }
 
 async fn get_class(State(state): State<AppState>, Path(name): Path<String>) -> AdminResult {
@@ -132,6 +136,8 @@ fn local_only_view(state: &AppState) -> Value {
         // Forced by `--local` or the config: the API cannot turn it off.
         "forced": state.inner().config.routing.local_only,
         "cloud_attempts_while_local": state.routing().cloud_attempts_while_local(),
+        // Set when the state file could not be read at start (local-only was turned on for it).
+        "state_file_problem": state.routing().state_file_problem(),
         "local_providers": local,
     })
 }

@@ -49,11 +49,13 @@ pub fn router() -> Router<AppState> {
 /// `GET /metrics`: the Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let usage = state.usage();
-    let (dropped, written) = usage.log.as_ref().map_or((0, 0), |log| (log.dropped(), log.written()));
+    let (dropped, written, dropped_bodies) =
+        usage.log.as_ref().map_or((0, 0, 0), |log| (log.dropped(), log.written(), log.bodies_dropped()));
     let routing = state.routing();
     let body = usage.metrics.render(Gauges {
         dropped_rows: dropped,
         written_rows: written,
+        dropped_bodies,
         local_only: routing.local_only(),
         cloud_attempts_while_local: routing.cloud_attempts_while_local(),
     });

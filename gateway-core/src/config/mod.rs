@@ -124,6 +124,13 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Most connections served at once; beyond it, new connections wait unaccepted (in the
+    /// kernel's backlog) until one closes.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; a slower one is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Serve connections from other OS users' processes too (default: only this user's).
+    pub allow_other_users: bool,
     /// Whether `/api/*` needs the admin token (`token`, the default) or is open to any local
     /// process as Bifrost's is (`none`, with a warning at every start).
     pub admin_auth: AdminAuthMode,
@@ -153,6 +160,9 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 30,
             admin_auth: AdminAuthMode::Token,
             admin_token_file: None,
+            max_connections: 1024,
+            header_read_timeout_secs: 30,
+            allow_other_users: false,
         }
     }
 }
@@ -283,6 +293,12 @@ impl Config {
         let invalid = |field: String, message: String| ConfigError::Invalid { path: path.to_owned(), field, message };
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes".into(), "must be at least 1024".into()));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(invalid("server.header_read_timeout_secs".into(), "must be at least 1".into()));
         }
         for (name, provider) in &self.providers {
             if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {

@@ -2,11 +2,14 @@
 //! The OS-backed store (macOS Keychain, Linux Secret Service or kernel keyring) implements the
 //! same trait; environment references and an in-memory store serve start-up and tests.
 
+mod blocking;
 #[cfg(any(target_os = "macos", target_os = "linux"))]
 mod os;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+
+pub use blocking::{STORE_TIMEOUT, call, call_within, delete, prefetch, set};
 
 use crate::config::{EnvLookup, KeyRef, Secret};
 
@@ -18,6 +21,12 @@ pub enum SecretError {
     NotFound(String),
     #[error("the secret store failed: {0}")]
     Backend(String),
+    /// A store that waits for the user (a locked keychain's password prompt) or a daemon that
+    /// does not answer; the call may still finish later, on its own thread.
+    #[error(
+        "the secret store did not answer within {}s (is the keychain locked and asking for its password?)", .after.as_secs()
+    )]
+    Timeout { after: std::time::Duration },
 }
 
 pub trait SecretStore: Send + Sync {

@@ -120,6 +120,28 @@ fn product_token(user_agent: &str) -> Option<String> {
 pub trait PeerLookup: Send + Sync {
     /// The name of the process that owns the socket whose local address is `peer`. Blocking.
     fn process_name(&self, peer: SocketAddr) -> Option<String>;
+    /// The user id owning the client socket of the loopback connection from `peer` to `local`
+    /// (the gateway's end). Blocking. `None`: not found, or not a system that can tell.
+    fn owner_uid(&self, peer: SocketAddr, local: SocketAddr) -> Option<u32>;
+}
+
+/// The effective user id of this process, to compare peers with; `None` where the platform
+/// cannot tell (then nothing is compared).
+pub fn own_uid() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // `/proc/self` belongs to the process's effective user.
+        std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+    }
+    #[cfg(target_os = "macos")]
+    {
+        macos::own_uid()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        None
+    }
 }
 
 /// Answers for this platform: /proc on Linux, libproc on macOS, `None` elsewhere.
@@ -144,6 +166,10 @@ struct Unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 impl PeerLookup for Unsupported {
     fn process_name(&self, _peer: SocketAddr) -> Option<String> {
+        None
+    }
+
+    fn owner_uid(&self, _peer: SocketAddr, _local: SocketAddr) -> Option<u32> {
         None
     }
 }
@@ -204,6 +230,31 @@ mod linux {
             }
             None
         }
+
+        fn owner_uid(&self, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+            let table = if peer.is_ipv4() { "/proc/net/tcp" } else { "/proc/net/tcp6" };
+            // An IPv4 client of a dual-stack listener may show in either table.
+            [table, "/proc/net/tcp", "/proc/net/tcp6"].iter().find_map(|table| {
+                std::fs::read_to_string(table).ok().and_then(|t| socket_uid(&t, peer.port(), local.port()))
+            })
+        }
+    }
+
+    /// The `uid` column of the client end of a connection: the socket whose local port is
+    /// `peer_port` and remote port `server_port`. A socket in TIME_WAIT (06) has no owner left
+    /// (its uid reads 0) and a listening one (0A) is not a connection: both are skipped.
+    pub fn socket_uid(table: &str, peer_port: u16, server_port: u16) -> Option<u32> {
+        let port = |address: &str| address.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if port(fields.get(1)?)? != peer_port || port(fields.get(2)?)? != server_port {
+                return None;
+            }
+            if matches!(*fields.get(3)?, "06" | "0A") {
+                return None;
+            }
+            fields.get(7)?.parse::<u32>().ok()
+        })
     }
 
     /// The inode of the established socket whose local port is `port`.
@@ -230,6 +281,32 @@ mod linux {
             assert_eq!(super::socket_inode(table, 0xD431), Some(222));
             assert_eq!(super::socket_inode(table, 0x7580), Some(333));
             assert_eq!(super::socket_inode(table, 1), None);
+        }
+
+        #[test]
+        fn reads_the_uid_of_the_client_end() {
+            // Client 0xD431 (uid 1001) to the gateway on 0x7580; the gateway's end is uid 1000.
+            let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+               0: 0100007F:7580 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 100 0 0 10 0\n\
+               1: 0100007F:D431 0100007F:7580 01 00000000:00000000 00:00000000 00000000  1001        0 222 1 0 20 4 30 10 -1\n\
+               2: 0100007F:7580 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 20 4 30 10 -1\n\
+               3: 0100007F:D432 0100007F:7580 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n";
+            assert_eq!(super::socket_uid(table, 0xD431, 0x7580), Some(1001));
+            assert_eq!(super::socket_uid(table, 0xD432, 0x7580), None, "TIME_WAIT has no owner");
+            assert_eq!(super::socket_uid(table, 0xD431, 1), None);
+        }
+
+        /// The real table: a loopback connection made here is owned by this process's user.
+        #[test]
+        fn a_real_loopback_connection_is_this_users() {
+            use crate::usage::attribution::PeerLookup;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (_server, peer) = listener.accept().unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            let uid = super::ProcNet.owner_uid(peer, listener.local_addr().unwrap());
+            assert_eq!(uid, crate::usage::attribution::own_uid());
+            assert!(uid.is_some());
         }
     }
 }
@@ -268,6 +345,27 @@ mod macos {
             let name = name.trim();
             (!name.is_empty()).then(|| name.to_owned())
         }
+
+        /// The owner of the process holding the client socket. Another user's processes cannot
+        /// be inspected without root, so a socket held by one is not found: `None`, which the
+        /// caller treats as not this user's.
+        fn owner_uid(&self, peer: SocketAddr, _local: SocketAddr) -> Option<u32> {
+            let own = i32::try_from(std::process::id()).ok();
+            let pid = pids_by_type(ProcFilter::All)
+                .ok()?
+                .into_iter()
+                .filter_map(|pid| i32::try_from(pid).ok())
+                .filter(|pid| *pid > 0 && Some(*pid) != own)
+                .chain(own)
+                .find(|pid| owns_socket(*pid, peer.port()))?;
+            pidinfo::<BSDInfo>(pid, 0).ok().map(|info| info.pbi_uid)
+        }
+    }
+
+    /// This process's effective user id (`pbi_uid`).
+    pub fn own_uid() -> Option<u32> {
+        let pid = i32::try_from(std::process::id()).ok()?;
+        pidinfo::<BSDInfo>(pid, 0).ok().map(|info| info.pbi_uid)
     }
 
     /// Whether process `pid` holds a TCP socket whose local port is `port`. A process that

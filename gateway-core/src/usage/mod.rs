@@ -9,6 +9,7 @@
 //! the client's session id and its request id.
 
 pub mod attribution;
+mod files;
 pub mod histogram;
 pub mod pricing;
 pub mod query;
@@ -18,7 +19,7 @@ pub mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -35,6 +36,10 @@ use crate::observe::{AttemptRecord, Outcome, RequestObserver, RequestRecord, Sto
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
+/// Stored bodies (`usage.store_bodies`) waiting for the writer, in bytes. Rows are small, bodies
+/// are not: 65,536 rows with 64 KiB bodies each would be 8 GiB. Beyond this, a row is queued
+/// without its bodies (counted in `bodies_dropped`); the request is never made to wait.
+pub const QUEUED_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
@@ -274,6 +279,10 @@ pub struct UsageLog {
     reader: Arc<Mutex<Connection>>,
     live: broadcast::Sender<Arc<LogEntry>>,
     dropped: AtomicU64,
+    /// Bytes of bodies queued for the writer (the writer subtracts what it has written).
+    queued_body_bytes: Arc<AtomicUsize>,
+    max_queued_body_bytes: usize,
+    bodies_dropped: AtomicU64,
     path: String,
 }
 
@@ -288,12 +297,12 @@ impl UsageLog {
             let shared = Arc::new(Mutex::new(conn));
             (shared.clone(), shared)
         } else {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| UsageError::Io { path: dir.to_owned(), source })?;
-            }
+            files::prepare(path)?;
             let mut conn = Connection::open(path)?;
             schema::configure(&conn)?;
             schema::migrate(&mut conn)?;
+            // The WAL and shared-memory files exist now; an older build may have left them looser.
+            files::tighten(path)?;
             let reader = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
@@ -302,26 +311,72 @@ impl UsageLog {
             (Arc::new(Mutex::new(conn)), Arc::new(Mutex::new(reader)))
         };
         let (live, _) = broadcast::channel(1024);
-        let writer = writer::spawn(writer_conn, live.clone(), retention, CHANNEL_CAPACITY)?;
-        Ok(UsageLog { writer, reader, live, dropped: AtomicU64::new(0), path: display })
+        let queued_body_bytes = Arc::new(AtomicUsize::new(0));
+        let writer = writer::spawn(writer_conn, live.clone(), retention, CHANNEL_CAPACITY, queued_body_bytes.clone())?;
+        Ok(UsageLog {
+            writer,
+            reader,
+            live,
+            dropped: AtomicU64::new(0),
+            queued_body_bytes,
+            max_queued_body_bytes: QUEUED_BODY_BYTES,
+            bodies_dropped: AtomicU64::new(0),
+            path: display,
+        })
+    }
+
+    /// Changes the bound on queued body bytes (`QUEUED_BODY_BYTES`).
+    pub fn with_body_queue_limit(mut self, bytes: usize) -> UsageLog {
+        self.max_queued_body_bytes = bytes;
+        self
     }
 
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    /// Queues a row; never blocks. A full channel drops the row and counts it.
-    pub fn push(&self, entry: LogEntry) -> bool {
+    /// Queues a row; never blocks. A full channel drops the row and counts it; bodies that would
+    /// take the queued bodies past their bound are dropped first (the row is kept, and counted in
+    /// `bodies_dropped`).
+    pub fn push(&self, mut entry: LogEntry) -> bool {
+        let size = entry.bodies.as_deref().map_or(0, writer::body_size);
+        if size > 0 {
+            let max = self.max_queued_body_bytes;
+            let reserved = self
+                .queued_body_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    queued.checked_add(size).filter(|total| *total <= max)
+                })
+                .is_ok();
+            if !reserved {
+                entry.bodies = None;
+                entry.bodies_stored = false;
+                self.bodies_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let queued = entry.bodies.as_deref().map_or(0, writer::body_size);
         let sent = self.writer.try_send(Msg::Row(Box::new(entry)));
         if !sent {
+            self.queued_body_bytes.fetch_sub(queued, Ordering::AcqRel);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         sent
     }
 
-    /// Rows dropped because the writer could not keep up (or had stopped).
+    /// Rows not written: dropped because the writer could not keep up (or had stopped), or lost
+    /// after every write attempt failed.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.load(Ordering::Relaxed) + self.writer.lost()
+    }
+
+    /// Rows whose bodies were not stored because too many body bytes were queued.
+    pub fn bodies_dropped(&self) -> u64 {
+        self.bodies_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Batch writes that failed (and were retried, or lost after the last attempt).
+    pub fn write_failures(&self) -> u64 {
+        self.writer.failures()
     }
 
     /// Rows written so far.
@@ -428,6 +483,9 @@ impl RequestObserver for UsageRecorder {
         self.next.close();
     }
 }
+
+#[cfg(test)]
+mod log_tests;
 
 #[cfg(test)]
 mod trail_tests {

@@ -4,7 +4,7 @@
 //! requests/s). It publishes each written row to the live stream, deletes
 //! rows past the retention at start and hourly, and on close writes what is queued, then stops.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,6 +14,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::broadcast;
 
 use super::{LogEntry, UsageError};
+use crate::observe::StoredBodies;
 
 /// Most rows written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -27,6 +28,12 @@ const MAX_BATCH: usize = 4096;
 const GATHER: Duration = Duration::from_millis(20);
 /// How often old rows are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Tries per batch: a busy or locked database (another process reading it, a backup tool) or a
+/// full disk often clears within a second. The writer's thread waits between tries (the
+/// bounded channel keeps taking rows meanwhile); after the last, the batch is lost and counted.
+pub(super) const WRITE_ATTEMPTS: u32 = 5;
+/// The wait before the first retry; it doubles each time (0.1 + 0.2 + 0.4 + 0.8 s).
+const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 pub enum Msg {
     Row(Box<LogEntry>),
@@ -41,7 +48,16 @@ pub enum Msg {
 pub struct WriterHandle {
     tx: SyncSender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    written: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    written: AtomicU64,
+    /// Failed batch writes, retried or not.
+    failures: AtomicU64,
+    /// Rows lost after the last attempt.
+    lost: AtomicU64,
 }
 
 pub fn spawn(
@@ -49,15 +65,16 @@ pub fn spawn(
     live: broadcast::Sender<Arc<LogEntry>>,
     retention: Duration,
     capacity: usize,
+    queued_body_bytes: Arc<AtomicUsize>,
 ) -> Result<WriterHandle, UsageError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
-    let written = Arc::new(AtomicU64::new(0));
-    let writer = Writer { conn, live, retention, written: written.clone() };
+    let counts = Arc::new(Counts::default());
+    let writer = Writer { conn, live, retention, counts: counts.clone(), queued_body_bytes };
     let thread = std::thread::Builder::new()
         .name("usage-writer".into())
         .spawn(move || writer.run(rx))
         .map_err(|source| UsageError::Io { path: "usage-writer thread".into(), source })?;
-    Ok(WriterHandle { tx, thread: Mutex::new(Some(thread)), written })
+    Ok(WriterHandle { tx, thread: Mutex::new(Some(thread)), counts })
 }
 
 impl WriterHandle {
@@ -85,15 +102,30 @@ impl WriterHandle {
     }
 
     pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
+        self.counts.written.load(Ordering::Relaxed)
     }
+
+    pub fn failures(&self) -> u64 {
+        self.counts.failures.load(Ordering::Relaxed)
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.counts.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// The bytes a row's bodies hold while queued.
+pub fn body_size(bodies: &StoredBodies) -> usize {
+    bodies.request.len() + bodies.response.len()
 }
 
 struct Writer {
     conn: Arc<Mutex<Connection>>,
     live: broadcast::Sender<Arc<LogEntry>>,
     retention: Duration,
-    written: Arc<AtomicU64>,
+    counts: Arc<Counts>,
+    /// Shared with `UsageLog::push`, which adds each queued row's body bytes.
+    queued_body_bytes: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -153,24 +185,45 @@ impl Writer {
         }
     }
 
-    /// Writes a batch in one transaction and publishes it; a failed batch is logged and lost.
+    /// Writes a batch in one transaction and publishes it. A failed write (the transaction was
+    /// rolled back) is tried again, up to `WRITE_ATTEMPTS` times; then the batch is lost, logged
+    /// as an error and counted.
     fn write(&self, batch: &mut Vec<LogEntry>) {
-        let result = match self.conn.lock() {
-            Ok(mut conn) => insert(&mut conn, batch),
-            Err(_) => Ok(()),
+        let body_bytes: usize = batch.iter().filter_map(|e| e.bodies.as_deref()).map(body_size).sum();
+        let mut wait = RETRY_AFTER;
+        let mut attempt = 1;
+        let result = loop {
+            let result = match self.conn.lock() {
+                Ok(mut conn) => insert(&mut conn, batch),
+                Err(_) => Err(rusqlite::Error::InvalidQuery),
+            };
+            let Err(err) = result else { break Ok(()) };
+            self.counts.failures.fetch_add(1, Ordering::Relaxed);
+            if attempt >= WRITE_ATTEMPTS {
+                break Err(err);
+            }
+            tracing::warn!(rows = batch.len(), attempt, error = %err, "usage log: could not write a batch; retrying");
+            std::thread::sleep(wait);
+            wait *= 2;
+            attempt += 1;
         };
         match result {
             Ok(()) => {
-                self.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.counts.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 if self.live.receiver_count() > 0 {
                     for entry in batch.drain(..) {
                         let _ = self.live.send(Arc::new(entry));
                     }
                 }
             }
-            Err(err) => tracing::warn!(rows = batch.len(), error = %err, "usage log: could not write a batch"),
+            Err(err) => {
+                self.counts.lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::error!(rows = batch.len(), attempts = WRITE_ATTEMPTS, error = %err, "usage log: a batch could not be written; its rows are lost");
+            }
         }
         batch.clear();
+        // Only now are the bodies out of memory.
+        self.queued_body_bytes.fetch_sub(body_bytes, Ordering::AcqRel);
     }
 
     fn prune(&self) {
