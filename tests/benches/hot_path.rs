@@ -7,6 +7,8 @@
 //!   Anthropic client, an OpenAI-compatible upstream), and an Anthropic `content_block_delta` to
 //!   an OpenAI chunk (an OpenAI client, an Anthropic upstream), each mid-stream.
 //!
+//! - the policy stage with a virtual key among 1,000 (find by hash, admit, settle).
+//!
 //! ```sh
 //! cargo bench -p switchyard-tests --bench hot_path            # full run
 //! cargo bench -p switchyard-tests --bench hot_path -- --quick # a few seconds
@@ -191,9 +193,58 @@ fn translated_chunk(c: &mut Criterion) {
     group.finish();
 }
 
+/// The policy stage's work for a request presented with a virtual key, among 1,000 keys each
+/// with a request limit and a budget: find the key by its value's hash, admit it (the request
+/// limit reserved, the budget checked), and settle it with a cost. The target is 2 µs.
+fn virtual_key_policy(c: &mut Criterion) {
+    use gateway_core::governance::spec::{BudgetSpec, KeySpec, RateLimitSpec};
+    use gateway_core::governance::{Governance, now_ms, reset::ResetDuration, secret};
+    let governance = Governance::open(None, false).expect("in memory");
+    let mut values = Vec::new();
+    for i in 0..1000 {
+        let value = secret::new_value();
+        let spec = KeySpec {
+            id: format!("vk-{i}"),
+            name: format!("key {i}"),
+            description: String::new(),
+            is_active: true,
+            value_hash: secret::to_hex(&secret::hash(&value)),
+            value_hint: secret::hint(&value),
+            usable_by_id: false,
+            allow_all_providers: true,
+            provider_configs: Vec::new(),
+            budgets: vec![BudgetSpec {
+                max_limit: 1e8,
+                reset_duration: ResetDuration::parse("1M").expect("duration"),
+                calendar_aligned: None,
+                id: None,
+            }],
+            rate_limit: Some(RateLimitSpec {
+                request_max_limit: Some(i64::MAX / 2),
+                request_reset_duration: Some(ResetDuration::parse("1m").expect("duration")),
+                ..RateLimitSpec::default()
+            }),
+            calendar_aligned: false,
+            created_at: now_ms(),
+            updated_at: now_ms(),
+        };
+        governance.put(spec, false).expect("stored");
+        values.push(value);
+    }
+    let value = &values[617];
+    c.bench_function("policy: find, admit and settle a virtual key among 1,000", |b| {
+        b.iter(|| {
+            let keys = governance.keys();
+            let entry = keys.find(black_box(value)).expect("known");
+            let admission = governance.admit(entry, now_ms()).expect("admitted");
+            admission.settle(&governance, None, 17, 0.000_017);
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    targets = body_rewrite, sse_scan, translated_chunk
+    targets = body_rewrite, sse_scan, translated_chunk, virtual_key_policy
 }
 criterion_main!(benches);

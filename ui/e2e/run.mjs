@@ -588,8 +588,43 @@ async function main() {
     await page.getByText("Local-only is off.").waitFor();
   });
 
+  await step("Keys & budgets: a key made in the page is shown once, serves a tool, shows its use, is disabled and deleted", async () => {
+    await page.goto(`${gw.base}/#/keys`);
+    await page.getByRole("heading", { name: "Keys & budgets", level: 1 }).waitFor();
+    await page.getByLabel("New key for").fill("e2e-tool");
+    await page.getByLabel("Providers").fill(CLOUD);
+    await page.getByLabel("Budget $").fill("5");
+    await page.getByLabel("Requests/min").fill("50");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByText(/Copy it now: it is not shown again/).waitFor();
+    const value = await page.locator("input.key-value").inputValue();
+    assert.match(value, /^sk-sy-[0-9a-f]{64}$/);
+    await shot(page, "keys-created-light");
+    // A tool uses it, as an OpenAI SDK would.
+    const served = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${value}` } });
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get("x-ratelimit-limit-requests"), "50");
+    await page.reload();
+    const card = page.locator("article[data-key]").filter({ hasText: "e2e-tool" });
+    await card.getByText("Requests: 1 of 50 per 1m").waitFor();
+    await card.locator("progress").waitFor();
+    assert.ok(!(await page.content()).includes(value), "the key's value is shown again after a reload");
+    await fitsWidth(page, "keys");
+    await shot(page, "keys-light");
+    await card.getByRole("button", { name: "Disable" }).click();
+    await card.getByText("disabled", { exact: true }).waitFor();
+    const refused = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${value}` } });
+    assert.equal(refused.status, 403);
+    assert.equal(JSON.parse(refused.text).error.code, "virtual_key_blocked");
+    await card.getByRole("button", { name: "Delete" }).click();
+    await page.locator("article[data-key]").filter({ hasText: "e2e-tool" }).waitFor({ state: "detached" });
+    assert.match(dialogs.at(-1) ?? "", /Delete the key e2e-tool/);
+    const gone = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${value}` } });
+    assert.equal(gone.status, 401);
+  });
+
   await step("every page renders at 800×600 and is reachable by keyboard; Connect carries the real port", async () => {
-    for (const [hash, heading] of [["live", "Live log"], ["local", "Local servers"], ["connect", "Connect a tool"], ["overview", "Overview"]]) {
+    for (const [hash, heading] of [["keys", "Keys & budgets"], ["live", "Live log"], ["local", "Local servers"], ["connect", "Connect a tool"], ["overview", "Overview"]]) {
       await page.goto(`${gw.base}/#/${hash}`);
       await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await page.waitForTimeout(300);

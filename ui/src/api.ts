@@ -124,7 +124,46 @@ export interface LocalServersAnswer {
   servers: LocalServer[];
 }
 
+/** A budget as the governance API shows it (dollars; times RFC 3339). */
+export interface KeyBudget {
+  max_limit: number;
+  reset_duration: string;
+  current_usage: number;
+  last_reset: string;
+  resets_at: string;
+}
+export interface KeyProviderConfig {
+  provider: string;
+  allowed_models: string[];
+  weight: number | null;
+  budgets: KeyBudget[];
+}
+export interface VirtualKey {
+  id: string;
+  name: string;
+  description: string;
+  is_active: boolean;
+  value_hint: string;
+  /** Only in the answer that created the key. */
+  value?: string;
+  provider_configs: KeyProviderConfig[];
+  allow_all_providers: boolean;
+  budgets: KeyBudget[];
+  rate_limit: Record<string, number | string> | null;
+}
+export interface NewKey {
+  name: string;
+  allow_all_providers?: boolean;
+  provider_configs?: { provider: string; allowed_models: string[]; weight?: number }[];
+  budget?: { max_limit: number; reset_duration: string };
+  rate_limit?: { request_max_limit: number; request_reset_duration: string };
+}
+
 export const api = {
+  virtualKeys: () => call<{ virtual_keys: VirtualKey[]; total_count: number }>("GET", "/api/governance/virtual-keys"),
+  createKey: (body: NewKey) => call<{ virtual_key: VirtualKey }>("POST", "/api/governance/virtual-keys", body),
+  updateKey: (id: string, body: Record<string, unknown>) => call<{ virtual_key: VirtualKey }>("PUT", `/api/governance/virtual-keys/${enc(id)}`, body),
+  deleteVirtualKey: (id: string) => call<{ message: string }>("DELETE", `/api/governance/virtual-keys/${enc(id)}`),
   providers: () => call<ProvidersAnswer>("GET", "/api/providers"),
   models: () => call<ModelsAnswer>("GET", "/api/models"),
   refreshModels: () => call<ModelsAnswer>("POST", "/api/models/refresh"),

@@ -8,6 +8,7 @@ import { modelsPage } from "./pages/models";
 import { providersPage } from "./pages/providers";
 import { localServersPage } from "./pages/local";
 import { connectPage } from "./pages/connect";
+import { keysPage } from "./pages/keys";
 import { SIGNED_OUT } from "./api";
 
 /** A page renders into its root and returns a cleanup (timers, streams). */
@@ -18,6 +19,7 @@ const PAGES: { path: string; title: string; page: Page }[] = [
   { path: "live", title: "Live log", page: liveLog },
   { path: "models", title: "Models & classes", page: modelsPage },
   { path: "providers", title: "Providers & keys", page: providersPage },
+  { path: "keys", title: "Keys & budgets", page: keysPage },
   { path: "local", title: "Local servers", page: localServersPage },
   { path: "connect", title: "Connect a tool", page: connectPage },
 ];

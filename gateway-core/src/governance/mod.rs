@@ -214,7 +214,8 @@ struct GovernanceFile {
     keys: Vec<KeySpec>,
     #[serde(default)]
     usage: HashMap<String, SavedKey>,
-    /// Ids of deleted keys usable by id: refused, rather than let through as some other key.
+    /// Ids of deleted keys: one made with an id is refused by it afterwards, and while any key
+    /// exists or existed the policy stage stays on, so a deleted key's value is refused too.
     #[serde(default)]
     revoked: Vec<String>,
 }
@@ -302,9 +303,11 @@ impl Governance {
         self.index.load_full()
     }
 
-    /// Whether the policy stage has anything to do: no keys and none required costs nothing.
+    /// Whether the policy stage has anything to do: no keys (and none ever deleted, whose values
+    /// must still be refused) and none required costs nothing.
     pub fn is_idle(&self) -> bool {
-        !self.required && self.index.load().ordered.is_empty()
+        let index = self.index.load();
+        !self.required && index.ordered.is_empty() && index.revoked.is_empty()
     }
 
     /// Adds or replaces a key (keeping its meters where the limits keep their durations, unless
@@ -334,13 +337,11 @@ impl Governance {
     pub fn delete(&self, id: &str) -> Result<bool, GovernanceError> {
         let _edit = self.edit.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let current = self.index.load_full();
-        let Some(entry) = current.by_id.get(id) else {
+        if !current.by_id.contains_key(id) {
             return Ok(false);
-        };
-        let mut revoked = current.revoked.clone();
-        if entry.spec.usable_by_id {
-            revoked.insert(id.to_owned());
         }
+        let mut revoked = current.revoked.clone();
+        revoked.insert(id.to_owned());
         let entries = current.ordered.iter().filter(|e| e.spec.id != id).cloned().collect();
         self.index.store(Arc::new(KeyIndex::build(entries, revoked)));
         self.write_locked()?;
