@@ -44,6 +44,12 @@ pub enum ApiError {
     /// The upstream answered with an error status; boxed to keep `Result`s small.
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamFailure>),
+    /// The upstream answered with a redirect. Never followed: the key and the prompt would go to
+    /// wherever `Location` points; a provider that moved is fixed in its `base_url`.
+    #[error(
+        "provider `{provider}` answered HTTP {status} redirecting to `{location}`; redirects are not followed (check its base_url)"
+    )]
+    UpstreamRedirect { provider: String, status: u16, location: String },
     /// The provider was skipped: its circuit breaker is open after repeated failures.
     #[error("provider `{provider}` was skipped: its circuit breaker is open after repeated failures")]
     CircuitOpen { provider: String },
@@ -128,7 +134,9 @@ impl ApiError {
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
-            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamUnreachable { .. }
+            | ApiError::UpstreamProtocol { .. }
+            | ApiError::UpstreamRedirect { .. } => StatusCode::BAD_GATEWAY,
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
@@ -168,7 +176,7 @@ impl ApiError {
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
-            ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
+            ApiError::Upstream(_) | ApiError::UpstreamRedirect { .. } => ErrorKind::UpstreamStatus,
             ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
             ApiError::LocalOnly { .. } => ErrorKind::LocalOnly,
             ApiError::NoModelForClass { .. } => ErrorKind::ModelNotFound,
@@ -186,9 +194,10 @@ impl ApiError {
             },
             ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
             ApiError::UpstreamTimeout { .. } => "timeout_error",
-            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
-                "upstream_error"
-            }
+            ApiError::UpstreamUnreachable { .. }
+            | ApiError::UpstreamProtocol { .. }
+            | ApiError::UpstreamRedirect { .. }
+            | ApiError::CircuitOpen { .. } => "upstream_error",
             ApiError::Internal(_) => "server_error",
             ApiError::LocalServer { status, .. } if status.is_server_error() => "server_error",
             _ => "invalid_request_error",
@@ -211,6 +220,7 @@ impl ApiError {
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
+            ApiError::UpstreamRedirect { .. } => "upstream_redirect",
             ApiError::LocalServer { code, .. } => code,
             ApiError::Conflict { .. } => "conflict",
             ApiError::LocalOnly { .. } => "local_only",

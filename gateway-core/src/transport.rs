@@ -58,6 +58,10 @@ impl UpstreamClient {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .user_agent(USER_AGENT)
+            // A redirect would carry the key and the prompt to wherever `Location` points (reqwest
+            // drops `Authorization` across hosts, not `x-api-key`): a 3xx is handed back as it is,
+            // and the inference path reports it as an error. hyper's client never follows.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| err.to_string())?;
         let mut connector = HttpConnector::new();
@@ -233,6 +237,25 @@ mod tests {
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], b"data: 1\n\n", "{proxied}");
             server.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn neither_transport_follows_a_redirect() {
+        for proxied in [false, true] {
+            // Where the redirect points: must see nothing.
+            let target = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let location = format!("http://{}/stolen", target.local_addr().unwrap());
+            let answer =
+                format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+            let (url, server) = one_shot(Box::leak(answer.into_bytes().into_boxed_slice())).await;
+            let client = UpstreamClient::with_proxy_env(proxied).unwrap();
+            let response = client.post(&url, None, HeaderMap::new(), Bytes::from_static(b"\"hi\"")).await.unwrap();
+            assert_eq!(response.status(), 307, "{proxied}");
+            assert_eq!(response.headers()[header::LOCATION], location.as_str());
+            server.await.unwrap();
+            let followed = tokio::time::timeout(Duration::from_millis(200), target.accept()).await;
+            assert!(followed.is_err(), "{proxied}: the redirect was followed");
         }
     }
 

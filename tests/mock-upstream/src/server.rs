@@ -279,7 +279,28 @@ async fn observe(State(app): State<App>, request: Request, next: Next) -> Respon
         app.recorded().push(recorded);
         Request::from_parts(parts, Body::from(body))
     };
-    next.run(request).await.map(|body| Body::new(Guarded { body, guard: Some(guard) }))
+    let response = match scripted(&app, &request) {
+        Some(response) => response,
+        None => next.run(request).await,
+    };
+    response.map(|body| Body::new(Guarded { body, guard: Some(guard) }))
+}
+
+/// The answers [`MockOptions`] script whatever the route: every POST redirected (`redirect_to`).
+fn scripted(app: &App, request: &Request) -> Option<Response> {
+    let options = &app.0.options;
+    if request.method() == http::Method::POST
+        && let Some(location) = &options.redirect_to
+    {
+        return Some(
+            Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(http::header::LOCATION, location.as_str())
+                .body(Body::empty())
+                .unwrap_or_default(),
+        );
+    }
+    None
 }
 
 /// One request in flight; dropping it ends the count.

@@ -2,7 +2,8 @@
 //! upstream could do to the gateway, and what it must answer instead.
 
 use serde_json::Value;
-use switchyard_tests::{gateway_with_mock, posts};
+use switchyard_tests::switchyard_mock::{MockOptions, MockUpstream};
+use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
 
 #[tokio::test]
 async fn duplicate_top_level_keys_are_refused_in_each_apis_shape() {
@@ -29,4 +30,31 @@ async fn duplicate_top_level_keys_are_refused_in_each_apis_shape() {
     assert_eq!(error["type"], "error", "Anthropic's shape: {error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("max_tokens"), "{error}");
     assert!(posts(&mock).is_empty(), "nothing reaches the upstream");
+}
+
+#[tokio::test]
+async fn an_upstream_redirect_is_an_error_and_never_followed() {
+    // Where the redirect points: a second mock that must see nothing.
+    let elsewhere = MockUpstream::start().await;
+    let location = format!("{}/v1/chat/completions", elsewhere.base_url());
+    let redirecting =
+        MockUpstream::start_with(MockOptions { redirect_to: Some(location.clone()), ..MockOptions::default() }).await;
+    // `plain` goes through hyper's client, `basic` (credentials in the URL) through reqwest's.
+    let with_credentials = redirecting.base_url().replace("http://", "http://user:pw@");
+    let toml = format!(
+        "{}[providers.basic]\nkind = \"openai-compatible\"\nbase_url = \"{with_credentials}/v1\"\nkeys = [\"sk-test-basic\"]\n",
+        provider_toml("plain", &redirecting)
+    );
+    let gw = gateway(&toml).await;
+    for provider in ["plain", "basic"] {
+        let request = serde_json::json!({"model": format!("{provider}/mock-model"), "messages": [{"role": "user", "content": "secret prompt"}]});
+        let response = gw.post_json("/v1/chat/completions", &request).await;
+        assert_eq!(response.status(), 502, "{provider}");
+        let error: Value = response.json().await.unwrap();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&location), "{provider}: {error}");
+        assert_eq!(error["error"]["code"], "upstream_redirect", "{provider}: {error}");
+    }
+    assert_eq!(posts(&redirecting).len(), 2, "one attempt each: a redirect is not retried");
+    assert!(elsewhere.requests().is_empty(), "the key and prompt never went to the Location");
 }
