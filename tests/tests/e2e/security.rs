@@ -58,3 +58,21 @@ async fn an_upstream_redirect_is_an_error_and_never_followed() {
     assert_eq!(posts(&redirecting).len(), 2, "one attempt each: a redirect is not retried");
     assert!(elsewhere.requests().is_empty(), "the key and prompt never went to the Location");
 }
+
+#[tokio::test]
+async fn usage_queries_with_nonsense_times_are_400() {
+    let (gw, _mock) = gateway_with_mock().await;
+    for query in [
+        "to=-9223372036854775808",
+        "from=-9223372036854775808&to=9223372036854775807",
+        "from=5&to=1",
+        "from=0&to=9223372036854775807&bucket=day",
+    ] {
+        let response = gw.client.get(gw.url(&format!("/api/usage?{query}"))).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{query}: {error}");
+    }
+    let response = gw.client.get(gw.url("/api/logs?since=-1")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+}
