@@ -37,6 +37,10 @@ pub enum ApiError {
         "Origin `{origin}` is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
     )]
     ForbiddenOrigin { origin: String },
+    #[error(
+        "a browser request from another site (Sec-Fetch-Site: {site}) is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
+    )]
+    ForbiddenFetchSite { site: String },
     #[error("provider `{provider}` is unreachable: {detail}")]
     UpstreamUnreachable { provider: String, detail: String },
     #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
@@ -133,7 +137,9 @@ impl ApiError {
             | ApiError::RouteNotFound { .. }
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => StatusCode::FORBIDDEN,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenFetchSite { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::UpstreamUnreachable { .. }
             | ApiError::UpstreamProtocol { .. }
             | ApiError::UpstreamRedirect { .. } => StatusCode::BAD_GATEWAY,
@@ -173,7 +179,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
             ApiError::ModelNotFound { .. } | ApiError::UnsupportedEndpoint { .. } => ErrorKind::ModelNotFound,
             ApiError::RouteNotFound { .. } | ApiError::NotFound { .. } => ErrorKind::RouteNotFound,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => ErrorKind::Forbidden,
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenFetchSite { .. } => {
+                ErrorKind::Forbidden
+            }
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
             ApiError::Upstream(_) | ApiError::UpstreamRedirect { .. } => ErrorKind::UpstreamStatus,
@@ -192,7 +200,9 @@ impl ApiError {
                 None if failure.status.is_client_error() => "invalid_request_error",
                 None => "upstream_error",
             },
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } => "permission_error",
+            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenFetchSite { .. } => {
+                "permission_error"
+            }
             ApiError::UpstreamTimeout { .. } => "timeout_error",
             ApiError::UpstreamUnreachable { .. }
             | ApiError::UpstreamProtocol { .. }
@@ -216,6 +226,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ForbiddenHost { .. } => "forbidden_host",
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
+            ApiError::ForbiddenFetchSite { .. } => "forbidden_site",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use hosts::HostGuard;
+pub use hosts::{HostGuard, request_authority};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, EnvLookup};

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use switchyard_tests::switchyard_mock::{MockOptions, MockUpstream};
 use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn duplicate_top_level_keys_are_refused_in_each_apis_shape() {
@@ -57,6 +58,45 @@ async fn an_upstream_redirect_is_an_error_and_never_followed() {
     }
     assert_eq!(posts(&redirecting).len(), 2, "one attempt each: a redirect is not retried");
     assert!(elsewhere.requests().is_empty(), "the key and prompt never went to the Location");
+}
+
+/// Sends raw bytes to the gateway and returns the status line of the answer.
+async fn raw_status(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        let n = socket.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_host_that_is_not_text_is_refused() {
+    let (gw, _mock) = gateway_with_mock().await;
+    let addr = gw.running.local_addr();
+    let ok = raw_status(addr, b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    assert!(ok.contains(" 200 "), "{ok}");
+    let bad = raw_status(addr, b"GET /v1/models HTTP/1.1\r\nHost: evil.example\xff\r\nConnection: close\r\n\r\n").await;
+    assert!(bad.contains(" 403 "), "{bad}");
+}
+
+#[tokio::test]
+async fn browsers_on_other_sites_are_refused_by_sec_fetch_site() {
+    let (gw, _mock) = gateway_with_mock().await;
+    for (site, status) in [("cross-site", 403), ("same-site", 403), ("same-origin", 200), ("none", 200)] {
+        let response = gw.client.get(gw.url("/v1/models")).header("sec-fetch-site", site).send().await.unwrap();
+        assert_eq!(response.status(), status, "{site}");
+        if status == 403 {
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"]["code"], "forbidden_site", "{error}");
+        }
+    }
 }
 
 #[tokio::test]
