@@ -116,3 +116,17 @@ async fn usage_queries_with_nonsense_times_are_400() {
     let response = gw.client.get(gw.url("/api/logs?since=-1")).send().await.unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn the_dashboard_cannot_be_framed() {
+    let (gw, _mock) = gateway_with_mock().await;
+    for path in ["/", "/assets/no-such-file.js"] {
+        let response = gw.client.get(gw.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"), "{path}: {csp}");
+    }
+}
