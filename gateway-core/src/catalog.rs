@@ -2,7 +2,6 @@
 //! interval, on demand). A provider that is down keeps its last good list, marked stale.
 //! Readers take a snapshot without locking.
 
-use crate::transport::describe;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,7 +11,12 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::providers::{Provider, ProviderSet};
+use crate::transport::{describe, read_limited};
 use crate::wire::{Endpoint, ModelDetails, WireFormat};
+
+/// A model list is read up to this size. OpenRouter's, the longest known, is a few MiB with its
+/// metadata; past this a server is broken or hostile, and the list is an error naming the limit.
+pub const MAX_MODEL_LIST_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProviderModels {
@@ -197,7 +201,7 @@ async fn fetch_models(
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status().as_u16()));
     }
-    let body = response.bytes().await.map_err(|e| describe(&e))?;
+    let body = read_limited(response, MAX_MODEL_LIST_BYTES).await?;
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
         WireFormat::OpenAi | WireFormat::Responses => openai_list_details(&body),

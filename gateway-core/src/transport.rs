@@ -125,6 +125,23 @@ impl UpstreamClient {
     }
 }
 
+/// Reads a whole answer off the inference path (a model list, a probe), refusing more than
+/// `limit` bytes: a time limit alone lets a server send gigabytes fast. The error names the limit.
+pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, String> {
+    let too_large = || format!("the answer is larger than the limit of {limit} bytes");
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| describe(&err))? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// A failure to reach the upstream or to read its answer, with its causes spelled out. Neither
 /// transport's errors include headers, so no key leaks into the message.
 #[derive(Debug)]
@@ -238,6 +255,28 @@ mod tests {
             assert_eq!(&body[..], b"data: 1\n\n", "{proxied}");
             server.await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn whole_answers_are_read_up_to_a_limit() {
+        // Declared too long, and sent chunked with no length: both stop at the limit.
+        let answers: [&'static [u8]; 2] = [
+            b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\n01234567890123456789",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n",
+        ];
+        for answer in answers {
+            let (url, server) = one_shot(answer).await;
+            let client = UpstreamClient::with_proxy_env(true).unwrap();
+            let response = client.general().post(url).body("\"hi\"").send().await.unwrap();
+            let err = read_limited(response, 15).await.unwrap_err();
+            assert!(err.contains("limit of 15 bytes"), "{err}");
+            server.await.unwrap();
+        }
+        let (url, server) = one_shot(answers[1]).await;
+        let client = UpstreamClient::with_proxy_env(true).unwrap();
+        let response = client.general().post(url).body("\"hi\"").send().await.unwrap();
+        assert_eq!(&read_limited(response, 20).await.unwrap()[..], b"01234567890123456789");
+        server.await.unwrap();
     }
 
     #[tokio::test]
