@@ -167,6 +167,17 @@ impl AppState {
         self.reresolve_classes();
     }
 
+    /// Refreshes the lists of the providers named (a retry after failed fetches).
+    pub async fn refresh_catalog_of(&self, names: &[String]) {
+        let providers = self.providers();
+        self.0.catalog.refresh_some(self.http(), &providers, self.0.routing.local_only(), Some(names)).await;
+        self.reresolve_classes();
+    }
+
+    pub fn catalog_snapshot(&self) -> Arc<crate::catalog::CatalogSnapshot> {
+        self.0.catalog.snapshot()
+    }
+
     pub fn routing(&self) -> &crate::routing_state::RoutingState {
         &self.0.routing
     }

@@ -74,6 +74,8 @@ pub struct MockOptions {
     pub record_disabled: bool,
     /// Answer every POST with `307 Temporary Redirect` to this `Location` (recorded first).
     pub redirect_to: Option<String>,
+    /// Answer the first this many model-list GETs (`…/models`, `/api/tags`) with 503.
+    pub model_list_failures: usize,
 }
 
 impl MockOptions {

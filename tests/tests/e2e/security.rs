@@ -1,6 +1,8 @@
 //! The findings of the security review (issue 19), end to end: what a client, a web page or an
 //! upstream could do to the gateway, and what it must answer instead.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 use switchyard_tests::switchyard_mock::{MockOptions, MockUpstream};
 use switchyard_tests::{gateway, gateway_with_mock, posts, provider_toml};
@@ -129,4 +131,29 @@ async fn the_dashboard_cannot_be_framed() {
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"), "{path}: {csp}");
     }
+}
+
+#[tokio::test]
+async fn a_model_list_that_failed_at_start_is_fetched_again_within_seconds() {
+    // The provider's first model lists fail (its server was not ready: two, as the refresh at
+    // start and a request's wait for the catalog may both ask); the refresh interval is the
+    // default five minutes, so only a retry can find its models this soon.
+    let mock = MockUpstream::start_with(MockOptions { model_list_failures: 2, ..MockOptions::default() }).await;
+    let gw = gateway(&provider_toml("late", &mock)).await;
+    let started = Instant::now();
+    let listed = loop {
+        let models: Value = gw.client.get(gw.url("/v1/models")).send().await.unwrap().json().await.unwrap();
+        let ids: Vec<String> =
+            models["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str().map(str::to_owned)).collect();
+        if ids.iter().any(|id| id.contains("mock-model")) {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(listed, "the model did not appear after the failed first fetch");
+    let lists = mock.requests().iter().filter(|r| r.method == "GET" && r.path().ends_with("/models")).count();
+    assert!(lists >= 3, "{lists}");
 }
