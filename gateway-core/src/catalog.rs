@@ -1,8 +1,12 @@
 //! The model catalog: every provider's model list, fetched in the background (at start, on an
 //! interval, on demand). A provider that is down keeps its last good list, marked stale.
-//! Readers take a snapshot without locking.
+//! Readers take a snapshot without locking. A failed fetch is retried sooner, with backoff
+//! ([`retry`]).
 
-use crate::transport::describe;
+mod retry;
+
+pub use retry::RetrySchedule;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,7 +16,12 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::providers::{Provider, ProviderSet};
+use crate::transport::{describe, read_limited};
 use crate::wire::{Endpoint, ModelDetails, WireFormat};
+
+/// A model list is read up to this size. OpenRouter's, the longest known, is a few MiB with its
+/// metadata; past this a server is broken or hostile, and the list is an error naming the limit.
+pub const MAX_MODEL_LIST_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ProviderModels {
@@ -118,16 +127,27 @@ impl Catalog {
     /// Fetches every provider's list concurrently and publishes a new snapshot. With
     /// `local_only`, cloud providers are not asked: their last lists are kept as they were.
     pub async fn refresh(&self, http: &reqwest::Client, providers: &ProviderSet, local_only: bool) {
+        self.refresh_some(http, providers, local_only, None).await;
+    }
+
+    /// [`Catalog::refresh`] for the providers in `only` (all when `None`); the others keep
+    /// their lists as they were. What a retry after a failed fetch asks for.
+    pub async fn refresh_some(
+        &self,
+        http: &reqwest::Client,
+        providers: &ProviderSet,
+        local_only: bool,
+        only: Option<&[String]>,
+    ) {
         let _guard = self.refreshing.lock().await;
         let previous = self.snapshot.load_full();
         let mut lists = BTreeMap::new();
-        if local_only {
-            for provider in providers.iter().filter(|p| !p.is_local) {
-                let kept = previous.providers.get(&provider.name).cloned().unwrap_or_default();
-                lists.insert(provider.name.clone(), kept);
-            }
+        let asked = |p: &Provider| (p.is_local || !local_only) && only.is_none_or(|names| names.contains(&p.name));
+        for provider in providers.iter().filter(|p| !asked(p)) {
+            let kept = previous.providers.get(&provider.name).cloned().unwrap_or_default();
+            lists.insert(provider.name.clone(), kept);
         }
-        let fetches = providers.iter().filter(|p| p.is_local || !local_only).map(|provider| async move {
+        let fetches = providers.iter().filter(|p| asked(p)).map(|provider| async move {
             let result = fetch_models(http, provider).await;
             (provider.clone(), result)
         });
@@ -197,7 +217,7 @@ async fn fetch_models(
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status().as_u16()));
     }
-    let body = response.bytes().await.map_err(|e| describe(&e))?;
+    let body = read_limited(response, MAX_MODEL_LIST_BYTES).await?;
     let models = provider.api.parse_model_list(&body)?;
     let details = match provider.api.wire_format() {
         WireFormat::OpenAi | WireFormat::Responses => openai_list_details(&body),

@@ -9,8 +9,11 @@ use serde::Deserialize;
 use crate::config::{Config, ConfigError, EnvLookup, KeyRef, ProviderConfig, ProviderKind};
 use crate::providers::{Provider, ProviderSet, ProviderSource};
 use crate::secrets::SecretStore;
+use crate::transport::read_limited;
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+/// Ollama's `/api/version` is a few bytes; whatever answers a probe is read no further than this.
+const MAX_PROBE_BYTES: usize = 64 * 1024;
 
 /// The providers known before any probing: the config's, then the environment's.
 pub fn initial_providers(
@@ -106,7 +109,8 @@ async fn identify(http: &reqwest::Client, url: &str) -> Option<ProviderKind> {
     let ollama = http.get(format!("{url}/api/version")).timeout(PROBE_TIMEOUT).send().await;
     if let Ok(response) = ollama
         && response.status().is_success()
-        && response.json::<Version>().await.is_ok()
+        && let Ok(body) = read_limited(response, MAX_PROBE_BYTES).await
+        && serde_json::from_slice::<Version>(&body).is_ok()
     {
         return Some(ProviderKind::Ollama);
     }

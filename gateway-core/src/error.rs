@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The connection comes from a process that is not this user's (`server.allow_other_users`).
     #[error("{message}")]
     ForbiddenPeer { message: String },
+    #[error(
+        "a browser request from another site (Sec-Fetch-Site: {site}) is not allowed: browsers may call the gateway only from its own pages (see server.allowed_origins)"
+    )]
+    ForbiddenFetchSite { site: String },
     #[error("provider `{provider}` is unreachable: {detail}")]
     UpstreamUnreachable { provider: String, detail: String },
     #[error("provider `{provider}` did not answer within {}s", after.as_secs_f32())]
@@ -54,6 +58,12 @@ pub enum ApiError {
     /// The upstream answered with an error status; boxed to keep `Result`s small.
     #[error("{}", .0.message)]
     Upstream(Box<UpstreamFailure>),
+    /// The upstream answered with a redirect. Never followed: the key and the prompt would go to
+    /// wherever `Location` points; a provider that moved is fixed in its `base_url`.
+    #[error(
+        "provider `{provider}` answered HTTP {status} redirecting to `{location}`; redirects are not followed (check its base_url)"
+    )]
+    UpstreamRedirect { provider: String, status: u16, location: String },
     /// The provider was skipped: its circuit breaker is open after repeated failures.
     #[error("provider `{provider}` was skipped: its circuit breaker is open after repeated failures")]
     CircuitOpen { provider: String },
@@ -137,12 +147,15 @@ impl ApiError {
             | ApiError::RouteNotFound { .. }
             | ApiError::UnsupportedEndpoint { .. }
             | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::ForbiddenHost { .. }
+            | ApiError::ForbiddenOrigin { .. }
+            | ApiError::ForbiddenPeer { .. }
+            | ApiError::ForbiddenFetchSite { .. } => StatusCode::FORBIDDEN,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Governance { status, .. } => *status,
-            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamUnreachable { .. }
+            | ApiError::UpstreamProtocol { .. }
+            | ApiError::UpstreamRedirect { .. } => StatusCode::BAD_GATEWAY,
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
@@ -182,11 +195,12 @@ impl ApiError {
             ApiError::ForbiddenHost { .. }
             | ApiError::ForbiddenOrigin { .. }
             | ApiError::ForbiddenPeer { .. }
+            | ApiError::ForbiddenFetchSite { .. }
             | ApiError::Unauthorized { .. }
             | ApiError::Governance { .. } => ErrorKind::Forbidden,
             ApiError::UpstreamUnreachable { .. } | ApiError::CircuitOpen { .. } => ErrorKind::UpstreamUnreachable,
             ApiError::UpstreamTimeout { .. } => ErrorKind::UpstreamTimeout,
-            ApiError::Upstream(_) => ErrorKind::UpstreamStatus,
+            ApiError::Upstream(_) | ApiError::UpstreamRedirect { .. } => ErrorKind::UpstreamStatus,
             ApiError::UpstreamProtocol { .. } => ErrorKind::UpstreamProtocol,
             ApiError::LocalOnly { .. } => ErrorKind::LocalOnly,
             ApiError::NoModelForClass { .. } => ErrorKind::ModelNotFound,
@@ -202,17 +216,19 @@ impl ApiError {
                 None if failure.status.is_client_error() => "invalid_request_error",
                 None => "upstream_error",
             },
-            ApiError::ForbiddenHost { .. } | ApiError::ForbiddenOrigin { .. } | ApiError::ForbiddenPeer { .. } => {
-                "permission_error"
-            }
+            ApiError::ForbiddenHost { .. }
+            | ApiError::ForbiddenOrigin { .. }
+            | ApiError::ForbiddenPeer { .. }
+            | ApiError::ForbiddenFetchSite { .. } => "permission_error",
             ApiError::Unauthorized { .. } => "authentication_error",
             ApiError::Governance { status, .. } if *status == StatusCode::UNAUTHORIZED => "authentication_error",
             ApiError::Governance { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
             ApiError::Governance { .. } => "permission_error",
             ApiError::UpstreamTimeout { .. } => "timeout_error",
-            ApiError::UpstreamUnreachable { .. } | ApiError::UpstreamProtocol { .. } | ApiError::CircuitOpen { .. } => {
-                "upstream_error"
-            }
+            ApiError::UpstreamUnreachable { .. }
+            | ApiError::UpstreamProtocol { .. }
+            | ApiError::UpstreamRedirect { .. }
+            | ApiError::CircuitOpen { .. } => "upstream_error",
             ApiError::Internal(_) => "server_error",
             ApiError::LocalServer { status, .. } if status.is_server_error() => "server_error",
             _ => "invalid_request_error",
@@ -233,10 +249,12 @@ impl ApiError {
             ApiError::ForbiddenOrigin { .. } => "forbidden_origin",
             ApiError::Unauthorized { code, .. } | ApiError::Governance { code, .. } => code,
             ApiError::ForbiddenPeer { .. } => "forbidden_user",
+            ApiError::ForbiddenFetchSite { .. } => "forbidden_site",
             ApiError::UpstreamUnreachable { .. } => "upstream_unreachable",
             ApiError::CircuitOpen { .. } => "circuit_open",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
+            ApiError::UpstreamRedirect { .. } => "upstream_redirect",
             ApiError::LocalServer { code, .. } => code,
             ApiError::Conflict { .. } => "conflict",
             ApiError::LocalOnly { .. } => "local_only",

@@ -1,7 +1,8 @@
 //! The localhost security baseline. A web page can reach a loopback server: by DNS rebinding (a
 //! hostile name that resolves to 127.0.0.1, the attack Ollama had a CVE for) or by a cross-site
 //! request. So every request must name the gateway itself in `Host`, and a browser request must
-//! come from the gateway's own origin. No CORS is offered to anyone else. The names and origins
+//! come from the gateway's own origin (and a browser's `Sec-Fetch-Site` must not name another
+//! site). A `Host` that cannot be read is refused, never skipped. No CORS is offered to anyone else. The names and origins
 //! allowed are `state::HostGuard`; this module is the layer that checks every request against it.
 
 use std::convert::Infallible;
@@ -13,7 +14,7 @@ use axum::response::Response;
 use futures_util::future::Either;
 use http::header;
 
-use crate::state::AppState;
+use crate::state::{AppState, request_authority};
 use crate::wire::ApiFamily;
 
 /// The layer that refuses requests for another host or from another origin, in the caller's
@@ -57,12 +58,9 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let authority = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()));
-        if let Err(error) = self.state.guard().check(authority, request.headers()) {
+        let checked = request_authority(request.headers().get(header::HOST), request.uri())
+            .and_then(|authority| self.state.guard().check(authority, request.headers()));
+        if let Err(error) = checked {
             tracing::warn!(%error, "refused request");
             return Either::Left(ready(Ok(error.into_response_for(ApiFamily::from_path(request.uri().path())))));
         }

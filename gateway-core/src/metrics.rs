@@ -3,15 +3,23 @@
 //!
 //! Per request, the hot path takes a read lock on the series map (a write lock only the first
 //! time a label combination is seen) and adds to atomics; nothing else is shared. Labels stay
-//! low-cardinality: provider, model (the upstream model), status, client, error type.
+//! low-cardinality: provider, model (the upstream model), status, client, error type. The client
+//! label comes from a request header (`x-switchyard-client`, the User-Agent), so anyone who can
+//! call the gateway could mint series without end: past [`MAX_CLIENTS`] distinct values, a new
+//! one is counted as [`OTHER_CLIENT`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::observe::{Outcome, RequestRecord};
+
+/// Distinct `client` label values kept; more are folded into [`OTHER_CLIENT`].
+pub const MAX_CLIENTS: usize = 64;
+/// The `client` label of every client past the first [`MAX_CLIENTS`].
+pub const OTHER_CLIENT: &str = "other";
 
 /// Request latency and time to first token buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 16] =
@@ -117,9 +125,30 @@ type ModelId = (String, String);
 #[derive(Default)]
 struct SeriesMap {
     buckets: HashMap<u64, Vec<(SeriesKey, Arc<Series>)>, foldhash::fast::FixedState>,
+    /// The client label values that have series (at most [`MAX_CLIENTS`] plus `other`).
+    clients: HashSet<Box<str>, foldhash::fast::FixedState>,
 }
 
 impl SeriesMap {
+    /// Whether `client` must be reported as `other`: read only on a series miss, so a request
+    /// whose series exists pays nothing for the cap.
+    fn folds(&self, client: &str) -> bool {
+        self.clients.len() >= MAX_CLIENTS && !self.clients.contains(client)
+    }
+
+    /// The series for `labels`, the client folded into `other` when past the cap; `None` when it
+    /// does not exist yet. The hash passed is that of `labels` as given.
+    fn find(&self, hash: u64, labels: &mut SeriesLabels<'_>) -> Option<Arc<Series>> {
+        if let Some(series) = self.get(hash, labels) {
+            return Some(series);
+        }
+        if self.folds(labels.client) {
+            labels.client = OTHER_CLIENT;
+            return self.get(labels.hash(), labels);
+        }
+        None
+    }
+
     fn get(&self, hash: u64, labels: &SeriesLabels) -> Option<Arc<Series>> {
         let bucket = self.buckets.get(&hash)?;
         bucket.iter().find(|(key, _)| labels.matches(key)).map(|(_, series)| series.clone())
@@ -187,7 +216,7 @@ impl Metrics {
     /// borrows the labels (no String copies) and takes only the read lock
     /// when the series exists, which is every request but the first.
     fn series_for(&self, record: &RequestRecord) -> Option<Arc<Series>> {
-        let labels = SeriesLabels {
+        let mut labels = SeriesLabels {
             provider: record.provider.as_deref().unwrap_or_default(),
             model: record.upstream_model.as_deref().unwrap_or_default(),
             status: record.status,
@@ -197,15 +226,22 @@ impl Metrics {
             error_type: error_type(record.outcome).unwrap_or_default(),
         };
         let hash = labels.hash();
-        if let Some(series) = self.series.read().ok()?.get(hash, &labels) {
+        if let Some(series) = self.series.read().ok()?.find(hash, &mut labels) {
             return Some(series);
         }
         let mut map = self.series.write().ok()?;
-        if let Some(series) = map.get(hash, &labels) {
+        // Another request may have made the series (or filled the clients) in between.
+        if let Some(series) = map.find(labels.hash(), &mut labels) {
             return Some(series);
         }
+        if map.folds(labels.client) {
+            labels.client = OTHER_CLIENT;
+        }
         let series = Arc::new(Series::new());
-        map.buckets.entry(hash).or_default().push((labels.to_key(), series.clone()));
+        if !map.clients.contains(labels.client) {
+            map.clients.insert(labels.client.into());
+        }
+        map.buckets.entry(labels.hash()).or_default().push((labels.to_key(), series.clone()));
         Some(series)
     }
 
@@ -489,6 +525,26 @@ mod tests {
         assert_eq!(total("provider=\"mock\",model=\"echo\",status=\"200\"").as_deref(), Some("3"), "{text}");
         assert_eq!(total("provider=\"mock\",model=\"echo2\",status=\"200\"").as_deref(), Some("1"), "{text}");
         assert_eq!(total("provider=\"mock\",model=\"echo\",status=\"502\"").as_deref(), Some("1"), "{text}");
+    }
+
+    #[test]
+    fn client_labels_are_capped() {
+        let metrics = Metrics::default();
+        for i in 0..(MAX_CLIENTS + 36) {
+            let entry = RequestRecord { client: Some(format!("tool-{i}")), ..record() };
+            metrics.observe(&entry, None);
+            // A client seen before keeps its own label.
+            metrics.observe(&RequestRecord { client: Some("tool-0".into()), ..record() }, None);
+        }
+        let text = metrics.render(Gauges::default());
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("switchyard_requests_total{")).collect();
+        assert_eq!(lines.len(), MAX_CLIENTS + 1, "{text}");
+        assert!(lines.iter().any(|l| l.contains("client=\"other\"") && l.ends_with(" 36")), "{text}");
+        assert!(
+            lines.iter().any(|l| l.contains("client=\"tool-0\"") && l.ends_with(&format!(" {}", MAX_CLIENTS + 37))),
+            "{text}"
+        );
+        assert!(!text.contains("tool-64"), "{text}");
     }
 
     #[test]

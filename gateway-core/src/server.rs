@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, RetrySchedule};
 use crate::config::AdminAuthMode;
 use crate::config::{Config, ConfigError, EnvLookup, process_env};
 use crate::discovery;
@@ -259,19 +259,33 @@ fn flush_governance(state: &AppState) {
 }
 
 /// Probes local servers and refreshes model lists, until the gateway stops (a tracked task that
-/// shutdown drops at its next await).
+/// shutdown drops at its next await). A provider whose list could not be fetched is asked again
+/// sooner, with backoff (`catalog::RetrySchedule`), between the probes.
 async fn refresh_loop(state: AppState) {
+    use tokio::time::Instant;
     let discovery_config = state.inner().config.discovery.clone();
     let probe_every = Duration::from_secs(discovery_config.refresh_secs.clamp(5, 30));
     let refresh_every = Duration::from_secs(discovery_config.refresh_secs.max(5));
-    let mut last_refresh: Option<tokio::time::Instant> = None;
+    let mut retries = RetrySchedule::new(refresh_every);
+    let mut last_refresh: Option<Instant> = None;
+    let mut next_probe = Instant::now();
     loop {
-        let changed = discovery::add_local_servers(&state).await;
-        if changed || last_refresh.is_none_or(|at| at.elapsed() >= refresh_every) {
-            state.refresh_catalog().await;
-            last_refresh = Some(tokio::time::Instant::now());
+        if Instant::now() >= next_probe {
+            let changed = discovery::add_local_servers(&state).await;
+            if changed || last_refresh.is_none_or(|at| at.elapsed() >= refresh_every) {
+                state.refresh_catalog().await;
+                last_refresh = Some(Instant::now());
+                retries.record(&state.catalog_snapshot(), None, Instant::now());
+            }
+            next_probe = Instant::now() + probe_every;
         }
-        tokio::time::sleep(probe_every).await;
+        let due = retries.due(Instant::now());
+        if !due.is_empty() {
+            state.refresh_catalog_of(&due).await;
+            retries.record(&state.catalog_snapshot(), Some(&due), Instant::now());
+        }
+        let wake = retries.next().map_or(next_probe, |retry| retry.min(next_probe));
+        tokio::time::sleep_until(wake).await;
     }
 }
 

@@ -58,6 +58,10 @@ impl UpstreamClient {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .user_agent(USER_AGENT)
+            // A redirect would carry the key and the prompt to wherever `Location` points (reqwest
+            // drops `Authorization` across hosts, not `x-api-key`): a 3xx is handed back as it is,
+            // and the inference path reports it as an error. hyper's client never follows.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| err.to_string())?;
         let mut connector = HttpConnector::new();
@@ -119,6 +123,23 @@ impl UpstreamClient {
         let response: http::Response<reqwest::Body> = response.into();
         Ok(response.map(|body| body.map_err(|err| TransportError::from_reqwest(&err)).boxed_unsync()))
     }
+}
+
+/// Reads a whole answer off the inference path (a model list, a probe), refusing more than
+/// `limit` bytes: a time limit alone lets a server send gigabytes fast. The error names the limit.
+pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, String> {
+    let too_large = || format!("the answer is larger than the limit of {limit} bytes");
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| describe(&err))? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// A failure to reach the upstream or to read its answer, with its causes spelled out. Neither
@@ -233,6 +254,47 @@ mod tests {
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], b"data: 1\n\n", "{proxied}");
             server.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_answers_are_read_up_to_a_limit() {
+        // Declared too long, and sent chunked with no length: both stop at the limit.
+        let answers: [&'static [u8]; 2] = [
+            b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\n01234567890123456789",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n",
+        ];
+        for answer in answers {
+            let (url, server) = one_shot(answer).await;
+            let client = UpstreamClient::with_proxy_env(true).unwrap();
+            let response = client.general().post(url).body("\"hi\"").send().await.unwrap();
+            let err = read_limited(response, 15).await.unwrap_err();
+            assert!(err.contains("limit of 15 bytes"), "{err}");
+            server.await.unwrap();
+        }
+        let (url, server) = one_shot(answers[1]).await;
+        let client = UpstreamClient::with_proxy_env(true).unwrap();
+        let response = client.general().post(url).body("\"hi\"").send().await.unwrap();
+        assert_eq!(&read_limited(response, 20).await.unwrap()[..], b"01234567890123456789");
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn neither_transport_follows_a_redirect() {
+        for proxied in [false, true] {
+            // Where the redirect points: must see nothing.
+            let target = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let location = format!("http://{}/stolen", target.local_addr().unwrap());
+            let answer =
+                format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n");
+            let (url, server) = one_shot(Box::leak(answer.into_bytes().into_boxed_slice())).await;
+            let client = UpstreamClient::with_proxy_env(proxied).unwrap();
+            let response = client.post(&url, None, HeaderMap::new(), Bytes::from_static(b"\"hi\"")).await.unwrap();
+            assert_eq!(response.status(), 307, "{proxied}");
+            assert_eq!(response.headers()[header::LOCATION], location.as_str());
+            server.await.unwrap();
+            let followed = tokio::time::timeout(Duration::from_millis(200), target.accept()).await;
+            assert!(followed.is_err(), "{proxied}: the redirect was followed");
         }
     }
 

@@ -5,7 +5,7 @@
 //! folder is empty or missing; the crate still compiles and `/` says how to build it.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -19,18 +19,38 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Switchyard</t
 <code>scripts/build-ui</code> (needs Node.js and npm), then rebuild the gateway.</p>\
 <p>The OpenAI-compatible API is at <code>/v1</code>; liveness at <code>/health</code>.</p>";
 
+/// What the dashboard's pages may do. Vite's build loads everything from files under `/assets`
+/// (no inline script or style; the charts draw on a canvas) and the API is the gateway itself;
+/// the favicon is a `data:` URL. No page of another site may frame the dashboard (clickjacking a
+/// button that changes routing or keys).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+/// The headers every dashboard answer carries, found or not.
+fn secure(mut response: Response) -> Response {
+    let headers: &mut HeaderMap = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // For browsers that predate `frame-ancestors`.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The dashboard's URLs carry log ids and filters: no need for other sites to see them.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// `GET /`: the dashboard's `index.html`, or a page saying how to build it.
 pub async fn index() -> Response {
-    match serve("index.html") {
+    secure(match serve("index.html") {
         Some(response) => response,
         None => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], NOT_BUILT).into_response(),
-    }
+    })
 }
 
 /// `GET /assets/{*file}`: Vite's hashed bundles, cached for good since their names change with
 /// their content.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match serve(&format!("assets/{file}")) {
+    secure(match serve(&format!("assets/{file}")) {
         Some(mut response) => {
             response
                 .headers_mut()
@@ -38,7 +58,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
             response
         }
         None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found\n").into_response(),
-    }
+    })
 }
 
 fn serve(path: &str) -> Option<Response> {
@@ -46,7 +66,6 @@ fn serve(path: &str) -> Option<Response> {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type(path))),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     ];
     Some((headers, file.data.into_owned()).into_response())
 }
@@ -83,6 +102,21 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let response = asset(Path("../index.html".to_owned())).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn every_answer_refuses_framing_and_sniffing() {
+        let found_or_not = [index().await, asset(Path("no-such-file.js".to_owned())).await];
+        for response in found_or_not {
+            let headers = response.headers();
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+            let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            for directive in ["frame-ancestors 'none'", "default-src 'self'", "connect-src 'self'"] {
+                assert!(csp.contains(directive), "{csp}");
+            }
+        }
     }
 
     #[test]

@@ -106,8 +106,6 @@ struct UsageParams {
 
 async fn usage(State(state): State<AppState>, params: Result<Query<UsageParams>, QueryRejection>) -> UsageResult {
     let Query(params) = params.map_err(bad_query)?;
-    let to = params.to.unwrap_or_else(now_ms);
-    let from = params.from.unwrap_or(to - 86_400_000);
     let bucket = match params.bucket.as_deref() {
         None => Bucket::Hour,
         Some(text) => Bucket::parse(text).ok_or_else(|| {
@@ -126,15 +124,7 @@ async fn usage(State(state): State<AppState>, params: Result<Query<UsageParams>,
             })
         })?),
     };
-    if from >= to {
-        return Err(admin(ApiError::InvalidRequest { message: "from must be before to".into(), param: Some("from") }));
-    }
-    if (to - from) / bucket.millis() > 100_000 {
-        return Err(admin(ApiError::InvalidRequest {
-            message: "too many buckets: choose a larger bucket or a shorter range".into(),
-            param: Some("bucket"),
-        }));
-    }
+    let (from, to) = usage_range(params.from, params.to, bucket, now_ms()).map_err(admin)?;
     let points = read(&state, move |conn| query::series(conn, from, to, bucket, group_by)).await?;
     Ok(Json(json!({
         "from": from,
@@ -145,6 +135,43 @@ async fn usage(State(state): State<AppState>, params: Result<Query<UsageParams>,
     })))
 }
 
+/// The latest time a query may name: the year 9999. Bounds every time so that the arithmetic on
+/// them (range lengths, rounding to buckets) cannot overflow.
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
+/// At most this many buckets in one series.
+const MAX_BUCKETS: i64 = 100_000;
+
+/// A time parameter (Unix milliseconds) within `0..=MAX_TIME_MS`.
+fn checked_time(value: i64, param: &'static str) -> Result<i64, ApiError> {
+    if (0..=MAX_TIME_MS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::InvalidRequest {
+            message: format!("{param} must be a Unix time in milliseconds between 0 and {MAX_TIME_MS}"),
+            param: Some(param),
+        })
+    }
+}
+
+/// `from` and `to` of a series, checked: both sane times, `from` before `to`, not too many
+/// buckets between. `to` defaults to now and `from` to a day before `to`.
+fn usage_range(from: Option<i64>, to: Option<i64>, bucket: Bucket, now: i64) -> Result<(i64, i64), ApiError> {
+    let to = checked_time(to.unwrap_or(now), "to")?;
+    let from = checked_time(from.unwrap_or(to.saturating_sub(86_400_000).max(0)), "from")?;
+    if from >= to {
+        return Err(ApiError::InvalidRequest { message: "from must be before to".into(), param: Some("from") });
+    }
+    // Both are in 0..=MAX_TIME_MS, so the difference cannot overflow; checked all the same.
+    let buckets = to.checked_sub(from).and_then(|span| span.checked_div(bucket.millis()));
+    if buckets.is_none_or(|n| n > MAX_BUCKETS) {
+        return Err(ApiError::InvalidRequest {
+            message: "too many buckets: choose a larger bucket or a shorter range".into(),
+            param: Some("bucket"),
+        });
+    }
+    Ok((from, to))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SummaryParams {
@@ -153,7 +180,10 @@ struct SummaryParams {
 
 async fn summary(State(state): State<AppState>, params: Result<Query<SummaryParams>, QueryRejection>) -> UsageResult {
     let Query(params) = params.map_err(bad_query)?;
-    let since = params.since.unwrap_or_else(|| now_ms() / 86_400_000 * 86_400_000);
+    let since = match params.since {
+        Some(since) => checked_time(since, "since").map_err(admin)?,
+        None => now_ms() / 86_400_000 * 86_400_000,
+    };
     let summary = read(&state, move |conn| query::summary(conn, since)).await?;
     Ok(Json(json!(summary)))
 }
@@ -174,6 +204,9 @@ struct LogParams {
 async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, QueryRejection>) -> UsageResult {
     let Query(params) = params.map_err(bad_query)?;
     let limit = params.limit.unwrap_or(DEFAULT_LOG_LIMIT).clamp(1, MAX_LOG_LIMIT);
+    if let Some(since) = params.since {
+        checked_time(since, "since").map_err(admin)?;
+    }
     let filter = LogFilter {
         client: params.client,
         model: params.model,
@@ -240,4 +273,31 @@ async fn stream(
         Some((Ok(event), (receiver, closed)))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_ranges_are_checked_not_overflowed() {
+        let now = 1_700_000_000_000;
+        assert_eq!(usage_range(None, None, Bucket::Hour, now).unwrap(), (now - 86_400_000, now));
+        assert_eq!(usage_range(Some(0), Some(10), Bucket::Minute, now).unwrap(), (0, 10));
+        // A default `from` before 0 starts at 0.
+        assert_eq!(usage_range(None, Some(5), Bucket::Minute, now).unwrap(), (0, 5));
+        for (from, to) in [
+            (None, Some(i64::MIN)),
+            (Some(i64::MIN), Some(i64::MAX)),
+            (Some(-1), Some(10)),
+            (Some(0), Some(i64::MAX)),
+            (Some(10), Some(5)),
+            (Some(5), Some(5)),
+        ] {
+            let err = usage_range(from, to, Bucket::Day, now).unwrap_err();
+            assert!(matches!(err, ApiError::InvalidRequest { .. }), "{from:?} {to:?}");
+        }
+        let err = usage_range(Some(0), Some(MAX_TIME_MS), Bucket::Minute, now).unwrap_err();
+        assert!(err.to_string().contains("too many buckets"), "{err}");
+    }
 }

@@ -27,7 +27,12 @@ impl<'a> TopLevel<'a> {
                 ApiError::MalformedJson(err.to_string())
             }
         })?;
-        Ok(TopLevel { body, members: members.0 })
+        // Parsers disagree on a repeated key (serde_json here keeps the first, most upstreams the
+        // last), so `{"max_tokens":1,"max_tokens":999999}` would pass the clamp: refused outright.
+        if let Some(key) = members.duplicate {
+            return Err(ApiError::invalid(format!("duplicate top-level field `{key}` in the request body")));
+        }
+        Ok(TopLevel { body, members: members.members })
     }
 
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
@@ -186,7 +191,11 @@ fn json_string(value: &str) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|_| b"\"\"".to_vec())
 }
 
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct Members<'a> {
+    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// The first key seen twice.
+    duplicate: Option<Cow<'a, str>>,
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -197,12 +206,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                let mut members: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                let mut duplicate = None;
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     let value: &'de RawValue = map.next_value()?;
+                    // A scan of the few keys already seen: cheaper than a map for a dozen members,
+                    // and nothing to allocate. The rest is still parsed, so bad JSON stays a 400 of its own.
+                    if members.iter().any(|(seen, _)| *seen == key) {
+                        duplicate.get_or_insert(key);
+                        continue;
+                    }
                     members.push((key, value));
                 }
-                Ok(Members(members))
+                Ok(Members { members, duplicate })
             }
         }
         deserializer.deserialize_map(MembersVisitor(std::marker::PhantomData))
@@ -296,6 +312,17 @@ mod tests {
         assert_eq!(top.string_list("fallbacks").unwrap(), vec!["a/b", "c"]);
         let top = TopLevel::parse(br#"{"fallbacks":"a"}"#).unwrap();
         assert!(top.string_list("fallbacks").is_err());
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused() {
+        let err = TopLevel::parse(br#"{"model":"m","max_tokens":1,"max_tokens":999999}"#).err().unwrap();
+        assert!(matches!(err, ApiError::InvalidRequest { .. }));
+        assert!(err.to_string().contains("`max_tokens`"), "{err}");
+        // An escaped spelling of the same key is the same key.
+        assert!(TopLevel::parse(br#"{"model":"m","\u006dodel":"x"}"#).is_err());
+        // Nested repeats are the upstream's business; only the top level is read here.
+        assert!(TopLevel::parse(br#"{"model":"m","x":{"a":1,"a":2}}"#).is_ok());
     }
 
     #[test]

@@ -108,6 +108,10 @@ impl Translate {
                 end = Some(Err(format!("the provider reported: {message}")));
                 false
             }
+            Flow::Failed(message) => {
+                end = Some(Err(message));
+                false
+            }
         };
         let decoded = if last { self.events.finish(each) } else { self.events.feed(chunk, each) };
         if let Err(error) = decoded {

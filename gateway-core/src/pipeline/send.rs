@@ -96,6 +96,9 @@ pub async fn send(
         Ok(Err(err)) => return Err(upstream::transport_error(provider, &err, provider.timeout)),
         Ok(Ok(response)) => response,
     };
+    if response.status().is_redirection() {
+        return Err(upstream::redirect_error(provider, &response));
+    }
     if !response.status().is_success() {
         return Err(upstream::error_from_response(provider, response).await);
     }

@@ -23,6 +23,15 @@ pub fn transport_error(provider: &Provider, err: &TransportError, waited: Durati
     ApiError::UpstreamUnreachable { provider: provider.name.clone(), detail: err.to_string() }
 }
 
+/// A 3xx answer, which is never followed (see [`ApiError::UpstreamRedirect`]).
+pub fn redirect_error(provider: &Provider, response: &http::Response<UpstreamBody>) -> ApiError {
+    let location = response.headers().get(header::LOCATION).map_or_else(
+        || "(no Location header)".to_owned(),
+        |value| String::from_utf8_lossy(value.as_bytes()).chars().take(500).collect(),
+    );
+    ApiError::UpstreamRedirect { provider: provider.name.clone(), status: response.status().as_u16(), location }
+}
+
 /// Reads an upstream error response into an `ApiError` carrying its status and message.
 pub async fn error_from_response(provider: &Provider, response: http::Response<UpstreamBody>) -> ApiError {
     let status = response.status();

@@ -4,11 +4,29 @@
 
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 
 use crate::error::ApiError;
 
 const LOOPBACK_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "::1"];
+
+/// Set by browsers on every request they make: whether the page that made it shares the target's
+/// origin (`same-origin`), its site (`same-site`: another port of localhost), neither
+/// (`cross-site`), or no page did (`none`: typed in the address bar).
+static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+
+/// The name a request addresses: its `Host` header, else the URI's authority (HTTP/2's
+/// `:authority`). A `Host` that is not text is refused, not skipped: falling back to the URI
+/// would let a request name no host the check can read.
+pub fn request_authority<'a>(host: Option<&'a HeaderValue>, uri: &'a Uri) -> Result<Option<&'a str>, ApiError> {
+    match host {
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::ForbiddenHost { host: String::from_utf8_lossy(value.as_bytes()).into_owned() }),
+        None => Ok(uri.authority().map(|a| a.as_str())),
+    }
+}
 
 pub struct HostGuard {
     extra_hosts: Vec<String>,
@@ -43,13 +61,28 @@ impl HostGuard {
                 return Err(ApiError::ForbiddenHost { host: authority.to_owned() });
             }
         }
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or("null");
-            if !self.origin_allowed(origin) {
-                return Err(ApiError::ForbiddenOrigin { origin: origin.to_owned() });
+        let origin = headers.get(header::ORIGIN).map(|origin| origin.to_str().unwrap_or("null"));
+        if let Some(origin) = origin
+            && !self.origin_allowed(origin)
+        {
+            return Err(ApiError::ForbiddenOrigin { origin: origin.to_owned() });
+        }
+        // A browser says which site a request comes from even where it sends no `Origin` (a
+        // navigation, an image, a form GET). Another site, or another port of localhost, is
+        // refused, unless its origin is one the user listed in `server.allowed_origins` (the
+        // desktop app's webview, a dashboard dev server).
+        if let Some(site) = headers.get(&SEC_FETCH_SITE) {
+            let site = site.as_bytes();
+            let foreign = site.eq_ignore_ascii_case(b"cross-site") || site.eq_ignore_ascii_case(b"same-site");
+            if foreign && !origin.is_some_and(|o| self.listed_origin(o)) {
+                return Err(ApiError::ForbiddenFetchSite { site: String::from_utf8_lossy(site).into_owned() });
             }
         }
         Ok(())
+    }
+
+    fn listed_origin(&self, origin: &str) -> bool {
+        self.extra_origins.iter().any(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/')))
     }
 
     fn origin_allowed(&self, origin: &str) -> bool {
@@ -104,6 +137,34 @@ mod tests {
             assert!(matches!(guard.check(Some(bad), &headers(None)), Err(ApiError::ForbiddenHost { .. })), "{bad}");
         }
         assert!(guard.check(None, &headers(None)).is_ok());
+    }
+
+    #[test]
+    fn a_host_that_is_not_text_is_refused() {
+        let uri: Uri = "http://localhost:30080/v1/models".parse().unwrap();
+        let bad = HeaderValue::from_bytes(b"evil.com\xff").unwrap();
+        assert!(matches!(request_authority(Some(&bad), &uri), Err(ApiError::ForbiddenHost { .. })));
+        let good = HeaderValue::from_static("localhost:30080");
+        assert_eq!(request_authority(Some(&good), &uri).unwrap(), Some("localhost:30080"));
+        assert_eq!(request_authority(None, &uri).unwrap(), Some("localhost:30080"));
+    }
+
+    #[test]
+    fn other_sites_are_refused_by_sec_fetch_site() {
+        let guard = HostGuard::new(&[], &["http://localhost:5173".into()], 30080);
+        let with = |site: &str, origin: Option<&str>| {
+            let mut headers = headers(origin);
+            headers.insert("sec-fetch-site", HeaderValue::from_str(site).unwrap());
+            guard.check(Some("localhost:30080"), &headers)
+        };
+        for ok in ["same-origin", "none", "SAME-ORIGIN"] {
+            assert!(with(ok, None).is_ok(), "{ok}");
+        }
+        for bad in ["cross-site", "same-site", "Cross-Site"] {
+            assert!(matches!(with(bad, None), Err(ApiError::ForbiddenFetchSite { .. })), "{bad}");
+        }
+        // An origin the user listed may call from its own site.
+        assert!(with("same-site", Some("http://localhost:5173")).is_ok());
     }
 
     #[test]

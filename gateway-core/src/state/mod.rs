@@ -16,7 +16,7 @@ pub use admin_token::{
     ADMIN_TOKEN_HEADER, AdminAuth, AdminRefusal, AdminToken, AdminTokenError, LOGIN_LINK_LIFETIME, LoginLinkError,
     SESSION_COOKIE,
 };
-pub use hosts::HostGuard;
+pub use hosts::{HostGuard, request_authority};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, EnvLookup};
@@ -182,6 +182,17 @@ impl AppState {
         let providers = self.providers();
         self.0.catalog.refresh(self.http(), &providers, self.0.routing.local_only()).await;
         self.reresolve_classes();
+    }
+
+    /// Refreshes the lists of the providers named (a retry after failed fetches).
+    pub async fn refresh_catalog_of(&self, names: &[String]) {
+        let providers = self.providers();
+        self.0.catalog.refresh_some(self.http(), &providers, self.0.routing.local_only(), Some(names)).await;
+        self.reresolve_classes();
+    }
+
+    pub fn catalog_snapshot(&self) -> Arc<crate::catalog::CatalogSnapshot> {
+        self.0.catalog.snapshot()
     }
 
     pub fn routing(&self) -> &crate::routing_state::RoutingState {

@@ -14,6 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::budget::{Budget, CallIndex};
 use super::{Flow, StreamTranslator, random_id, write_event};
 use crate::wire::{AnthropicUsage, Usage};
 
@@ -87,8 +88,10 @@ pub struct ToOpenAi {
     include_usage: bool,
     id: String,
     created: u64,
-    /// Anthropic block index → OpenAI tool-call index.
-    tools: Vec<(usize, usize)>,
+    /// Anthropic block index → OpenAI tool-call index (a map: each argument delta looks it up).
+    tools: CallIndex,
+    /// Only the number of tool calls is bounded here: nothing of the answer is kept.
+    budget: Budget,
     finish: Option<&'static str>,
     usage: AnthropicUsage,
     saw_usage: bool,
@@ -101,7 +104,8 @@ impl ToOpenAi {
             include_usage,
             id: format!("chatcmpl-{}", random_id()),
             created: unix_now(),
-            tools: Vec::new(),
+            tools: CallIndex::default(),
+            budget: Budget::default(),
             finish: None,
             usage: AnthropicUsage::default(),
             saw_usage: false,
@@ -158,7 +162,10 @@ impl StreamTranslator for ToOpenAi {
             }
             Event::ContentBlockStart { index, content_block: StartBlock::ToolUse { id, name } } => {
                 let tool_index = self.tools.len();
-                self.tools.push((index, tool_index));
+                if !self.budget.may_add_call(tool_index) {
+                    return Flow::Failed(self.budget.exceeded().unwrap_or_default());
+                }
+                self.tools.insert(index, tool_index);
                 self.chunk(
                     out,
                     json!({"tool_calls": [{"index": tool_index, "id": id, "type": "function",
@@ -173,8 +180,7 @@ impl StreamTranslator for ToOpenAi {
                     self.chunk(out, json!({"reasoning_content": thinking}), None);
                 }
                 BlockDelta::InputJsonDelta { partial_json } => {
-                    if let Some((_, tool_index)) = self.tools.iter().find(|(i, _)| *i == index) {
-                        let tool_index = *tool_index;
+                    if let Some(tool_index) = self.tools.get(&index).copied() {
                         self.chunk(
                             out,
                             json!({"tool_calls": [{"index": tool_index, "function": {"arguments": partial_json}}]}),

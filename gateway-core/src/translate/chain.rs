@@ -57,6 +57,7 @@ impl StreamTranslator for Chained {
         }
         self.hub = hub;
         match (first, second) {
+            (Flow::Failed(message), _) | (_, Flow::Failed(message)) => Flow::Failed(message),
             (Flow::UpstreamError(message), _) | (_, Flow::UpstreamError(message)) => Flow::UpstreamError(message),
             (Flow::Done, _) | (_, Flow::Done) => Flow::Done,
             _ => Flow::Continue,

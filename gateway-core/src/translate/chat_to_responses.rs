@@ -17,6 +17,7 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
 
+use super::budget::{Budget, CallIndex};
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
 use crate::error::ApiError;
@@ -27,7 +28,7 @@ use crate::wire::Usage;
 enum Output {
     Reasoning { id: String, text: String },
     Message { id: String, text: String },
-    FunctionCall { id: String, call_id: String, name: String, arguments: String, chat_index: usize },
+    FunctionCall { id: String, call_id: String, name: String, arguments: String },
 }
 
 impl Output {
@@ -74,6 +75,10 @@ pub struct ToResponses {
     open_text: Option<usize>,
     /// Function-call items not yet done, by output index.
     open_calls: Vec<usize>,
+    /// The open calls again, by the upstream's `tool_calls[].index`.
+    calls_by_index: CallIndex,
+    /// What `items` holds, bounded.
+    budget: Budget,
     finish: Option<String>,
     usage: Option<Usage>,
 }
@@ -89,6 +94,8 @@ impl ToResponses {
             items: Vec::new(),
             open_text: None,
             open_calls: Vec::new(),
+            calls_by_index: CallIndex::default(),
+            budget: Budget::default(),
             finish: None,
             usage: None,
         }
@@ -201,6 +208,7 @@ impl ToResponses {
         if let Output::Reasoning { text, .. } | Output::Message { text, .. } = &mut self.items[index] {
             text.push_str(&delta);
         }
+        self.budget.keep(delta.len());
         let kind = if reasoning { "response.reasoning_text.delta" } else { "response.output_text.delta" };
         let mut event = json!({"item_id": item_id, "output_index": index, "content_index": 0, "delta": delta});
         if !reasoning {
@@ -214,20 +222,23 @@ impl ToResponses {
             Some(f) => (f.name, f.arguments),
             None => (None, None),
         };
-        let calls = self.open_calls.iter().copied();
         let known = match (call.index, &call.id) {
-            (Some(i), _) => calls
-                .clone()
-                .find(|c| matches!(self.items[*c], Output::FunctionCall { chat_index, .. } if chat_index == i)),
+            (Some(i), _) => self.calls_by_index.get(&i).copied(),
             // Without an index (some servers): a new id is a new call, else the last call goes on.
-            (None, Some(id)) => {
-                calls.clone().find(|c| matches!(&self.items[*c], Output::FunctionCall { call_id, .. } if call_id == id))
-            }
+            // A scan, bounded by `MAX_TOOL_CALLS`: only such servers pay it.
+            (None, Some(id)) => self
+                .open_calls
+                .iter()
+                .copied()
+                .find(|c| matches!(&self.items[*c], Output::FunctionCall { call_id, .. } if call_id == id)),
             (None, None) => self.open_calls.last().copied(),
         };
         let index = match known {
             Some(index) => index,
             None => {
+                if !self.budget.may_add_call(self.open_calls.len()) {
+                    return;
+                }
                 self.close_text(out);
                 let chat_index = call.index.unwrap_or(usize::MAX - self.open_calls.len());
                 let item = Output::FunctionCall {
@@ -235,10 +246,10 @@ impl ToResponses {
                     call_id: call.id.unwrap_or_else(|| format!("call_{}", random_id())),
                     name: name.unwrap_or_default(),
                     arguments: String::new(),
-                    chat_index,
                 };
                 let index = self.add(item, out);
                 self.open_calls.push(index);
+                self.calls_by_index.insert(chat_index, index);
                 index
             }
         };
@@ -247,6 +258,7 @@ impl ToResponses {
             if let Output::FunctionCall { arguments: all, .. } = &mut self.items[index] {
                 all.push_str(&arguments);
             }
+            self.budget.keep(arguments.len());
             self.emit(
                 out,
                 "response.function_call_arguments.delta",
@@ -256,6 +268,7 @@ impl ToResponses {
     }
 
     fn close_calls(&mut self, out: &mut BytesMut) {
+        self.calls_by_index.clear();
         for index in std::mem::take(&mut self.open_calls) {
             let item_id = self.items[index].id().to_owned();
             if let Output::FunctionCall { arguments, name, .. } = &self.items[index] {
@@ -305,7 +318,10 @@ impl StreamTranslator for ToResponses {
                 self.finish = Some(finish);
             }
         }
-        Flow::Continue
+        match self.budget.exceeded() {
+            Some(message) => Flow::Failed(message),
+            None => Flow::Continue,
+        }
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -421,13 +437,12 @@ pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String>
         if let Some(text) = message.content.filter(|t| !t.is_empty()) {
             translator.items.push(Output::Message { id: format!("msg_{}", random_id()), text });
         }
-        for (chat_index, call) in message.tool_calls.into_iter().flatten().enumerate() {
+        for call in message.tool_calls.into_iter().flatten() {
             translator.items.push(Output::FunctionCall {
                 id: format!("fc_{}", random_id()),
                 call_id: call.id.unwrap_or_else(|| format!("call_{}", random_id())),
                 name: call.function.name,
                 arguments: call.function.arguments,
-                chat_index,
             });
         }
     }

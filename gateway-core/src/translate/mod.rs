@@ -18,6 +18,7 @@
 
 pub mod anthropic_to_openai;
 pub mod anthropic_to_openai_stream;
+mod budget;
 pub mod chain;
 pub mod chat_to_responses;
 mod chat_wire;
@@ -45,6 +46,9 @@ pub enum Flow {
     Done,
     /// The upstream reported an error in-band; the client gets an error event in its shape.
     UpstreamError(String),
+    /// The gateway gives up on the stream (an answer past [`budget`]'s bounds); the client gets
+    /// an error event in its shape, as for an upstream error.
+    Failed(String),
 }
 
 /// Maps one upstream SSE stream to the client's format, one event at a time.

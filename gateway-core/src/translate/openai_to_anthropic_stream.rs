@@ -14,6 +14,7 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{Value, json};
 
+use super::budget::{Budget, CallIndex};
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id, write_event};
 use crate::wire::Usage;
@@ -23,7 +24,6 @@ use crate::wire::Usage;
 pub const SYNTHETIC_SIGNATURE: &str = "switchyard-synthetic-signature";
 
 struct ToolSeen {
-    openai_index: usize,
     id: Option<String>,
     block: usize,
 }
@@ -41,9 +41,13 @@ pub struct ToAnthropic {
     /// The open content block: its Anthropic index and kind.
     open: Option<(usize, Open)>,
     next_index: usize,
-    /// Each tool call seen: its OpenAI index (or, from servers that send none, a made-up one),
-    /// its id and its Anthropic block index.
+    /// Each tool call seen: its id and its Anthropic block index.
     tools: Vec<ToolSeen>,
+    /// Positions in `tools` by OpenAI index (or, from servers that send none, a made-up one):
+    /// a delta finds its call without a scan.
+    tools_by_index: CallIndex,
+    /// Only the number of tool calls is bounded here: nothing of the answer is kept.
+    budget: Budget,
     stop_reason: Option<&'static str>,
     usage: Option<Usage>,
 }
@@ -56,6 +60,8 @@ impl ToAnthropic {
             open: None,
             next_index: 0,
             tools: Vec::new(),
+            tools_by_index: CallIndex::default(),
+            budget: Budget::default(),
             stop_reason: None,
             usage: None,
         }
@@ -121,7 +127,7 @@ impl ToAnthropic {
             None => (None, None),
         };
         let known = match call.index {
-            Some(i) => self.tools.iter().find(|t| t.openai_index == i),
+            Some(i) => self.tools_by_index.get(&i).and_then(|position| self.tools.get(*position)),
             // Without an index (some servers): a new id is a new call, else the last call goes on.
             None => match &call.id {
                 Some(id) => self.tools.iter().find(|t| t.id.as_ref() == Some(id)),
@@ -131,12 +137,16 @@ impl ToAnthropic {
         let index = match known {
             Some(tool) => tool.block,
             None => {
+                if !self.budget.may_add_call(self.tools.len()) {
+                    return;
+                }
                 self.close(out);
                 let openai_index = call.index.unwrap_or(usize::MAX - self.tools.len());
                 let id = call.id.clone().unwrap_or_else(|| format!("toolu_{}", random_id()));
                 let block = json!({"type": "tool_use", "id": id, "name": name.unwrap_or_default(), "input": {}});
                 let block = self.open_block(block, Open::Tool, out);
-                self.tools.push(ToolSeen { openai_index, id: call.id, block });
+                self.tools_by_index.insert(openai_index, self.tools.len());
+                self.tools.push(ToolSeen { id: call.id, block });
                 block
             }
         };
@@ -221,7 +231,10 @@ impl StreamTranslator for ToAnthropic {
                 self.stop_reason = Some(stop_reason(&finish));
             }
         }
-        Flow::Continue
+        match self.budget.exceeded() {
+            Some(message) => Flow::Failed(message),
+            None => Flow::Continue,
+        }
     }
 
     fn usage(&self) -> Option<Usage> {

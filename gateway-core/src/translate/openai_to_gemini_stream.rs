@@ -13,13 +13,13 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value, json};
 
+use super::budget::{Budget, CallIndex};
 use super::chat_wire::{ChatChunk as Chunk, ChatCompletion, ToolCallDelta};
 use super::{Flow, StreamTranslator, random_id};
 use crate::wire::Usage;
 
 #[derive(Default)]
 struct PendingCall {
-    index: usize,
     id: Option<String>,
     name: String,
     arguments: String,
@@ -29,13 +29,25 @@ pub struct ToGemini {
     model: String,
     response_id: Option<String>,
     calls: Vec<PendingCall>,
+    /// Positions in `calls` by the upstream's `tool_calls[].index`.
+    calls_by_index: CallIndex,
+    /// What `calls` holds, bounded.
+    budget: Budget,
     finish: Option<&'static str>,
     usage: Option<Usage>,
 }
 
 impl ToGemini {
     pub fn new(model: &str) -> ToGemini {
-        ToGemini { model: model.to_owned(), response_id: None, calls: Vec::new(), finish: None, usage: None }
+        ToGemini {
+            model: model.to_owned(),
+            response_id: None,
+            calls: Vec::new(),
+            calls_by_index: CallIndex::default(),
+            budget: Budget::default(),
+            finish: None,
+            usage: None,
+        }
     }
 
     fn id(&mut self, upstream: Option<&str>) -> String {
@@ -69,10 +81,14 @@ impl ToGemini {
 
     fn tool_delta(&mut self, call: ToolCallDelta) {
         let index = call.index.unwrap_or(self.calls.len());
-        let position = match self.calls.iter().position(|c| c.index == index) {
-            Some(position) => position,
+        let position = match self.calls_by_index.get(&index) {
+            Some(position) => *position,
             None => {
-                self.calls.push(PendingCall { index, ..PendingCall::default() });
+                if !self.budget.may_add_call(self.calls.len()) {
+                    return;
+                }
+                self.calls.push(PendingCall::default());
+                self.calls_by_index.insert(index, self.calls.len() - 1);
                 self.calls.len() - 1
             }
         };
@@ -83,14 +99,17 @@ impl ToGemini {
         if let Some(function) = call.function {
             if let Some(name) = function.name {
                 pending.name.push_str(&name);
+                self.budget.keep(name.len());
             }
             if let Some(arguments) = function.arguments {
                 pending.arguments.push_str(&arguments);
+                self.budget.keep(arguments.len());
             }
         }
     }
 
     fn function_parts(&mut self) -> Vec<Value> {
+        self.calls_by_index.clear();
         std::mem::take(&mut self.calls).into_iter().map(function_call_part).collect()
     }
 }
@@ -163,7 +182,10 @@ impl StreamTranslator for ToGemini {
                 self.finish = Some(finish_reason(&reason));
             }
         }
-        Flow::Continue
+        match self.budget.exceeded() {
+            Some(message) => Flow::Failed(message),
+            None => Flow::Continue,
+        }
     }
 
     fn usage(&self) -> Option<Usage> {
@@ -189,9 +211,8 @@ pub fn whole(body: &[u8], model: &str) -> Result<(Bytes, Option<Usage>), String>
                 if let Some(text) = message.content.filter(|t| !t.is_empty()) {
                     parts.push(json!({"text": text}));
                 }
-                for (i, call) in message.tool_calls.into_iter().flatten().enumerate() {
+                for call in message.tool_calls.into_iter().flatten() {
                     parts.push(function_call_part(PendingCall {
-                        index: i,
                         id: call.id,
                         name: call.function.name,
                         arguments: call.function.arguments,

@@ -72,6 +72,10 @@ pub struct MockOptions {
     /// Do not record requests (for long benchmarks, so memory stays flat).
     /// [`MockUpstream::requests`] then stays empty.
     pub record_disabled: bool,
+    /// Answer every POST with `307 Temporary Redirect` to this `Location` (recorded first).
+    pub redirect_to: Option<String>,
+    /// Answer the first this many model-list GETs (`…/models`, `/api/tags`) with 503.
+    pub model_list_failures: usize,
 }
 
 impl MockOptions {

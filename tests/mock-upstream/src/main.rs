@@ -49,6 +49,7 @@ async fn main() -> ExitCode {
         ollama: args.ollama,
         stream_chunks: args.stream_chunks,
         record_disabled: args.no_record,
+        ..MockOptions::default()
     };
     let mock = match MockUpstream::bind(SocketAddr::new(args.host, args.port), options).await {
         Ok(mock) => mock,

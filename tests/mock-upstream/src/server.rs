@@ -131,11 +131,14 @@ struct Shared {
     in_flight: AtomicUsize,
     seq: AtomicU64,
     bench: bench::Bench,
+    /// Model-list requests still to fail (from `MockOptions::model_list_failures`).
+    model_list_failures_left: AtomicUsize,
 }
 
 impl App {
     fn new(options: MockOptions) -> App {
         App(Arc::new(Shared {
+            model_list_failures_left: AtomicUsize::new(options.model_list_failures),
             options,
             recorded: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
@@ -279,7 +282,44 @@ async fn observe(State(app): State<App>, request: Request, next: Next) -> Respon
         app.recorded().push(recorded);
         Request::from_parts(parts, Body::from(body))
     };
-    next.run(request).await.map(|body| Body::new(Guarded { body, guard: Some(guard) }))
+    let response = match scripted(&app, &request) {
+        Some(response) => response,
+        None => next.run(request).await,
+    };
+    response.map(|body| Body::new(Guarded { body, guard: Some(guard) }))
+}
+
+/// The answers [`MockOptions`] script whatever the route: every POST redirected
+/// (`redirect_to`), the first model-list GETs failing (`model_list_failures`).
+fn scripted(app: &App, request: &Request) -> Option<Response> {
+    let options = &app.0.options;
+    if request.method() == http::Method::POST
+        && let Some(location) = &options.redirect_to
+    {
+        return Some(
+            Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(http::header::LOCATION, location.as_str())
+                .body(Body::empty())
+                .unwrap_or_default(),
+        );
+    }
+    let path = request.uri().path();
+    let is_model_list = request.method() == http::Method::GET && (path.ends_with("/models") || path == "/api/tags");
+    if is_model_list
+        && app
+            .0
+            .model_list_failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .is_ok()
+    {
+        return Some(error_response(
+            Family::OpenAi,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "switchyard-mock: model list failing as scripted",
+        ));
+    }
+    None
 }
 
 /// One request in flight; dropping it ends the count.

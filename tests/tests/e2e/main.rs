@@ -16,5 +16,6 @@ mod provider_keys;
 mod responses_api;
 mod routing;
 mod sdk_conformance;
+mod security;
 mod shutdown;
 mod usage_log;
