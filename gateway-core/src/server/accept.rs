@@ -127,7 +127,13 @@ pub async fn serve(
         let header_timeout = limits.header_read_timeout;
         connections.spawn(async move {
             let _permit = permit;
-            if !first_bytes(&tcp, header_timeout).await {
+            // A client that has sent nothing when the gateway stops is closed at once, not
+            // waited for until its header timeout.
+            let started = tokio::select! {
+                started = first_bytes(&tcp, header_timeout) => started,
+                () = stopping.cancelled() => false,
+            };
+            if !started {
                 return;
             }
             let refusal = match &owner {
