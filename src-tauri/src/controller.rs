@@ -152,12 +152,16 @@ impl Controller {
                 None => Some(admin.get("/api/local-servers").await),
             }
         };
-        let (classes, models, usage, servers) = tokio::join!(
+        let (classes, models, usage, servers, keys) = tokio::join!(
             admin.get("/api/task-classes"),
             admin.get("/api/models"),
             admin.get("/api/usage/summary"),
             read_servers,
+            admin.get("/api/governance/virtual-keys"),
         );
+        if let Ok(keys) = keys {
+            state.budget = crate::menu_model::BudgetNearLimit::from_keys(&keys);
+        }
         if let Ok(classes) = classes {
             state.local_only = classes["local_only"].as_bool().unwrap_or(false);
             state.classes = classes["classes"]

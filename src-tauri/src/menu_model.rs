@@ -66,6 +66,49 @@ pub struct ServerState {
     pub has_log: bool,
 }
 
+/// The virtual-key budget nearest to its limit, when one is past 80 %.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetNearLimit {
+    /// The key's name.
+    pub key: String,
+    /// Spent over the limit, 0.8 and up.
+    pub share: f64,
+    pub max_limit: f64,
+    pub reset_duration: String,
+}
+
+impl BudgetNearLimit {
+    /// Over every budget of every key (and of their provider configs) in the governance API's
+    /// list: the fullest, if it is past 80 %.
+    pub fn from_keys(list: &serde_json::Value) -> Option<BudgetNearLimit> {
+        let mut nearest: Option<BudgetNearLimit> = None;
+        for key in list["virtual_keys"].as_array().into_iter().flatten() {
+            let name = key["name"].as_str().unwrap_or_default();
+            let configs = key["provider_configs"].as_array().into_iter().flatten();
+            let budgets = key["budgets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(configs.flat_map(|c| c["budgets"].as_array().into_iter().flatten()));
+            for budget in budgets {
+                let (Some(limit), Some(used)) = (budget["max_limit"].as_f64(), budget["current_usage"].as_f64()) else {
+                    continue;
+                };
+                let share = if limit > 0.0 { used / limit } else { 0.0 };
+                if share >= 0.8 && nearest.as_ref().is_none_or(|n| share > n.share) {
+                    nearest = Some(BudgetNearLimit {
+                        key: name.to_owned(),
+                        share,
+                        max_limit: limit,
+                        reset_duration: budget["reset_duration"].as_str().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+        }
+        nearest
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct TrayState {
     pub gateway: GatewayStatus,
@@ -76,6 +119,8 @@ pub struct TrayState {
     pub local_only: bool,
     pub servers: Vec<ServerState>,
     pub autostart: bool,
+    /// A virtual key's budget past 80 %, named on the status line.
+    pub budget: Option<BudgetNearLimit>,
     /// A message the last action left for the user, with what it offers (e.g. local-only could
     /// not turn on because no local server runs: "Start Ollama and turn on local-only").
     pub notice: Option<Notice>,
@@ -114,6 +159,13 @@ impl TrayState {
                 if let Some(usage) = &self.usage {
                     let plural = if usage.requests == 1 { "request" } else { "requests" };
                     line.push_str(&format!(" · {} {plural} today · ${:.2}", thousands(usage.requests), usage.cost_usd));
+                }
+                if let Some(budget) = &self.budget {
+                    let percent = (budget.share * 100.0).floor().min(999.0);
+                    line.push_str(&format!(
+                        " · key {} at {percent:.0} % of ${:.2}/{}",
+                        budget.key, budget.max_limit, budget.reset_duration
+                    ));
                 }
                 if self.gateway == GatewayStatus::Attached {
                     line.push_str(" (another Switchyard)");
@@ -384,6 +436,7 @@ mod tests {
                 },
             ],
             autostart: false,
+            budget: None,
             notice: None,
         }
     }
@@ -415,6 +468,26 @@ mod tests {
         assert_eq!(one.status_line(), "Gateway on localhost:30080 · 1 request today · $0.00");
         let taken = TrayState { gateway: GatewayStatus::PortTaken { free: Some(30081) }, ..state };
         assert_eq!(taken.status_line(), "Port 30080 is used by another program");
+    }
+
+    #[test]
+    fn the_status_line_names_the_budget_nearest_its_limit_past_80_percent() {
+        let keys = serde_json::json!({"virtual_keys": [
+            {"name": "codex", "budgets": [{"max_limit": 10.0, "current_usage": 7.9, "reset_duration": "1d"}], "provider_configs": []},
+            {"name": "claude-code", "budgets": [{"max_limit": 5.0, "current_usage": 1.0, "reset_duration": "1M"}],
+             "provider_configs": [{"budgets": [{"max_limit": 2.0, "current_usage": 1.83, "reset_duration": "1w"}]}]},
+            {"name": "ci", "budgets": [{"max_limit": 4.0, "current_usage": 3.4, "reset_duration": "1d"}], "provider_configs": []}
+        ]});
+        let budget = BudgetNearLimit::from_keys(&keys).unwrap();
+        assert_eq!((budget.key.as_str(), budget.reset_duration.as_str()), ("claude-code", "1w"));
+        let state = TrayState { budget: Some(budget), ..running_state() };
+        assert_eq!(
+            state.status_line(),
+            "Gateway on localhost:30080 · 1,204 requests today · $3.17 · key claude-code at 91 % of $2.00/1w"
+        );
+        let calm = serde_json::json!({"virtual_keys": [{"name": "codex", "budgets": [{"max_limit": 10.0, "current_usage": 7.9, "reset_duration": "1d"}]}]});
+        assert_eq!(BudgetNearLimit::from_keys(&calm), None);
+        assert_eq!(BudgetNearLimit::from_keys(&serde_json::json!({})), None);
     }
 
     #[test]

@@ -107,6 +107,37 @@ fn picking_a_class_model_sends_the_next_coding_request_there() {
     assert_eq!(error["kind"], "refused", "{error}");
 }
 
+/// The status line names a virtual key's budget once it is past 80 % (a real gateway, a real
+/// key, a real spend at the usage log's prices).
+#[test]
+fn the_status_line_names_a_key_budget_past_80_percent() {
+    let (gw, _mock) = on_runtime(async {
+        let mock =
+            MockUpstream::start_with(MockOptions { models: vec!["gpt-4o".into()], ..MockOptions::default() }).await;
+        let toml =
+            format!("{}[pricing.\"first/gpt-4o\"]\ninput = 1000.0\noutput = 1000.0\n", provider_toml("first", &mock));
+        (gateway(&toml).await, mock)
+    });
+    let (_app, webview) = app_for(&gw);
+    on_runtime(async {
+        let key = json!({"allow_all_providers": true, "budget": {"max_limit": 0.02, "reset_duration": "1d"}});
+        let made = gw.client.put(gw.url("/api/governance/virtual-keys/tray-test")).json(&key).send().await.unwrap();
+        assert_eq!(made.status(), 200);
+        // $0.017 of $0.02: 85 %.
+        let response = gw
+            .client
+            .post(gw.url("/v1/chat/completions"))
+            .header("x-bf-vk", "tray-test")
+            .json(&chat("first/gpt-4o"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    });
+    let line = invoke(&webview, "status_line", json!({})).expect("status line");
+    assert!(line.as_str().unwrap_or_default().ends_with("· key tray-test at 85 % of $0.02/1d"), "{line}");
+}
+
 #[test]
 fn local_only_keeps_every_request_off_the_cloud() {
     let (gw, cloud, local) = on_runtime(async {
