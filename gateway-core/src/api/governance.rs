@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/governance/virtual-keys", get(list).post(create))
         .route("/governance/virtual-keys/{id}", get(read).put(put).delete(delete))
+        .route("/governance/virtual-keys/{id}/rotate", axum::routing::post(rotate))
 }
 
 #[derive(Deserialize)]
@@ -104,6 +105,22 @@ async fn put(State(state): State<AppState>, Path(id): Path<String>, body: Bytes)
     let update = parse(&body)?;
     let existing = state.governance().keys().by_id.get(&id).map(|e| e.spec.clone());
     save(&state, &id, existing, update, true)
+}
+
+/// `POST …/{id}/rotate`: a new value, answered once; the old one stops working at once. (A key
+/// made with a chosen id still answers to its id: an id is a name, not a secret.)
+async fn rotate(State(state): State<AppState>, Path(id): Path<String>) -> AdminResult {
+    let governance = state.governance();
+    let mut spec = governance.keys().by_id.get(&id).map(|e| e.spec.clone()).ok_or_else(|| not_found(&id))?;
+    let value = secret::new_value();
+    spec.value_hash = secret::to_hex(&secret::hash(&value));
+    spec.value_hint = secret::hint(&value);
+    spec.updated_at = now_ms();
+    let entry = governance.put(spec, false).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
+    tracing::info!(key = %id, "virtual key rotated");
+    Ok(Json(
+        json!({ "message": "Virtual key rotated successfully", "virtual_key": view(&entry, now_ms(), Some(&value)) }),
+    ))
 }
 
 async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> AdminResult {

@@ -115,6 +115,26 @@ async fn keys_are_made_as_the_seeds_write_them_and_bad_fields_are_named() {
     }
     let missing = gw.client.get(gw.url("/api/governance/virtual-keys/vk-bad")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    // Rotation: a new value, shown once; the old one is refused at once; spend and limits stay.
+    let made_value = made["virtual_key"]["value"].as_str().unwrap().to_owned();
+    let made_id = made["virtual_key"]["id"].as_str().unwrap().to_owned();
+    let ok = chat_with(&gw, "alpha/mock-model", ("authorization", &format!("Bearer {made_value}"))).await;
+    assert_eq!(ok.status(), 200);
+    let rotated: Value = gw
+        .client
+        .post(gw.url(&format!("/api/governance/virtual-keys/{made_id}/rotate")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_value = rotated["virtual_key"]["value"].as_str().unwrap().to_owned();
+    assert_ne!(new_value, made_value);
+    let old = chat_with(&gw, "alpha/mock-model", ("authorization", &format!("Bearer {made_value}"))).await;
+    assert_eq!(old.status(), 401);
+    let new = chat_with(&gw, "alpha/mock-model", ("authorization", &format!("Bearer {new_value}"))).await;
+    assert_eq!(new.status(), 200);
     // The admin token guards the governance API too.
     let anonymous = gw.anonymous.get(gw.url("/api/governance/virtual-keys")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
