@@ -71,6 +71,8 @@ struct SeriesKey {
     /// The client's API: openai, anthropic, responses, gemini.
     family: String,
     error_type: String,
+    /// The virtual key's id (keys are made by the admin API, so their number is bounded).
+    virtual_key: String,
 }
 
 /// What `/metrics` reports besides the per-request series.
@@ -168,12 +170,22 @@ struct SeriesLabels<'a> {
     class: &'a str,
     family: &'a str,
     error_type: &'a str,
+    virtual_key: &'a str,
 }
 
 impl SeriesLabels<'_> {
     fn hash(&self) -> u64 {
         use std::hash::BuildHasher;
-        let labels = (self.provider, self.model, self.status, self.client, self.class, self.family, self.error_type);
+        let labels = (
+            self.provider,
+            self.model,
+            self.status,
+            self.client,
+            self.class,
+            self.family,
+            self.error_type,
+            self.virtual_key,
+        );
         foldhash::fast::FixedState::default().hash_one(labels)
     }
 
@@ -185,6 +197,7 @@ impl SeriesLabels<'_> {
             && self.class == key.class
             && self.family == key.family
             && self.error_type == key.error_type
+            && self.virtual_key == key.virtual_key
     }
 
     fn to_key(&self) -> SeriesKey {
@@ -196,6 +209,7 @@ impl SeriesLabels<'_> {
             class: self.class.to_owned(),
             family: self.family.to_owned(),
             error_type: self.error_type.to_owned(),
+            virtual_key: self.virtual_key.to_owned(),
         }
     }
 }
@@ -224,6 +238,7 @@ impl Metrics {
             class: record.class.as_deref().unwrap_or_default(),
             family: record.family.as_str(),
             error_type: error_type(record.outcome).unwrap_or_default(),
+            virtual_key: record.virtual_key.as_deref().unwrap_or_default(),
         };
         let hash = labels.hash();
         if let Some(series) = self.series.read().ok()?.find(hash, &mut labels) {
@@ -291,10 +306,10 @@ impl Metrics {
             &mut out,
             "switchyard_requests_total",
             "counter",
-            "Requests served, by provider, model, status, client, task class and the client's API.",
+            "Requests served, by provider, model, status, client, task class, the client's API and virtual key.",
         );
         for (key, s) in &series {
-            let labels = format!(
+            let mut labels = format!(
                 "provider=\"{}\",model=\"{}\",status=\"{}\",client=\"{}\",class=\"{}\",api=\"{}\"",
                 esc(&key.provider),
                 esc(&key.model),
@@ -303,6 +318,10 @@ impl Metrics {
                 esc(&key.class),
                 esc(&key.family)
             );
+            // Only on requests that came with a key: the series without one read as before.
+            if !key.virtual_key.is_empty() {
+                let _ = write!(labels, ",virtual_key=\"{}\"", esc(&key.virtual_key));
+            }
             let _ = writeln!(out, "switchyard_requests_total{{{labels}}} {}", s.requests.load(Ordering::Relaxed));
         }
 

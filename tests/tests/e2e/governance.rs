@@ -270,6 +270,14 @@ async fn a_key_works_in_every_header_style_on_every_api_and_limits_providers_and
     assert_eq!(response.status(), 403);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "virtual_key_blocked");
 
+    // /metrics counts the key's requests under its id, never its value.
+    let metrics = gw.anonymous.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("switchyard_requests_total{") && l.contains("virtual_key=\"vk-alpha\"")),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&value));
+
     // The usage log names the key by id, never by value.
     // (The log is written off the request path, in batches.)
     let mut text = String::new();
