@@ -209,7 +209,7 @@ export function query(params: object): string {
 // ---- usage API shapes ----
 
 export type Bucket = "minute" | "hour" | "day";
-export type GroupBy = "model" | "provider" | "client" | "class" | "locality";
+export type GroupBy = "model" | "provider" | "client" | "class" | "locality" | "virtual_key";
 export interface UsageQuery {
   from: number;
   to: number;

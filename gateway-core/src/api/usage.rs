@@ -1,5 +1,5 @@
 //! The usage API under `/api/` (dashboard and tray) and `GET /metrics` (Prometheus):
-//! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality`
+//! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality|virtual_key`
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
 //! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
 //! - `GET /api/logs/{id}` (a row id or a request id; the row with its `attempts_trail`),
@@ -119,7 +119,7 @@ async fn usage(State(state): State<AppState>, params: Result<Query<UsageParams>,
         None => None,
         Some(text) => Some(GroupBy::parse(text).ok_or_else(|| {
             admin(ApiError::InvalidRequest {
-                message: "group_by must be model, provider, client, class or locality".into(),
+                message: "group_by must be model, provider, client, class, locality or virtual_key".into(),
                 param: Some("group_by"),
             })
         })?),

@@ -51,6 +51,7 @@ pub enum GroupBy {
     Client,
     Class,
     Locality,
+    VirtualKey,
 }
 
 impl GroupBy {
@@ -61,6 +62,7 @@ impl GroupBy {
             "client" => Some(GroupBy::Client),
             "class" => Some(GroupBy::Class),
             "locality" => Some(GroupBy::Locality),
+            "virtual_key" => Some(GroupBy::VirtualKey),
             _ => None,
         }
     }
@@ -73,6 +75,7 @@ impl GroupBy {
             GroupBy::Client => row.client.clone(),
             GroupBy::Class => row.task_class.clone(),
             GroupBy::Locality => Some(if row.local { "local" } else { "cloud" }.to_owned()),
+            GroupBy::VirtualKey => row.virtual_key.clone(),
         }
     }
 }

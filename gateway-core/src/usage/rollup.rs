@@ -83,6 +83,55 @@ macro_rules! rollup_table {
     };
 }
 
+/// Schema version 5's rollup table: version 2's with the virtual key as a dimension, copied from
+/// the version-2 table of the same name (whose rows had no key: `''`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! rollup_table_with_key {
+    ($name:literal) => {
+        concat!(
+            "ALTER TABLE ",
+            $name,
+            " RENAME TO ",
+            $name,
+            "_v4;\n",
+            "CREATE TABLE ",
+            $name,
+            " (
+    start_ms         INTEGER NOT NULL,
+    model            TEXT NOT NULL,
+    provider         TEXT NOT NULL,
+    client           TEXT NOT NULL,
+    task_class       TEXT NOT NULL,
+    local            INTEGER NOT NULL,
+    virtual_key      TEXT NOT NULL,      -- the key's id, '' for none
+    requests         INTEGER NOT NULL,
+    errors           INTEGER NOT NULL,
+    input_tokens     INTEGER NOT NULL,
+    output_tokens    INTEGER NOT NULL,
+    cached_tokens    INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_usd         REAL NOT NULL,
+    saved_usd        REAL NOT NULL,
+    latency_hist     BLOB NOT NULL,
+    PRIMARY KEY (start_ms, model, provider, client, task_class, local, virtual_key)
+) WITHOUT ROWID;
+",
+            "INSERT INTO ",
+            $name,
+            " (start_ms, model, provider, client, task_class, local, virtual_key, requests, errors, \
+input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
+SELECT start_ms, model, provider, client, task_class, local, '', requests, errors, input_tokens, output_tokens, \
+cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist FROM ",
+            $name,
+            "_v4;\n",
+            "DROP TABLE ",
+            $name,
+            "_v4;\n"
+        )
+    };
+}
+
 /// The schema text that creates the tables (part of a step of `schema::MIGRATIONS`).
 #[macro_export]
 #[doc(hidden)]
@@ -172,6 +221,7 @@ pub struct RollupRow {
     pub client: Option<String>,
     pub task_class: Option<String>,
     pub local: bool,
+    pub virtual_key: Option<String>,
     /// The sums; the latency histogram is left empty, its stored form is in `latency_blob`.
     pub totals: Totals,
     pub latency_blob: Vec<u8>,
@@ -193,6 +243,7 @@ struct Key<'a> {
     client: &'a str,
     task_class: &'a str,
     local: bool,
+    virtual_key: &'a str,
 }
 
 impl<'a> Key<'a> {
@@ -204,6 +255,7 @@ impl<'a> Key<'a> {
             client: entry.client.as_deref().unwrap_or(""),
             task_class: entry.task_class.as_deref().unwrap_or(""),
             local: entry.local,
+            virtual_key: entry.virtual_key.as_deref().unwrap_or(""),
         }
     }
 }
@@ -229,11 +281,18 @@ fn add_to(conn: &Connection, grains: &[Grain], entries: &[LogEntry]) -> rusqlite
 fn upsert(conn: &Connection, grain: Grain, key: &Key<'_>, mut totals: Totals) -> rusqlite::Result<()> {
     let mut existing = conn.prepare_cached(&format!(
         "SELECT latency_hist FROM {} WHERE start_ms = ?1 AND model = ?2 AND provider = ?3 AND client = ?4 \
-         AND task_class = ?5 AND local = ?6",
+         AND task_class = ?5 AND local = ?6 AND virtual_key = ?7",
         grain.table()
     ))?;
-    let mut rows =
-        existing.query(params![key.start_ms, key.model, key.provider, key.client, key.task_class, key.local])?;
+    let mut rows = existing.query(params![
+        key.start_ms,
+        key.model,
+        key.provider,
+        key.client,
+        key.task_class,
+        key.local,
+        key.virtual_key
+    ])?;
     if let Some(row) = rows.next()? {
         totals.latency.merge_blob(row.get_ref(0)?.as_blob()?);
     }
@@ -244,9 +303,9 @@ fn upsert(conn: &Connection, grain: Grain, key: &Key<'_>, mut totals: Totals) ->
 fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rusqlite::Result<()> {
     let mut upsert = conn.prepare_cached(&format!(
         "INSERT INTO {} (start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-         output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-         ON CONFLICT (start_ms, model, provider, client, task_class, local) DO UPDATE SET \
+         output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+         ON CONFLICT (start_ms, model, provider, client, task_class, local, virtual_key) DO UPDATE SET \
          requests = requests + excluded.requests, errors = errors + excluded.errors, \
          input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, \
          cached_tokens = cached_tokens + excluded.cached_tokens, \
@@ -270,6 +329,7 @@ fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rus
         totals.cost_usd,
         totals.saved_usd,
         totals.latency.to_blob(),
+        key.virtual_key,
     ])?;
     Ok(())
 }
@@ -282,14 +342,14 @@ fn sql_int(value: u64) -> i64 {
 /// tests that insert rows with SQL). One pass in time order: each grain keeps only its current
 /// bucket's sums in memory and writes them when time moves past it.
 pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
-    type OwnedKey = (String, String, String, String, bool);
+    type OwnedKey = (String, String, String, String, bool, String);
     struct Open {
         grain: Grain,
         start_ms: i64,
         sums: HashMap<OwnedKey, Totals>,
     }
     fn close(conn: &Connection, open: &mut Open) -> rusqlite::Result<()> {
-        for ((model, provider, client, task_class, local), totals) in open.sums.drain() {
+        for ((model, provider, client, task_class, local, virtual_key), totals) in open.sums.drain() {
             let key = Key {
                 start_ms: open.start_ms,
                 model: &model,
@@ -297,6 +357,7 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
                 client: &client,
                 task_class: &task_class,
                 local,
+                virtual_key: &virtual_key,
             };
             write(conn, open.grain, &key, &totals)?;
         }
@@ -310,12 +371,13 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(
         "SELECT ts_ms, IFNULL(model, ''), IFNULL(provider, ''), IFNULL(client, ''), IFNULL(task_class, ''), local, \
          outcome != 'success', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cached_tokens, 0), \
-         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), IFNULL(saved_usd, 0), latency_ms FROM requests ORDER BY ts_ms",
+         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), IFNULL(saved_usd, 0), latency_ms, IFNULL(virtual_key, '') \
+         FROM requests ORDER BY ts_ms",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let ts_ms: i64 = row.get(0)?;
-        let key: OwnedKey = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+        let key: OwnedKey = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(14)?);
         let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
         let sample = Sample {
             error: row.get(6)?,
@@ -408,7 +470,7 @@ pub fn visit(
     for (grain, from, to) in pieces(from_ms, to_ms, coarsest) {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-             output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist FROM {} \
+             output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key FROM {} \
              WHERE start_ms >= ?1 AND start_ms < ?2",
             grain.table()
         ))?;
@@ -426,6 +488,7 @@ pub fn visit(
                 client: text(3)?,
                 task_class: text(4)?,
                 local: row.get(5)?,
+                virtual_key: text(15)?,
                 totals: Totals {
                     requests: count(6)?,
                     errors: count(7)?,

@@ -89,6 +89,14 @@ ALTER TABLE requests ADD COLUMN request_id TEXT;
 ALTER TABLE requests ADD COLUMN error_message TEXT;
 ALTER TABLE requests ADD COLUMN trail TEXT;
 "#,
+    // Version 5: the virtual key as a rollup dimension (`/api/usage?group_by=virtual_key`). The
+    // rollups are rebuilt table by table with the key in their primary key; rows from before
+    // had no key. The request rows had the column from the start.
+    concat!(
+        crate::rollup_table_with_key!("usage_minute"),
+        crate::rollup_table_with_key!("usage_hour"),
+        crate::rollup_table_with_key!("usage_day")
+    ),
 ];
 
 /// The version that added the rollup tables.
@@ -150,6 +158,47 @@ mod tests {
         assert!(matches!(migrate(&mut conn), Err(UsageError::NewerSchema { found: 99, .. })));
     }
 
+    /// A log written by a version 4 build: its rollups keep their sums (under no key), and new
+    /// rows are summed per virtual key.
+    #[test]
+    fn a_version_4_log_gains_the_virtual_key_in_its_rollups() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        {
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..4] {
+                tx.execute_batch(step).unwrap();
+            }
+            tx.execute_batch("PRAGMA user_version = 4").unwrap();
+            tx.execute(
+                "INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, requests, errors, \
+                 input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
+                 VALUES (3600000, 'm', 'p', '', '', 0, 7, 1, 70, 7, 0, 0, 0.5, 0, x'')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let entry = |ts_ms, key: Option<&str>| LogEntry {
+            ts_ms,
+            family: "openai".into(),
+            endpoint: "chat".into(),
+            model: Some("m".into()),
+            provider: Some("p".into()),
+            status: 200,
+            outcome: "success".into(),
+            virtual_key: key.map(str::to_owned),
+            ..LogEntry::default()
+        };
+        let mut rows = [entry(3_700_000, Some("vk-a")), entry(3_800_000, Some("vk-a")), entry(3_900_000, None)];
+        writer::insert(&mut conn, &mut rows).unwrap();
+        let points =
+            query::series(&conn, 0, 2 * 3_600_000, query::Bucket::Hour, Some(query::GroupBy::VirtualKey)).unwrap();
+        let by_key: Vec<(Option<&str>, u64)> = points.iter().map(|p| (p.group.as_deref(), p.requests)).collect();
+        assert_eq!(by_key, [(None, 8), (Some("vk-a"), 2)]);
+    }
+
     /// A log written by a version 3 build: its rows survive, gain the new columns (NULL), and
     /// new rows carry the id, the error message and the trail.
     #[test]
@@ -176,7 +225,7 @@ mod tests {
         configure(&conn).unwrap();
         migrate(&mut conn).unwrap();
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, VERSION);
         let old = query::log_detail(&conn, &query::LogKey::Id(1)).unwrap().unwrap();
         assert_eq!(
             (old.0.model.as_deref(), old.0.request_id.clone(), old.0.error_message.clone()),

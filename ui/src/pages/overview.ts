@@ -10,6 +10,7 @@ const GROUPS: { id: GroupBy; label: string }[] = [
   { id: "provider", label: "Provider" },
   { id: "class", label: "Class" },
   { id: "locality", label: "Local / cloud" },
+  { id: "virtual_key", label: "Virtual key" },
 ];
 
 export function overview(root: HTMLElement): () => void {
@@ -109,9 +110,11 @@ export function overview(root: HTMLElement): () => void {
       return;
     }
     replace(charts);
-    const order = buildSeries(answer.data, "requests", window, undefined, "unknown").groups;
+    // Requests without a key are the tools that presented none.
+    const unnamed = answer.group_by === "virtual_key" ? "no key" : "unknown";
+    const order = buildSeries(answer.data, "requests", window, undefined, unnamed).groups;
     for (const m of METRICS) {
-      const data = buildSeries(answer.data, m.id, window, order, "unknown");
+      const data = buildSeries(answer.data, m.id, window, order, unnamed);
       const box = h("div", { class: "chart" });
       charts.appendChild(box);
       const format = m.id === "cost" ? fmtCost : m.id === "p50" || m.id === "p95" ? fmtMs : fmtInt;
