@@ -50,9 +50,11 @@ pub async fn status_line(controller: State<'_, Arc<Controller>>) -> Result<Strin
     Ok(MenuSpec::from_state(&state).status_text().unwrap_or_default().to_owned())
 }
 
-/// What "Copy setup for…" copies, for the gateway's real port.
+/// What "Copy setup for…" copies, for the gateway's real port (with the tool's own virtual key
+/// when keys are in use).
 #[tauri::command]
-pub fn setup_for(controller: State<'_, Arc<Controller>>, target: String) -> Result<String, AppError> {
+pub async fn setup_for(controller: State<'_, Arc<Controller>>, target: String) -> Result<String, AppError> {
     let target = SetupTarget::from_key(&target).ok_or_else(|| AppError::Desktop(format!("no setup for `{target}`")))?;
-    Ok(setup_text(target, controller.port(), "coding"))
+    let key = controller.tool_key(target).await?;
+    Ok(setup_text(target, controller.port(), "coding", key.as_deref()))
 }

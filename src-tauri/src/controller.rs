@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::actions::{Action, ServerOp};
 use crate::admin::{Admin, AdminError};
 use crate::menu_model::{CatalogModel, ClassState, GatewayStatus, Notice, ServerState, TrayState, UsageToday};
+use crate::setup_texts::SetupTarget;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -206,6 +207,34 @@ impl Controller {
             (None, _) => {}
         }
         state
+    }
+
+    /// The tool's own virtual key for "Copy setup for…", when virtual keys are in use (at least
+    /// one exists): the key named after the tool gets a new value (the copy is the one place it
+    /// is shown), or is made, allowed every provider. `None` when no key exists: the setup then
+    /// carries a placeholder the gateway ignores.
+    pub async fn tool_key(&self, target: SetupTarget) -> Result<Option<String>, AppError> {
+        let admin = self.admin()?;
+        let keys = admin.get("/api/governance/virtual-keys").await?;
+        let list = keys["virtual_keys"].as_array().cloned().unwrap_or_default();
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let name = target.key();
+        let answer = match list.iter().find(|k| k["name"] == name).and_then(|k| k["id"].as_str()) {
+            Some(id) => {
+                admin.call(http::Method::POST, &format!("/api/governance/virtual-keys/{id}/rotate"), None).await?
+            }
+            None => {
+                let body = json!({
+                    "name": name,
+                    "description": format!("{target}'s own key, made by Copy setup"),
+                    "allow_all_providers": true,
+                });
+                admin.call(http::Method::POST, "/api/governance/virtual-keys", Some(body)).await?
+            }
+        };
+        Ok(answer["virtual_key"]["value"].as_str().map(str::to_owned))
     }
 
     /// Makes `model` the class's model: the primary of its chain, or of its local chain when

@@ -47,9 +47,17 @@ async fn perform<R: Runtime>(app: &AppHandle<R>, controller: &Controller, action
         Action::Server { name, op } => controller.server(&name, op).await.map(drop),
         Action::OpenDashboard => show_dashboard(app, controller.port(), &controller.dashboard_path()),
         Action::CopySetup(target) => {
-            let text = setup_text(target, controller.port(), "coding");
+            // With virtual keys in use, the tool gets its own (its spend shows apart).
+            let key = controller.tool_key(target).await?;
+            let text = setup_text(target, controller.port(), "coding", key.as_deref());
             app.clipboard().write_text(text).map_err(|err| AppError::Desktop(format!("cannot copy: {err}")))?;
-            controller.report(format!("Copied the setup for {target} to the clipboard"));
+            controller.report(match key {
+                Some(_) => format!(
+                    "Copied the setup for {target}, with its own virtual key ({}), to the clipboard",
+                    target.key()
+                ),
+                None => format!("Copied the setup for {target} to the clipboard"),
+            });
             Ok(())
         }
         Action::SetAutostart(on) => {

@@ -136,6 +136,29 @@ fn the_status_line_names_a_key_budget_past_80_percent() {
     });
     let line = invoke(&webview, "status_line", json!({})).expect("status line");
     assert!(line.as_str().unwrap_or_default().ends_with("· key tray-test at 85 % of $0.02/1d"), "{line}");
+
+    // With keys in use, "Copy setup for…" gives the tool its own key; copying again replaces it.
+    let key_of = |setup: &Value| -> String {
+        let text = setup.as_str().unwrap_or_default();
+        let line = text.lines().find(|l| l.starts_with("export SWITCHYARD_API_KEY=")).unwrap_or_default();
+        line.trim_start_matches("export SWITCHYARD_API_KEY=").to_owned()
+    };
+    let first = key_of(&invoke(&webview, "setup_for", json!({"target": "codex-cli"})).expect("setup text"));
+    assert!(first.starts_with("sk-sy-"), "{first}");
+    let second = key_of(&invoke(&webview, "setup_for", json!({"target": "codex-cli"})).expect("setup text"));
+    assert!(second.starts_with("sk-sy-") && second != first);
+    on_runtime(async {
+        let call = |key: String| {
+            gw.anonymous.post(gw.url("/v1/chat/completions")).bearer_auth(key).json(&chat("first/gpt-4o")).send()
+        };
+        assert_eq!(call(second.clone()).await.unwrap().status(), 200);
+        assert_eq!(call(first.clone()).await.unwrap().status(), 401, "the replaced key stops working");
+        let keys: Value =
+            gw.client.get(gw.url("/api/governance/virtual-keys")).send().await.unwrap().json().await.unwrap();
+        let names: Vec<&str> =
+            keys["virtual_keys"].as_array().unwrap().iter().filter_map(|k| k["name"].as_str()).collect();
+        assert_eq!(names, ["tray-test", "codex-cli"]);
+    });
 }
 
 #[test]
