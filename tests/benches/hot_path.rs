@@ -237,7 +237,7 @@ fn virtual_key_policy(c: &mut Criterion) {
             let keys = governance.keys();
             let entry = keys.find(black_box(value)).expect("known");
             let admission = governance.admit(entry, now_ms()).expect("admitted");
-            admission.settle(&governance, None, 17, 0.000_017);
+            admission.settle(&governance, None, true, 17, 0.000_017);
         })
     });
 }

@@ -103,9 +103,9 @@ impl Meters {
         self.budgets.iter().find_map(|m| m.has_room(now).err().map(|e| (LimitKind::Budget, e)))
     }
 
-    fn charge(&self, now: i64, requests_reserved: u64, tokens: u64, micros: u64) {
+    fn charge(&self, now: i64, requests_reserved: u64, requests: u64, tokens: u64, micros: u64) {
         if let Some(m) = &self.requests {
-            m.settle(now, requests_reserved, 1);
+            m.settle(now, requests_reserved, requests);
         }
         if let Some(m) = &self.tokens {
             m.settle(now, 0, tokens);
@@ -435,15 +435,24 @@ pub struct Admission {
 
 impl Admission {
     /// Charges the key (and the provider config that served, if any) and marks the meters for
-    /// the next write.
-    pub fn settle(mut self, governance: &Governance, provider: Option<&str>, tokens: u64, cost_usd: f64) {
+    /// the next write. A request refused before any upstream call (`reached_upstream` false: a
+    /// model the key may not use, a provider config over its limit) gives its request back.
+    pub fn settle(
+        mut self,
+        governance: &Governance,
+        provider: Option<&str>,
+        reached_upstream: bool,
+        tokens: u64,
+        cost_usd: f64,
+    ) {
         let now = now_ms();
         let micros = if cost_usd.is_finite() && cost_usd > 0.0 { (cost_usd * MICROS).round() as u64 } else { 0 };
-        self.entry.meters.charge(now, self.requests_reserved, tokens, micros);
+        let requests = u64::from(reached_upstream);
+        self.entry.meters.charge(now, self.requests_reserved, requests, tokens, micros);
         if let Some(provider) = provider
             && let Some((_, meters)) = self.entry.configs().find(|(c, _)| c.provider == provider)
         {
-            meters.charge(now, 0, tokens, micros);
+            meters.charge(now, 0, requests, tokens, micros);
         }
         self.settled = true;
         governance.mark_dirty();

@@ -114,6 +114,6 @@ impl FinishHook for Settle {
             }
             _ => (0, 0.0),
         };
-        admission.settle(state.governance(), record.provider.as_deref(), tokens, cost);
+        admission.settle(state.governance(), record.provider.as_deref(), record.attempts > 0, tokens, cost);
     }
 }

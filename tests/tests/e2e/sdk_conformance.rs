@@ -202,3 +202,39 @@ async fn gemini_and_openai() -> (switchyard_tests::TestGateway, (MockUpstream, M
     );
     (switchyard_tests::gateway(&toml).await, (gemini, openai))
 }
+
+/// The real OpenAI and Anthropic SDKs with virtual keys (`conformance/virtual_keys.py`):
+/// `api_key="vk-free"` as Bifrost's examples send it, a key's value as the Anthropic SDK's key;
+/// the mocks record where each request went.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdks_with_virtual_keys_land_where_each_key_allows() {
+    let cheap = MockUpstream::start().await;
+    let premium = MockUpstream::start().await;
+    let toml = format!(
+        "{}{}",
+        switchyard_tests::provider_toml("cheap", &cheap),
+        switchyard_tests::provider_toml("premium", &premium)
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    let put = |id: &str, body: serde_json::Value| {
+        gw.client.put(gw.url(&format!("/api/governance/virtual-keys/{id}"))).json(&body).send()
+    };
+    let free = serde_json::json!({
+        "provider_configs": [{"provider": "cheap", "allowed_models": ["mock-model"], "weight": 1.0}],
+        "rate_limit": {"request_max_limit": 3, "request_reset_duration": "1m"}
+    });
+    assert_eq!(put("vk-free", free).await.unwrap().status(), 200);
+    let made: serde_json::Value =
+        put("vk-all", serde_json::json!({"allow_all_providers": true})).await.unwrap().json().await.unwrap();
+    let value = made["virtual_key"]["value"].as_str().expect("the value, once").to_owned();
+
+    run_script("virtual_keys.py", vec![gw.base(), value]).await;
+    // vk-free's three requests went to cheap; premium got only the Anthropic SDK's one.
+    assert_eq!(posts(&cheap).len(), 3);
+    let premium_posts = posts(&premium);
+    assert_eq!(premium_posts.len(), 1);
+    assert!(
+        premium_posts[0].header("x-api-key").is_none()
+            && premium_posts[0].header("authorization").is_some_and(|a| a.contains("sk-test-premium"))
+    );
+}
