@@ -139,6 +139,18 @@ async function messages(base, model, headers = {}) {
 // The admin API needs the token; scripts send it as a header.
 const getJson = async (url) => (await fetch(url, { headers: { "x-switchyard-admin-token": ADMIN_TOKEN } })).json();
 
+/** An admin call from Node, with the token (as a script would send it). */
+async function api(gw, method, path, body) {
+  const r = await fetch(`${gw.base}${path}`, {
+    method,
+    headers: { "x-switchyard-admin-token": ADMIN_TOKEN, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
 /** A fresh one-time link from the CLI (`switchyard-gateway dashboard-url`), as a user gets one. */
 function dashboardUrl(gw) {
   const out = spawnSync(GATEWAY, ["--config", gw.configFile, "--port", String(gw.port), "dashboard-url"], { encoding: "utf8" });
@@ -263,6 +275,10 @@ async function main() {
     const again = await fetch(gw.loginLink, { redirect: "manual" });
     assert.equal(again.status, 401);
     assert.match(await again.text(), /was used already/);
+    // `switchyard-gateway dashboard-url` mints another, from the token file alone.
+    const fresh = await fetch(dashboardUrl(gw), { redirect: "manual" });
+    assert.equal(fresh.status, 303);
+    assert.match(fresh.headers.get("set-cookie") ?? "", /^switchyard_admin=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/);
   });
 
   await step("the dashboard loads from the gateway in under 300 ms, with embedded assets", async () => {
@@ -592,7 +608,8 @@ async function main() {
     await page.goto(`${gw.base}/#/keys`);
     await page.getByRole("heading", { name: "Keys & budgets", level: 1 }).waitFor();
     await page.getByLabel("New key for").fill("e2e-tool");
-    await page.getByLabel("Providers").fill(CLOUD);
+    await page.getByLabel("Providers").fill(`${CLOUD}:2`);
+    await page.getByLabel("Models").fill("gpt-4o");
     await page.getByLabel("Budget $").fill("5");
     await page.getByLabel("Requests/min").fill("50");
     await page.getByRole("button", { name: "Create key" }).click();
@@ -607,6 +624,9 @@ async function main() {
     await page.reload();
     const card = page.locator("article[data-key]").filter({ hasText: "e2e-tool" });
     await card.getByText("Requests: 1 of 50 per 1m").waitFor();
+    await card.getByText(`${CLOUD}: gpt-4o (weight 2)`).waitFor();
+    const blocked = await chat(gw.base, `${CLOUD}/claude-sonnet-4`, { headers: { authorization: `Bearer ${value}` } });
+    assert.equal(blocked.status, 403, "a model the key does not list");
     await card.locator("progress").waitFor();
     assert.ok(!(await page.content()).includes(value), "the key's value is shown again after a reload");
     await fitsWidth(page, "keys");
@@ -621,6 +641,23 @@ async function main() {
     assert.match(dialogs.at(-1) ?? "", /Delete the key e2e-tool/);
     const gone = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${value}` } });
     assert.equal(gone.status, 401);
+
+    // Connect: a tool's snippet gets its own key, which serves; asking again replaces it.
+    await page.goto(`${gw.base}/#/connect`);
+    const section = page.locator("section.snippet").filter({ has: page.locator("#snippet-aider") });
+    await section.getByRole("button", { name: "Give aider its own key" }).click();
+    await section.getByText(/Key aider made/).waitFor();
+    const snippet = await page.locator("#snippet-aider").textContent();
+    const own = snippet.match(/OPENAI_API_KEY=(sk-sy-[0-9a-f]{64})/)?.[1];
+    assert.ok(own, snippet);
+    const viaOwn = await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${own}` } });
+    assert.equal(viaOwn.status, 200);
+    await section.getByRole("button", { name: "Give aider its own key" }).click();
+    await page.waitForFunction((old) => !document.getElementById("snippet-aider").textContent.includes(old), own);
+    assert.equal((await chat(gw.base, `${CLOUD}/gpt-4o`, { headers: { authorization: `Bearer ${own}` } })).status, 401, "the replaced key");
+    const keys = await getJson(`${gw.base}/api/governance/virtual-keys`);
+    assert.deepEqual(keys.virtual_keys.map((k) => k.name), ["aider"]);
+    await api(gw, "DELETE", `/api/governance/virtual-keys/${keys.virtual_keys[0].id}`);
   });
 
   await step("every page renders at 800×600 and is reachable by keyboard; Connect carries the real port", async () => {

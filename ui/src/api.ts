@@ -163,6 +163,7 @@ export const api = {
   virtualKeys: () => call<{ virtual_keys: VirtualKey[]; total_count: number }>("GET", "/api/governance/virtual-keys"),
   createKey: (body: NewKey) => call<{ virtual_key: VirtualKey }>("POST", "/api/governance/virtual-keys", body),
   updateKey: (id: string, body: Record<string, unknown>) => call<{ virtual_key: VirtualKey }>("PUT", `/api/governance/virtual-keys/${enc(id)}`, body),
+  rotateKey: (id: string) => call<{ virtual_key: VirtualKey }>("POST", `/api/governance/virtual-keys/${enc(id)}/rotate`),
   deleteVirtualKey: (id: string) => call<{ message: string }>("DELETE", `/api/governance/virtual-keys/${enc(id)}`),
   providers: () => call<ProvidersAnswer>("GET", "/api/providers"),
   models: () => call<ModelsAnswer>("GET", "/api/models"),

@@ -77,6 +77,20 @@ impl Meter {
         })
     }
 
+    /// Admits a request while what is spent and held by requests in flight is under the limit,
+    /// and holds `estimate` for it (tokens and dollars: the last request admitted may take the
+    /// spend past the limit by what it costs, no more).
+    pub fn hold(&self, now: i64, estimate: u64) -> Result<(), Exhausted> {
+        let limit = self.limit;
+        self.with(now, |state| {
+            if state.used.saturating_add(state.reserved) >= limit {
+                return Err(Exhausted { resets_at: state.window_end });
+            }
+            state.reserved = state.reserved.saturating_add(estimate);
+            Ok(())
+        })
+    }
+
     /// Whether a new request would be admitted now (no reservation taken).
     pub fn has_room(&self, now: i64) -> Result<(), Exhausted> {
         let limit = self.limit;
@@ -165,6 +179,18 @@ mod tests {
         assert!(meter.try_reserve(1, 300).is_ok());
         meter.settle(2, 700, 100);
         assert_eq!(meter.snapshot(2), MeterState { window_start: 0, window_end: 60_000, used: 100, reserved: 300 });
+    }
+
+    #[test]
+    fn a_hold_admits_while_spend_and_holds_are_under_the_limit() {
+        let meter = Meter::new(1_000, minute(), false, 0, None);
+        assert!(meter.hold(1, 600).is_ok());
+        assert!(meter.hold(1, 600).is_ok(), "600 held: under the limit");
+        assert!(meter.hold(1, 600).is_err(), "1,200 held: the next waits for those in flight");
+        meter.settle(2, 600, 300);
+        meter.settle(2, 600, 300);
+        assert!(meter.hold(2, 600).is_ok(), "600 spent: room, and the request may take it past");
+        assert!(meter.hold(2, 600).is_err());
     }
 
     #[test]

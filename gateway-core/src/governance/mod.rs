@@ -18,7 +18,7 @@ pub mod spec;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -103,21 +103,87 @@ impl Meters {
         self.budgets.iter().find_map(|m| m.has_room(now).err().map(|e| (LimitKind::Budget, e)))
     }
 
-    fn charge(&self, now: i64, requests_reserved: u64, requests: u64, tokens: u64, micros: u64) {
+    /// Gives back what a request reserved and charges what it used.
+    fn charge(&self, now: i64, reserved: Reserved, requests: u64, tokens: u64, micros: u64) {
         if let Some(m) = &self.requests {
-            m.settle(now, requests_reserved, requests);
+            m.settle(now, reserved.requests, requests);
         }
         if let Some(m) = &self.tokens {
-            m.settle(now, 0, tokens);
+            m.settle(now, reserved.tokens, tokens);
         }
         for m in &self.budgets {
-            m.settle(now, 0, micros);
+            m.settle(now, reserved.micros, micros);
         }
+    }
+
+    /// Reserves a request's estimate on every limit, or none: a limit without room undoes the
+    /// reservations already taken and says which it was.
+    fn reserve(&self, now: i64, estimate: Reserved) -> Result<Reserved, (LimitKind, Exhausted)> {
+        let mut taken: Vec<(&Meter, u64)> = Vec::with_capacity(2 + self.budgets.len());
+        let wanted = self
+            .tokens
+            .iter()
+            .map(|m| (m, estimate.tokens, LimitKind::Tokens))
+            .chain(self.budgets.iter().map(|m| (m, estimate.micros, LimitKind::Budget)))
+            .chain(self.requests.iter().map(|m| (m, 1, LimitKind::Requests)));
+        for (meter, amount, kind) in wanted {
+            // Requests are counted exactly; tokens and dollars admit while under the limit.
+            let admitted =
+                if kind == LimitKind::Requests { meter.try_reserve(now, amount) } else { meter.hold(now, amount) };
+            if let Err(exhausted) = admitted {
+                for (meter, amount) in taken {
+                    meter.settle(now, amount, 0);
+                }
+                return Err((kind, exhausted));
+            }
+            taken.push((meter, amount));
+        }
+        Ok(Reserved {
+            requests: u64::from(self.requests.is_some()),
+            tokens: if self.tokens.is_some() { estimate.tokens } else { 0 },
+            micros: if self.budgets.is_empty() { 0 } else { estimate.micros },
+        })
     }
 
     fn reset_budgets(&self, now: i64) {
         for m in &self.budgets {
             m.reset(now);
+        }
+    }
+}
+
+/// What a request holds on a key's meters while in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reserved {
+    pub requests: u64,
+    pub tokens: u64,
+    pub micros: u64,
+}
+
+/// A key's typical request, learned as it spends (a moving average): what admission reserves on
+/// its token limit and budgets, so requests in flight together cannot all pass the last cent.
+#[derive(Default)]
+pub struct Typical {
+    tokens: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl Typical {
+    fn estimate(&self) -> Reserved {
+        Reserved {
+            requests: 1,
+            tokens: self.tokens.load(Ordering::Relaxed),
+            micros: self.micros.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Moves an eighth of the way towards the sample (racing updates may lose one: it is an
+    /// estimate).
+    fn learn(&self, tokens: u64, micros: u64) {
+        for (average, sample) in [(&self.tokens, tokens), (&self.micros, micros)] {
+            let old = average.load(Ordering::Relaxed);
+            let new = if old == 0 { sample } else { old - old / 8 + sample / 8 };
+            average.store(new, Ordering::Relaxed);
         }
     }
 }
@@ -134,6 +200,7 @@ pub struct KeyEntry {
     pub spec: KeySpec,
     pub meters: Meters,
     pub config_meters: Vec<Meters>,
+    pub typical: Typical,
 }
 
 impl KeyEntry {
@@ -149,7 +216,7 @@ impl KeyEntry {
                 Meters::new(&budgets, c.rate_limit.as_ref(), spec.calendar_aligned, now, saved)
             })
             .collect();
-        KeyEntry { spec, meters, config_meters }
+        KeyEntry { spec, meters, config_meters, typical: Typical::default() }
     }
 
     fn save(&self, now: i64) -> SavedKey {
@@ -374,8 +441,9 @@ impl Governance {
         write_file(path, &file).map_err(|source| GovernanceError::Write { path: path.display().to_string(), source })
     }
 
-    /// Admits a request presented with `entry`: active, under the key's request limit (reserved
-    /// here, so exact), and with room left in its token limit and budgets.
+    /// Admits a request presented with `entry`: active, and with room on every limit of the key
+    /// for a request (exact: reserved here) and its typical tokens and cost (reserved too, and
+    /// settled with the real ones at the end).
     pub fn admit(&self, entry: &Arc<KeyEntry>, now: i64) -> Result<Admission, ApiError> {
         if !entry.spec.is_active {
             return Err(ApiError::Governance {
@@ -385,19 +453,11 @@ impl Governance {
                 retry_after: None,
             });
         }
-        if let Some((kind, exhausted)) = entry.meters.blocked(now).filter(|(k, _)| *k != LimitKind::Requests) {
-            return Err(limit_error(&entry.spec.id, None, kind, exhausted, now));
-        }
-        let requests_reserved = match &entry.meters.requests {
-            Some(meter) => {
-                meter
-                    .try_reserve(now, 1)
-                    .map_err(|e| limit_error(&entry.spec.id, None, LimitKind::Requests, e, now))?;
-                1
-            }
-            None => 0,
-        };
-        Ok(Admission { entry: entry.clone(), requests_reserved, settled: false })
+        let reserved = entry
+            .meters
+            .reserve(now, entry.typical.estimate())
+            .map_err(|(kind, exhausted)| limit_error(&entry.spec.id, None, kind, exhausted, now))?;
+        Ok(Admission { entry: entry.clone(), reserved, settled: false })
     }
 
     fn mark_dirty(&self) {
@@ -429,7 +489,7 @@ pub fn limit_error(key: &str, provider: Option<&str>, kind: LimitKind, exhausted
 /// A request admitted under a key; settled once with what it used.
 pub struct Admission {
     pub entry: Arc<KeyEntry>,
-    requests_reserved: u64,
+    reserved: Reserved,
     settled: bool,
 }
 
@@ -448,11 +508,14 @@ impl Admission {
         let now = now_ms();
         let micros = if cost_usd.is_finite() && cost_usd > 0.0 { (cost_usd * MICROS).round() as u64 } else { 0 };
         let requests = u64::from(reached_upstream);
-        self.entry.meters.charge(now, self.requests_reserved, requests, tokens, micros);
+        self.entry.meters.charge(now, self.reserved, requests, tokens, micros);
         if let Some(provider) = provider
             && let Some((_, meters)) = self.entry.configs().find(|(c, _)| c.provider == provider)
         {
-            meters.charge(now, 0, requests, tokens, micros);
+            meters.charge(now, Reserved::default(), requests, tokens, micros);
+        }
+        if reached_upstream {
+            self.entry.typical.learn(tokens, micros);
         }
         self.settled = true;
         governance.mark_dirty();
@@ -463,10 +526,8 @@ impl Drop for Admission {
     /// A request dropped before settling (the client went away early) gives its reservation
     /// back.
     fn drop(&mut self) {
-        if !self.settled
-            && let Some(meter) = &self.entry.meters.requests
-        {
-            meter.settle(now_ms(), self.requests_reserved, 1);
+        if !self.settled {
+            self.entry.meters.charge(now_ms(), self.reserved, 1, 0, 0);
         }
     }
 }

@@ -456,3 +456,29 @@ async fn when_the_weighted_provider_is_down_the_keys_other_provider_serves() {
     }
     assert_eq!(posts(&alpha).len(), 20);
 }
+
+/// A budget under concurrency: each request holds the key's typical cost while in flight, so of
+/// 50 requests fired at once only those that fit are admitted; the spend passes the limit by at
+/// most the last admitted request's cost.
+#[tokio::test]
+async fn a_budget_is_not_overrun_by_requests_fired_at_once() {
+    let (alpha, _beta, toml) = two_mocks().await;
+    let gw = gateway(&toml).await;
+    // alpha/mock-model costs $0.017 a request; $0.05 fits two more after the first.
+    put_key(
+        &gw,
+        "vk-tight",
+        json!({"allow_all_providers": true, "budget": {"max_limit": 0.05, "reset_duration": "1d"}}),
+    )
+    .await;
+    assert_eq!(chat_with(&gw, "alpha/mock-model", ("x-bf-vk", "vk-tight")).await.status(), 200);
+    let answers = join_all((0..50).map(|_| chat_with(&gw, "alpha/mock-model", ("x-bf-vk", "vk-tight")))).await;
+    let served = answers.iter().filter(|a| a.status() == 200).count();
+    let refused = answers.iter().filter(|a| a.status() == 402).count();
+    assert_eq!((served, refused), (2, 48));
+    assert_eq!(posts(&alpha).len(), 3);
+    let key: Value =
+        gw.client.get(gw.url("/api/governance/virtual-keys/vk-tight")).send().await.unwrap().json().await.unwrap();
+    let spent = key["virtual_key"]["budgets"][0]["current_usage"].as_f64().unwrap();
+    assert!((spent - 0.051).abs() < 1e-9, "over by one request's cost at most: {spent}");
+}

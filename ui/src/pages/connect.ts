@@ -1,5 +1,20 @@
+import { api } from "../api";
 import { h } from "../dom";
 import { gatewayBase, snippets } from "../snippets";
+
+/** The tool's own virtual key, named after it: made, or given a new value if it exists (the
+ * value is shown only in the answer, so a lost one is replaced). */
+async function ownKey(name: string, tool: string): Promise<{ ok: true; value: string } | { ok: false; message: string }> {
+  const list = await api.virtualKeys();
+  if (!list.ok) return { ok: false, message: list.message };
+  const existing = list.data.virtual_keys.find((k) => k.name === name);
+  const made = existing
+    ? await api.rotateKey(existing.id)
+    : await api.createKey({ name, allow_all_providers: true });
+  if (!made.ok) return { ok: false, message: made.message };
+  const value = made.data.virtual_key.value;
+  return value ? { ok: true, value } : { ok: false, message: `no value came back for ${tool}'s key` };
+}
 
 export function connectPage(root: HTMLElement): void {
   const base = gatewayBase(location);
@@ -8,6 +23,7 @@ export function connectPage(root: HTMLElement): void {
     ...snippets(base).map((s) => {
       const pre = h("pre", { id: `snippet-${s.id}`, tabindex: "0" }, s.text);
       const status = h("span", { class: "muted", role: "status" });
+      let text = s.text;
       return h(
         "section",
         { class: "snippet" },
@@ -20,7 +36,7 @@ export function connectPage(root: HTMLElement): void {
             "aria-label": `Copy the ${s.tool} settings`,
             onclick: async () => {
               try {
-                await navigator.clipboard.writeText(s.text);
+                await navigator.clipboard.writeText(text);
                 status.textContent = "Copied.";
               } catch {
                 getSelection()?.selectAllChildren(pre);
@@ -29,6 +45,26 @@ export function connectPage(root: HTMLElement): void {
             },
           },
           "Copy",
+        ),
+        " ",
+        s.text.includes("unused") &&
+          h(
+          "button",
+          {
+            type: "button",
+            title: "A virtual key for this tool alone: its spend shows apart, and it can be limited or revoked on Keys & budgets",
+            onclick: async () => {
+              const key = await ownKey(s.id, s.tool);
+              if (!key.ok) {
+                status.textContent = key.message;
+                return;
+              }
+              text = s.text.split("unused").join(key.value);
+              pre.textContent = text;
+              status.textContent = `Key ${s.id} made: copy the settings now, the key is not shown again.`;
+            },
+          },
+          `Give ${s.tool} its own key`,
         ),
         " ",
         status,

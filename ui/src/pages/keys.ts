@@ -85,9 +85,15 @@ export function keysPage(root: HTMLElement): void {
   }
 
   function newKeyForm(): HTMLElement {
-    const ids = { name: uid("kname"), providers: uid("kprov"), budget: uid("kbudget"), period: uid("kperiod"), rate: uid("krate") };
+    const ids = { name: uid("kname"), providers: uid("kprov"), models: uid("kmodels"), budget: uid("kbudget"), period: uid("kperiod"), rate: uid("krate") };
     const name = h("input", { id: ids.name, name: "key-name", placeholder: "claude-code", required: true });
-    const providers = h("input", { id: ids.providers, name: "key-providers", placeholder: "all, or openai, vllm-mlx" });
+    const providers = h("input", {
+      id: ids.providers,
+      name: "key-providers",
+      placeholder: "all, or vllm-mlx:0.9, openai:0.1",
+      title: "Providers the key may use, each with an optional weight (its share of the key's traffic; the others are its fallbacks)",
+    });
+    const models = h("input", { id: ids.models, name: "key-models", placeholder: "all models", title: "Models the key may use on those providers, comma-separated" });
     const budget = h("input", { id: ids.budget, name: "key-budget", type: "number", min: "0", step: "0.01", placeholder: "no budget" });
     const period = h("select", { id: ids.period, name: "key-period" }, ["1d", "1w", "1M"].map((p) => h("option", { value: p }, p)));
     const rate = h("input", { id: ids.rate, name: "key-rate", type: "number", min: "1", step: "1", placeholder: "no limit" });
@@ -98,9 +104,19 @@ export function keysPage(root: HTMLElement): void {
         onsubmit: async (e: Event) => {
           e.preventDefault();
           const body: NewKey = { name: name.value.trim() };
-          const names = providers.value.split(",").map((p) => p.trim()).filter(Boolean);
-          if (!names.length || names.includes("all")) body.allow_all_providers = true;
-          else body.provider_configs = names.map((provider) => ({ provider, allowed_models: ["*"] }));
+          const entries = providers.value.split(",").map((p) => p.trim()).filter(Boolean);
+          const allowed = models.value.split(",").map((m) => m.trim()).filter(Boolean);
+          if (!entries.length || entries.includes("all")) body.allow_all_providers = true;
+          else
+            body.provider_configs = entries.map((entry) => {
+              const [provider, weight] = entry.split(":").map((s) => s.trim());
+              const config: { provider: string; allowed_models: string[]; weight?: number } = {
+                provider,
+                allowed_models: allowed.length ? allowed : ["*"],
+              };
+              if (weight && Number.isFinite(Number(weight))) config.weight = Number(weight);
+              return config;
+            });
           if (budget.value) body.budget = { max_limit: Number(budget.value), reset_duration: period.value };
           if (rate.value) body.rate_limit = { request_max_limit: Number(rate.value), request_reset_duration: "1m" };
           const r = await api.createKey(body);
@@ -128,6 +144,8 @@ export function keysPage(root: HTMLElement): void {
       name,
       h("label", { htmlFor: ids.providers }, "Providers"),
       providers,
+      h("label", { htmlFor: ids.models }, "Models"),
+      models,
       h("label", { htmlFor: ids.budget }, "Budget $"),
       budget,
       h("label", { htmlFor: ids.period }, "per"),
