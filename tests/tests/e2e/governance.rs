@@ -26,6 +26,11 @@ async fn chat_with(gw: &TestGateway, model: &str, header: (&str, &str)) -> reqwe
         .unwrap()
 }
 
+/// `n` chat requests to `alpha/mock-model` with the key in `x-bf-vk`, all at once.
+async fn fire_at_once(gw: &TestGateway, n: usize, key: &str) -> Vec<reqwest::Response> {
+    join_all((0..n).map(|_| chat_with(gw, "alpha/mock-model", ("x-bf-vk", key)))).await
+}
+
 async fn two_mocks() -> (MockUpstream, MockUpstream, String) {
     let options = || MockOptions { models: vec!["mock-model".into(), "shared-model".into()], ..MockOptions::default() };
     let alpha = MockUpstream::start_with(options()).await;
@@ -346,7 +351,7 @@ async fn of_500_requests_at_once_a_key_allowing_100_a_minute_serves_exactly_100(
         json!({"allow_all_providers": true, "rate_limit": {"request_max_limit": 100, "request_reset_duration": "1m"}}),
     )
     .await;
-    let answers = join_all((0..500).map(|_| chat_with(&gw, "alpha/mock-model", ("x-bf-vk", "vk-limited")))).await;
+    let answers = fire_at_once(&gw, 500, "vk-limited").await;
     let mut counts: HashMap<u16, usize> = HashMap::new();
     for answer in &answers {
         *counts.entry(answer.status().as_u16()).or_default() += 1;
@@ -472,7 +477,7 @@ async fn a_budget_is_not_overrun_by_requests_fired_at_once() {
     )
     .await;
     assert_eq!(chat_with(&gw, "alpha/mock-model", ("x-bf-vk", "vk-tight")).await.status(), 200);
-    let answers = join_all((0..50).map(|_| chat_with(&gw, "alpha/mock-model", ("x-bf-vk", "vk-tight")))).await;
+    let answers = fire_at_once(&gw, 50, "vk-tight").await;
     let served = answers.iter().filter(|a| a.status() == 200).count();
     let refused = answers.iter().filter(|a| a.status() == 402).count();
     assert_eq!((served, refused), (2, 48));
