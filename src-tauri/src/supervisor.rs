@@ -142,8 +142,19 @@ async fn serve(
     let port = *next_port;
     let mut config = factory.config.clone();
     config.server.port = port;
-    let running = gateway_core::build_state(config, (factory.options)())
-        .and_then(|state| gateway_core::start_on(state, listener));
+    // Building the state reads stored keys from the OS secret store, which may block (a locked
+    // keychain asking for a password): off the async workers.
+    let options = (factory.options)();
+    let built = tokio::task::spawn_blocking(move || gateway_core::build_state(config, options)).await;
+    let running = match built {
+        Ok(state) => state.and_then(|state| gateway_core::start_on(state, listener)),
+        Err(join) => {
+            let reason = format!("building the gateway failed: {join}");
+            tracing::error!(%reason, "the gateway cannot start");
+            controller.set_link(Link { status: GatewayStatus::Failed(reason), port, admin: None });
+            return wait_for_command(commands, next_port, Some(backoff.next_delay())).await;
+        }
+    };
     let running = match running {
         Ok(running) => running,
         Err(err) => {
