@@ -296,28 +296,26 @@ async fn a_key_works_in_every_header_style_on_every_api_and_limits_providers_and
     }
     assert!(text.contains("\"virtual_key\":\"vk-alpha\""), "{text}");
     assert!(!text.contains(&value));
-    // The usage API groups by key (the rollups carry it).
+    // The usage API groups by key (the rollups carry it; the log is written in batches, so
+    // the last rows may still be on their way).
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let usage: Value = gw
-        .client
-        .get(gw.url(&format!(
-            "/api/usage?from={}&to={}&bucket=hour&group_by=virtual_key",
-            now - 3_600_000,
-            now + 60_000
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let keyed: u64 = usage["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["group"] == "vk-alpha")
-        .map(|p| p["requests"].as_u64().unwrap())
-        .sum();
+    let url =
+        gw.url(&format!("/api/usage?from={}&to={}&bucket=hour&group_by=virtual_key", now - 3_600_000, now + 60_000));
+    let (mut keyed, mut usage) = (0, Value::Null);
+    for _ in 0..100 {
+        usage = gw.client.get(&url).send().await.unwrap().json().await.unwrap();
+        keyed = usage["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["group"] == "vk-alpha")
+            .map(|p| p["requests"].as_u64().unwrap())
+            .sum::<u64>();
+        if keyed >= 14 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(keyed >= 14, "{usage}");
 }
 
