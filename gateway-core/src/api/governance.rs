@@ -298,18 +298,9 @@ fn meter_views(meters: &Meters, now: i64) -> (Vec<Value>, Value) {
 /// `GET /api/governance/virtual-keys/quota`: a key reads its own budgets and limits, with
 /// itself as the credential (no admin token), as Bifrost's self-service route.
 pub async fn quota(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
-    let presented = ["x-switchyard-vk", "x-bf-vk", "x-api-key", "x-goog-api-key", "api-key"]
-        .iter()
-        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .or_else(|| {
-            headers
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        })
-        .map(str::trim);
-    let keys = state.governance().keys();
-    let Some(entry) = presented.and_then(|p| keys.find(p)) else {
+    // The same headers, in the same order, as the policy stage reads a key from.
+    let found = crate::pipeline::policy::listing_key(&state, &headers, None);
+    let Some(entry) = found else {
         return Err(admin(ApiError::Governance {
             status: StatusCode::UNAUTHORIZED,
             code: "virtual_key_not_found",
