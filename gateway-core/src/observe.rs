@@ -87,6 +87,41 @@ pub struct RequestRecord {
     pub bodies: Option<Box<StoredBodies>>,
     /// The id (never the value) of the virtual key the request came with.
     pub virtual_key: Option<Arc<str>>,
+    /// What the response cache did: `None` when it was not consulted (off, bypassed, an error
+    /// before the cache stage).
+    pub cache: Option<CacheOutcome>,
+    /// A semantic hit's cosine similarity to the stored request.
+    pub cache_similarity: Option<f32>,
+    /// On a hit, the usage of the answer as it was first made (`provider` and `upstream_model`
+    /// are that answer's): priced like `usage`, it is what the hit saved. `usage` itself is
+    /// `None` on a hit (nothing was spent).
+    pub cache_saved: Option<Usage>,
+}
+
+/// What the response cache did for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Answered from an entry stored for the same canonical request.
+    HitExact,
+    /// Answered from the nearest stored entry over the similarity threshold.
+    HitSemantic,
+    /// Looked up, not found; the answer may be stored for the next time.
+    Miss,
+}
+
+impl CacheOutcome {
+    /// The value of the `x-switchyard-cache` answer header and of the log's `cache` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::HitExact => "hit-exact",
+            CacheOutcome::HitSemantic => "hit-semantic",
+            CacheOutcome::Miss => "miss",
+        }
+    }
+
+    pub fn is_hit(self) -> bool {
+        !matches!(self, CacheOutcome::Miss)
+    }
 }
 
 impl RequestRecord {
@@ -118,13 +153,21 @@ impl RequestRecord {
             cloud_reference: None,
             bodies: None,
             virtual_key: None,
+            cache: None,
+            cache_similarity: None,
+            cache_saved: None,
         }
     }
 }
 
 /// Told about the finished record before the observer is: the policy stage settles what the
-/// request spent against its key's budgets and limits.
+/// request spent against its key's budgets and limits; the cache stage stores an answer that
+/// reached the client whole.
 pub trait FinishHook: Send {
+    /// Bytes of the answer as the client gets them, in order: a whole answer's body once, a
+    /// stream's chunks one call each.
+    fn answer_bytes(&mut self, _bytes: &[u8]) {}
+
     fn finished(self: Box<Self>, record: &RequestRecord);
 }
 
@@ -194,7 +237,7 @@ pub struct PendingRecord {
     record: Option<RequestRecord>,
     started: Instant,
     observer: Arc<dyn RequestObserver>,
-    hook: Option<Box<dyn FinishHook>>,
+    hooks: Vec<Box<dyn FinishHook>>,
 }
 
 impl PendingRecord {
@@ -208,7 +251,7 @@ impl PendingRecord {
             record: Some(RequestRecord::new(request_id, family, endpoint)),
             started: Instant::now(),
             observer,
-            hook: None,
+            hooks: Vec::new(),
         }
     }
 
@@ -216,9 +259,9 @@ impl PendingRecord {
         self.started
     }
 
-    /// Runs `hook` with the finished record, once.
+    /// Runs `hook` with the finished record, once (hooks run in the order they were added).
     pub fn on_finish(&mut self, hook: Box<dyn FinishHook>) {
-        self.hook = Some(hook);
+        self.hooks.push(hook);
     }
 
     /// Edits the record in place.
@@ -240,10 +283,14 @@ impl PendingRecord {
         }
     }
 
-    /// Adds bytes the client received to the stored answer, when bodies are kept.
+    /// Adds bytes the client received to the stored answer, when bodies are kept, and shows
+    /// them to the hooks.
     pub fn capture_response(&mut self, bytes: &[u8]) {
         if let Some(bodies) = self.record.as_mut().and_then(|r| r.bodies.as_mut()) {
             bodies.add_response(bytes);
+        }
+        for hook in &mut self.hooks {
+            hook.answer_bytes(bytes);
         }
     }
 
@@ -261,7 +308,7 @@ impl PendingRecord {
             record.status = status;
             record.outcome = outcome;
             record.latency = self.started.elapsed();
-            if let Some(hook) = self.hook.take() {
+            for hook in self.hooks.drain(..) {
                 hook.finished(&record);
             }
             self.observer.record(record);

@@ -35,6 +35,8 @@ pub struct GatewayInner {
     pub admin: AdminAuth,
     /// Virtual keys, their budgets and rate limits.
     pub governance: crate::governance::Governance,
+    /// Answers stored and served again (exact and semantic).
+    pub cache: crate::cache::ResponseCache,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
     /// One pooled client for every upstream (two transports inside: `transport`).
@@ -122,6 +124,10 @@ impl AppState {
 
     pub fn governance(&self) -> &crate::governance::Governance {
         &self.0.governance
+    }
+
+    pub fn response_cache(&self) -> &crate::cache::ResponseCache {
+        &self.0.cache
     }
 
     pub fn admin(&self) -> &AdminAuth {
