@@ -243,6 +243,9 @@ impl RunningGateway {
         // The virtual keys' spend, after the last request settled.
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || flush_governance(&state)).await;
+        // The response cache's last answers and its hits' use times.
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.response_cache().close()).await;
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.
