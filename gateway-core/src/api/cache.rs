@@ -32,7 +32,8 @@ fn config_view(cache: &ResponseCache) -> Value {
     json!({
         "mode": settings.mode.as_str(),
         "ttl_secs": settings.ttl_secs,
-        "threshold": settings.threshold,
+        // As written (0.85), not as the f32 widens (0.8500000238).
+        "threshold": (f64::from(settings.threshold) * 1e6).round() / 1e6,
         "max_bytes": settings.max_bytes,
         "embedding_model": settings.embedding_model,
         "max_conversation_messages": settings.max_conversation_messages,
@@ -52,7 +53,10 @@ async fn stats(State(state): State<AppState>) -> Json<Value> {
     let active = settings.mode != crate::config::CacheMode::Off && reason.is_none();
     if let Some(object) = view.as_object_mut() {
         object.extend([
-            ("semantic".to_owned(), json!({ "active": active && settings.mode == crate::config::CacheMode::Semantic, "reason": reason })),
+            (
+                "semantic".to_owned(),
+                json!({ "active": active && settings.mode == crate::config::CacheMode::Semantic, "reason": reason }),
+            ),
             ("entries".to_owned(), json!(cache.entries())),
             ("bytes".to_owned(), json!(cache.stored_bytes())),
             ("hits".to_owned(), json!({ "exact": counters.hits_exact, "semantic": counters.hits_semantic })),

@@ -66,7 +66,8 @@ pub enum StoredBody {
 }
 
 impl StoredBody {
-    pub fn len(&self) -> usize {
+    /// The bytes it takes stored (a stream's chunks with their length prefixes).
+    pub fn stored_len(&self) -> usize {
         match self {
             StoredBody::Whole(body) => body.len(),
             StoredBody::Stream(chunks) => chunks.iter().map(|c| c.len() + 4).sum(),
@@ -77,7 +78,7 @@ impl StoredBody {
         match self {
             StoredBody::Whole(body) => body.to_vec(),
             StoredBody::Stream(chunks) => {
-                let mut out = Vec::with_capacity(self.len());
+                let mut out = Vec::with_capacity(self.stored_len());
                 for chunk in chunks {
                     out.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
                     out.extend_from_slice(chunk);
@@ -119,7 +120,7 @@ pub struct NewEntry {
 impl NewEntry {
     pub fn bytes(&self) -> u64 {
         let vector = self.semantic.as_ref().map_or(0, |(_, v)| v.len() * 4);
-        (self.answer.body.len() + vector) as u64 + ROW_OVERHEAD
+        (self.answer.body.stored_len() + vector) as u64 + ROW_OVERHEAD
     }
 }
 
@@ -308,8 +309,7 @@ pub fn touch(conn: &Connection, touched: &[(i64, i64)]) -> rusqlite::Result<()> 
 /// The ids of the entries stored under a cache key.
 pub fn ids_with_cache_key(conn: &Connection, cache_key: &str) -> rusqlite::Result<Vec<i64>> {
     let mut statement = conn.prepare("SELECT id FROM entries WHERE cache_key = ?1")?;
-    let ids = statement.query_map([cache_key], |row| row.get(0))?.collect();
-    ids
+    statement.query_map([cache_key], |row| row.get(0))?.collect()
 }
 
 pub fn setting(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {

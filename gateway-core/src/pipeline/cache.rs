@@ -66,7 +66,7 @@ pub enum Lookup {
     Off,
     /// The request opted out (`x-switchyard-cache: off`, an unknown `x-bf-cache-type`).
     Bypass,
-    Hit(Answer),
+    Hit(Box<Answer>),
     /// Not found; the answer is stored when it qualifies (`None`: the request said no-store).
     Miss(Option<Box<PendingWrite>>),
 }
@@ -92,9 +92,8 @@ pub async fn lookup(
 ) -> Result<Lookup, ApiError> {
     let cache = state.response_cache();
     let settings = cache.settings();
-    let class_mode = || {
-        plan.class.as_deref().and_then(|class| state.routing().classes().get(class).and_then(|c| c.cache))
-    };
+    let class_mode =
+        || plan.class.as_deref().and_then(|class| state.routing().classes().get(class).and_then(|c| c.cache));
     let control = match control(request.headers, &settings, class_mode)? {
         Decision::Off => return Ok(Lookup::Off),
         Decision::Bypass => return Ok(Lookup::Bypass),
@@ -106,8 +105,13 @@ pub async fn lookup(
     let Some(primary) = plan.targets.first() else { return Ok(Lookup::Off) };
     let model = format!("{}/{}", primary.provider.name, primary.model);
     let scope = Scope { cache_key: control.cache_key.clone(), virtual_key: key.map(|k| k.spec.id.clone()) };
-    let shape =
-        RequestShape { family: request.family, endpoint: request.endpoint, stream: request.stream, model: &model, scope: &scope };
+    let shape = RequestShape {
+        family: request.family,
+        endpoint: request.endpoint,
+        stream: request.stream,
+        model: &model,
+        scope: &scope,
+    };
     let Some(exact) = key::exact(&shape, request.body) else { return Ok(Lookup::Off) };
 
     if control.exact
@@ -115,7 +119,7 @@ pub async fn lookup(
         && let Some(stored) = cache.answer(id).await
     {
         cache.count_hit(false);
-        return Ok(Lookup::Hit(hit(stored, id, None, request.stream, record)));
+        return Ok(Lookup::Hit(Box::new(hit(stored, id, None, request.stream, record))));
     }
     let mut semantic = None;
     if control.semantic {
@@ -125,7 +129,7 @@ pub async fn lookup(
                     && let Some(stored) = cache.answer(id).await
                 {
                     cache.count_hit(true);
-                    return Ok(Lookup::Hit(hit(stored, id, Some(similarity), request.stream, record)));
+                    return Ok(Lookup::Hit(Box::new(hit(stored, id, Some(similarity), request.stream, record))));
                 }
                 semantic = Some((query.partition, vector));
             }
@@ -170,7 +174,8 @@ pub fn after_attempts(lookup: Lookup, answer: &mut Answer, record: &mut PendingR
         return;
     }
     write.stream = matches!(answer, Answer::Stream { .. });
-    write.content_type = answer.headers_mut().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    write.content_type =
+        answer.headers_mut().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     record.on_finish(write);
 }
 
@@ -209,7 +214,8 @@ fn control(
         message: format!("header `{name}` must be {expected}"),
         param: None,
     };
-    let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().map(str::trim).map_err(|_| invalid(name, "ASCII")));
+    let text =
+        |name: &HeaderName| headers.get(name).map(|v| v.to_str().map(str::trim).map_err(|_| invalid(name, "ASCII")));
 
     let cache_key = match bf_key.map(|v| v.to_str().map(str::trim)) {
         Some(Ok(key)) if !key.is_empty() => Some(key.to_owned()),
@@ -240,7 +246,8 @@ fn control(
         ttl = parsed;
     }
     if let Some(value) = text(&CACHE_TTL_HEADER).transpose()? {
-        ttl = parse_ttl(value).ok_or_else(|| invalid(&CACHE_TTL_HEADER, "a duration such as `30s`, `5m`, `1h`, `2d`"))?;
+        ttl =
+            parse_ttl(value).ok_or_else(|| invalid(&CACHE_TTL_HEADER, "a duration such as `30s`, `5m`, `1h`, `2d`"))?;
     }
     let mut threshold = settings.threshold;
     if let Some(value) = text(&BF_THRESHOLD).transpose().ok().flatten()
@@ -364,8 +371,8 @@ pub async fn embed(state: &AppState, model: &str, text: &str, for_request: &str)
         return Err(format!("the embedding model `{model}` answered with a stream"));
     };
     record::whole(embed_record, status, usage, &body);
-    let parsed: Embeddings =
-        serde_json::from_slice(&body).map_err(|err| format!("the embedding model `{model}` answered unreadably: {err}"))?;
+    let parsed: Embeddings = serde_json::from_slice(&body)
+        .map_err(|err| format!("the embedding model `{model}` answered unreadably: {err}"))?;
     let vector = parsed.data.into_iter().next().map(|e| e.embedding).unwrap_or_default();
     if vector.is_empty() || vector.iter().any(|x| !x.is_finite()) {
         return Err(format!("the embedding model `{model}` answered no usable vector"));
@@ -502,7 +509,11 @@ mod tests {
         pairs.iter().map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v))).collect()
     }
 
-    fn decide(pairs: &[(&'static str, &'static str)], mode: CacheMode, class: Option<CacheMode>) -> Result<Decision, ApiError> {
+    fn decide(
+        pairs: &[(&'static str, &'static str)],
+        mode: CacheMode,
+        class: Option<CacheMode>,
+    ) -> Result<Decision, ApiError> {
         control(&headers(pairs), &settings(mode), || class)
     }
 
@@ -543,7 +554,12 @@ mod tests {
             Ok(Decision::Bypass)
         ));
         let tuned = used(decide(
-            &[("x-bf-cache-key", "k"), ("x-bf-cache-ttl", "1h30m"), ("x-bf-cache-threshold", "1.7"), ("x-bf-cache-no-store", "true")],
+            &[
+                ("x-bf-cache-key", "k"),
+                ("x-bf-cache-ttl", "1h30m"),
+                ("x-bf-cache-threshold", "1.7"),
+                ("x-bf-cache-no-store", "true"),
+            ],
             CacheMode::Off,
             None,
         ));
@@ -552,7 +568,12 @@ mod tests {
         assert!(tuned.no_store);
         // Values Bifrost cannot read are ignored, as Bifrost ignores them.
         let ignored = used(decide(
-            &[("x-bf-cache-key", "k"), ("x-bf-cache-ttl", "soon"), ("x-bf-cache-threshold", "high"), ("x-bf-cache-no-store", "yes")],
+            &[
+                ("x-bf-cache-key", "k"),
+                ("x-bf-cache-ttl", "soon"),
+                ("x-bf-cache-threshold", "high"),
+                ("x-bf-cache-no-store", "yes"),
+            ],
             CacheMode::Off,
             None,
         ));
@@ -582,7 +603,12 @@ mod tests {
             }
         }
         let tuned = used(decide(
-            &[("x-switchyard-cache", "semantic"), ("x-switchyard-cache-ttl", "5m"), ("x-switchyard-cache-threshold", "0.8"), ("x-switchyard-cache-no-store", "true")],
+            &[
+                ("x-switchyard-cache", "semantic"),
+                ("x-switchyard-cache-ttl", "5m"),
+                ("x-switchyard-cache-threshold", "0.8"),
+                ("x-switchyard-cache-no-store", "true"),
+            ],
             CacheMode::Off,
             None,
         ));

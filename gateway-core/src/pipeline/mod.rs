@@ -130,7 +130,7 @@ pub async fn serve(
             Err(error) => return record::failed(record, &id, family, error),
         };
         let answer = match lookup {
-            cache::Lookup::Hit(answer) => answer,
+            cache::Lookup::Hit(answer) => *answer,
             // 5. attempts
             lookup => match attempts::run(&state, &request, plan, &mut record).await {
                 Ok(mut answer) => {
