@@ -8,6 +8,8 @@
 //!   an OpenAI chunk (an OpenAI client, an Anthropic upstream), each mid-stream.
 //!
 //! - the policy stage with a virtual key among 1,000 (find by hash, admit, settle).
+//! - the response cache's exact lookup on a miss (the canonical hash of the body, then the
+//!   in-memory index among 10,000 entries), for a 1 KiB request and the 100 KiB one.
 //!
 //! ```sh
 //! cargo bench -p switchyard-tests --bench hot_path            # full run
@@ -242,9 +244,70 @@ fn virtual_key_policy(c: &mut Criterion) {
     });
 }
 
+/// A small chat request (~1 KiB): a system prompt, one question, a tool, a few options.
+fn small_chat_body() -> Bytes {
+    Bytes::from_static(
+        br#"{"model":"coding","messages":[{"role":"system","content":"You are a careful senior engineer. Answer briefly, with code where it helps, and say when you are unsure."},{"role":"user","content":"In Rust, how do I read a file line by line without loading it all into memory, and skip lines that start with a hash?"}],"temperature":0.2,"max_tokens":512,"stream":true,"stream_options":{"include_usage":true},"tools":[{"type":"function","function":{"name":"read_file","description":"Read a file from the workspace","parameters":{"type":"object","properties":{"path":{"type":"string"},"max_lines":{"type":"integer"}},"required":["path"]}}}],"tool_choice":"auto","user":"bench"}"#,
+    )
+}
+
+fn cache_exact_miss(c: &mut Criterion) {
+    use gateway_core::cache::key::{RequestShape, Scope, exact};
+    use gateway_core::cache::{NewEntry, ResponseCache, StoredAnswer, StoredBody};
+    use gateway_core::wire::{ApiFamily, Endpoint};
+
+    let config = gateway_core::config::CacheConfig {
+        mode: gateway_core::config::CacheMode::Exact,
+        ..gateway_core::config::CacheConfig::default()
+    };
+    let cache = ResponseCache::in_memory(&config).expect("cache");
+    let now = cache.now_ms();
+    for i in 0..10_000u128 {
+        cache.store(NewEntry {
+            exact: i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+            scope: Scope::default(),
+            semantic: None,
+            created_ms: now,
+            expires_ms: now + 3_600_000,
+            answer: StoredAnswer {
+                status: 200,
+                content_type: None,
+                provider: "mock".into(),
+                model: "m".into(),
+                local: false,
+                usage: None,
+                body: StoredBody::Whole(Bytes::from_static(b"{}")),
+            },
+        });
+        if i % 200 == 199 {
+            cache.flush();
+        }
+    }
+    cache.flush();
+    let scope = Scope::default();
+    let shape = RequestShape {
+        family: ApiFamily::OpenAi,
+        endpoint: Endpoint::ChatCompletions,
+        stream: true,
+        model: "openai/gpt-4o-mini",
+        scope: &scope,
+    };
+    let mut group = c.benchmark_group("cache");
+    for (name, body) in [("exact miss, 1 KiB request", small_chat_body()), ("exact miss, 100 KiB request", chat_body())] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let key = exact(black_box(&shape), black_box(&body)).expect("a JSON body");
+                black_box(cache.find_exact(key))
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
-    targets = body_rewrite, sse_scan, translated_chunk, virtual_key_policy
+    targets = body_rewrite, sse_scan, translated_chunk, virtual_key_policy, cache_exact_miss
 }
 criterion_main!(benches);
