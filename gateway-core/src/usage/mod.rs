@@ -10,7 +10,7 @@
 
 pub mod attribution;
 pub mod cache;
-mod files;
+pub mod files;
 pub mod histogram;
 pub mod pricing;
 pub mod query;
