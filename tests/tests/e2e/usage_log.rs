@@ -590,6 +590,33 @@ async fn cache_outcomes_reach_the_log_the_usage_api_and_metrics() {
     }
 }
 
+/// The same with the real cache: a miss, then an exact hit of the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_hit_through_the_gateway_costs_nothing_and_saves_the_first_cost() {
+    let mock = MockUpstream::start().await;
+    let gw = gateway(&format!("{}{PRICING}[cache]\nmode = \"exact\"\n", provider_toml("mock", &mock))).await;
+    for _ in 0..2 {
+        gw.post_json("/v1/chat/completions", &chat("mock/echo", false)).await.bytes().await.unwrap();
+        gw.running.state().response_cache().flush();
+    }
+    let rows = rows(&gw).await;
+    let cache: Vec<Option<&str>> = rows.iter().map(|r| r.cache.map(|c| c.as_str())).collect();
+    assert_eq!(cache, [Some("miss"), Some("hit-exact")]);
+    assert!((rows[0].cost_usd.unwrap() - MOCK_COST).abs() < 1e-12);
+    assert_eq!(rows[0].cache_saved_usd, None);
+    assert_eq!((rows[1].cost_usd, rows[1].input_tokens, rows[1].model.as_deref()), (Some(0.0), None, Some("echo")));
+    assert!((rows[1].cache_saved_usd.unwrap() - MOCK_COST).abs() < 1e-12, "{:?}", rows[1]);
+
+    let (_, summary) = get_json(&gw, "/api/usage/summary").await;
+    assert_eq!((summary["cache_hits"].clone(), summary["cache_misses"].clone()), (json!(1), json!(1)));
+    assert!((summary["cost_usd"].as_f64().unwrap() - MOCK_COST).abs() < 1e-12, "{summary}");
+    let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("switchyard_cache_hits_total{type=\"exact\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("switchyard_cache_misses_total 1\n"), "{metrics}");
+    let bytes = metrics.lines().find_map(|l| l.strip_prefix("switchyard_cache_bytes ")).unwrap();
+    assert!(bytes.parse::<u64>().unwrap() > 0, "{metrics}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_stream_and_shutdown_flush() {
     let (gw, _mock) = priced_gateway().await;
