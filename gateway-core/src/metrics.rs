@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::observe::{Outcome, RequestRecord};
+use crate::observe::{CacheOutcome, Outcome, RequestRecord};
 
 /// Distinct `client` label values kept; more are folded into [`OTHER_CLIENT`].
 pub const MAX_CLIENTS: usize = 64;
@@ -84,6 +84,8 @@ pub struct Gauges {
     pub dropped_bodies: u64,
     pub local_only: bool,
     pub cloud_attempts_while_local: u64,
+    /// Bytes the response cache's entries take (`ResponseCache::stored_bytes`).
+    pub cache_bytes: u64,
 }
 
 struct Series {
@@ -217,11 +219,25 @@ impl SeriesLabels<'_> {
 pub struct Metrics {
     series: RwLock<SeriesMap>,
     overhead: Histogram<12>,
+    cache: CacheCounts,
+}
+
+/// What the response cache did, over all requests: no labels but the hit's type, so three
+/// counters and no series lookup.
+#[derive(Default)]
+struct CacheCounts {
+    exact: AtomicU64,
+    semantic: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics { series: RwLock::new(SeriesMap::default()), overhead: Histogram::new(&OVERHEAD_BUCKETS) }
+        Metrics {
+            series: RwLock::new(SeriesMap::default()),
+            overhead: Histogram::new(&OVERHEAD_BUCKETS),
+            cache: CacheCounts::default(),
+        }
     }
 }
 
@@ -262,6 +278,14 @@ impl Metrics {
 
     /// Counts one finished request; `cost_usd` is what the usage log priced it at.
     pub fn observe(&self, record: &RequestRecord, cost_usd: Option<f64>) {
+        if let Some(outcome) = record.cache {
+            let counter = match outcome {
+                CacheOutcome::HitExact => &self.cache.exact,
+                CacheOutcome::HitSemantic => &self.cache.semantic,
+                CacheOutcome::Miss => &self.cache.misses,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         let Some(series) = self.series_for(record) else { return };
         series.requests.fetch_add(1, Ordering::Relaxed);
         series.latency.observe(record.latency);
@@ -468,6 +492,25 @@ impl Metrics {
             "Cloud attempts made while local-only mode was on (must stay 0).",
         );
         let _ = writeln!(out, "switchyard_local_only_cloud_attempts_total {}", gauges.cloud_attempts_while_local);
+
+        header(
+            &mut out,
+            "switchyard_cache_hits_total",
+            "counter",
+            "Requests answered from the response cache, by match type (exact or semantic).",
+        );
+        for (kind, counter) in [("exact", &self.cache.exact), ("semantic", &self.cache.semantic)] {
+            let _ = writeln!(out, "switchyard_cache_hits_total{{type=\"{kind}\"}} {}", counter.load(Ordering::Relaxed));
+        }
+        header(
+            &mut out,
+            "switchyard_cache_misses_total",
+            "counter",
+            "Requests looked up in the response cache and not found there.",
+        );
+        let _ = writeln!(out, "switchyard_cache_misses_total {}", self.cache.misses.load(Ordering::Relaxed));
+        header(&mut out, "switchyard_cache_bytes", "gauge", "Bytes the response cache's entries take.");
+        let _ = writeln!(out, "switchyard_cache_bytes {}", gauges.cache_bytes);
         out
     }
 }
@@ -615,5 +658,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("switchyard_usage_rows_dropped_total 3"), "{text}");
+    }
+
+    #[test]
+    fn counts_cache_hits_by_type_and_misses_and_reports_the_cache_size() {
+        let metrics = Metrics::default();
+        for cache in [
+            Some(CacheOutcome::HitExact),
+            Some(CacheOutcome::HitExact),
+            Some(CacheOutcome::HitSemantic),
+            Some(CacheOutcome::Miss),
+            None,
+        ] {
+            metrics.observe(&RequestRecord { cache, ..record() }, None);
+        }
+        let text = metrics.render(Gauges { cache_bytes: 4096, ..Gauges::default() });
+        for line in [
+            "# TYPE switchyard_cache_hits_total counter\n",
+            "switchyard_cache_hits_total{type=\"exact\"} 2\n",
+            "switchyard_cache_hits_total{type=\"semantic\"} 1\n",
+            "# TYPE switchyard_cache_misses_total counter\n",
+            "switchyard_cache_misses_total 1\n",
+            "# HELP switchyard_cache_bytes ",
+            "# TYPE switchyard_cache_bytes gauge\n",
+            "switchyard_cache_bytes 4096\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
     }
 }

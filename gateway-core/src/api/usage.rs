@@ -1,10 +1,14 @@
 //! The usage API under `/api/` (dashboard and tray) and `GET /metrics` (Prometheus):
 //! - `GET /api/usage?from&to&bucket=minute|hour|day&group_by=model|provider|client|class|locality|virtual_key`
 //! - `GET /api/usage/summary[?since]`: today's (UTC) totals and top tool and model
-//! - `GET /api/logs?client&model&provider&class&status&since&limit&cursor`, newest first
+//!   (points and summary both count the response cache's `cache_hits`, `cache_misses` and sum
+//!   `cache_saved_usd`)
+//! - `GET /api/logs?client&model&provider&class&status&cache=hit|exact|semantic|miss&since&limit&cursor`,
+//!   newest first; each row says what the cache did (`cache`, `cache_similarity`, `cache_saved_usd`)
 //! - `GET /api/logs/{id}` (a row id or a request id; the row with its `attempts_trail`),
 //!   `GET /api/logs/stream` (SSE, one `log` event per new row)
 //! - `GET /api/logs/{id}/body`: the stored request and answer (`usage.store_bodies`)
+//! - `GET /metrics`: the Prometheus text format, with the cache's hits, misses and stored bytes
 //!
 //! Times are Unix milliseconds. Queries run on the log's reader connection, off the runtime.
 
@@ -29,6 +33,7 @@ use crate::error::{ApiError, FamilyError};
 use crate::metrics::Gauges;
 use crate::state::AppState;
 use crate::usage::UsageLog;
+use crate::usage::cache::CacheFilter;
 use crate::usage::query::{self, Bucket, GroupBy, LogFilter, LogKey};
 
 type UsageResult = Result<Json<Value>, FamilyError>;
@@ -58,6 +63,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         dropped_bodies,
         local_only: routing.local_only(),
         cloud_attempts_while_local: routing.cloud_attempts_while_local(),
+        cache_bytes: state.response_cache().stored_bytes(),
     });
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], body)
         .into_response()
@@ -196,6 +202,7 @@ struct LogParams {
     provider: Option<String>,
     class: Option<String>,
     status: Option<u16>,
+    cache: Option<String>,
     since: Option<i64>,
     limit: Option<usize>,
     cursor: Option<i64>,
@@ -207,12 +214,22 @@ async fn logs(State(state): State<AppState>, params: Result<Query<LogParams>, Qu
     if let Some(since) = params.since {
         checked_time(since, "since").map_err(admin)?;
     }
+    let cache = match params.cache.as_deref() {
+        None => None,
+        Some(text) => Some(CacheFilter::parse(text).ok_or_else(|| {
+            admin(ApiError::InvalidRequest {
+                message: format!("cache must be {}", CacheFilter::VALUES),
+                param: Some("cache"),
+            })
+        })?),
+    };
     let filter = LogFilter {
         client: params.client,
         model: params.model,
         provider: params.provider,
         task_class: params.class,
         status: params.status,
+        cache,
         since_ms: params.since,
         before_id: params.cursor,
         limit,

@@ -9,6 +9,7 @@
 //! the client's session id and its request id.
 
 pub mod attribution;
+pub mod cache;
 pub mod files;
 pub mod histogram;
 pub mod pricing;
@@ -32,7 +33,7 @@ use self::pricing::PriceTable;
 use self::writer::{Msg, WriterHandle};
 use crate::config::UsageConfig;
 use crate::metrics::Metrics;
-use crate::observe::{AttemptRecord, Outcome, RequestObserver, RequestRecord, StoredBodies};
+use crate::observe::{AttemptRecord, CacheOutcome, Outcome, RequestObserver, RequestRecord, StoredBodies};
 
 /// Rows waiting for the writer; beyond this, rows are dropped (and counted).
 pub const CHANNEL_CAPACITY: usize = 65_536;
@@ -101,7 +102,15 @@ pub struct LogEntry {
     /// Whether `GET /api/logs/{id}/body` has the bodies.
     pub bodies_stored: bool,
     pub stream: bool,
-    pub cache_hit: Option<bool>,
+    /// What the response cache did: `"hit-exact"`, `"hit-semantic"`, `"miss"`; null when it was
+    /// not consulted (off or bypassed, and every row before schema version 6).
+    #[serde(serialize_with = "cache::serialize")]
+    pub cache: Option<CacheOutcome>,
+    /// A semantic hit's cosine similarity to the stored request, to 6 decimals (`similarity`).
+    pub cache_similarity: Option<f64>,
+    /// On a hit: what the answer cost when it was first made (its tokens at `cost_usd`'s prices),
+    /// the money the hit saved. The hit's own `cost_usd` is 0.
+    pub cache_saved_usd: Option<f64>,
     pub session_id: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -116,9 +125,21 @@ impl LogEntry {
             Outcome::ClientGone => "client_gone",
         };
         let error_type = crate::metrics::error_type(record.outcome);
-        let usage = record.usage;
+        // A cache hit sent nothing upstream: it spent no tokens, cost 0 (not "unknown"), and saved
+        // nothing by running locally; what it saved is `cache_saved_usd`.
+        let hit = record.cache.is_some_and(CacheOutcome::is_hit);
+        let usage = if hit { None } else { record.usage };
         let cost = match (&record.provider, &record.upstream_model, &usage) {
             (Some(provider), Some(model), Some(usage)) => pricing.cost(provider, model, record.provider_local, usage),
+            _ if hit => Some(0.0),
+            _ => None,
+        };
+        // Priced only on a hit (the record carries the saved usage then), so a request the cache
+        // did not answer pays one match here.
+        let cache_saved_usd = match (&record.provider, &record.upstream_model, &record.cache_saved) {
+            (Some(provider), Some(model), Some(saved)) if hit => {
+                pricing.cost(provider, model, record.provider_local, saved)
+            }
             _ => None,
         };
         let saved = match (&record.cloud_reference, &usage) {
@@ -160,7 +181,9 @@ impl LogEntry {
             bodies: record.bodies.clone(),
             bodies_stored: record.bodies.is_some(),
             stream: record.stream,
-            cache_hit: None,
+            cache: record.cache,
+            cache_similarity: record.cache_similarity.map(similarity),
+            cache_saved_usd,
             session_id: record.session_id.clone(),
             user_agent: record.user_agent.clone(),
         }
@@ -260,6 +283,12 @@ impl TrailAttempt {
 /// anything unreadable give an empty trail.
 pub(crate) fn parse_trail(text: Option<&str>) -> Vec<TrailAttempt> {
     text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
+
+/// A similarity as the log keeps it: the record's `f32` widened to `f64` reads 0.9731 as
+/// 0.9731000065803528 in the API's JSON; 6 decimals are more than an `f32` cosine means.
+fn similarity(value: f32) -> f64 {
+    (f64::from(value) * 1e6).round() / 1e6
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -486,6 +515,9 @@ impl RequestObserver for UsageRecorder {
 
 #[cfg(test)]
 mod log_tests;
+
+#[cfg(test)]
+mod cache_tests;
 
 #[cfg(test)]
 mod trail_tests {

@@ -9,8 +9,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde::Serialize;
 
+use super::cache::CacheFilter;
 use super::rollup::{self, Grain, RollupRow, Totals};
-use super::rows::{COLUMNS, entry};
+use super::rows::{COLUMN_COUNT, COLUMNS, entry};
 use super::{LogEntry, TrailAttempt, parse_trail};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +97,11 @@ pub struct Point {
     pub cost_usd: f64,
     /// Of the requests served locally: what they would have cost on their class's cloud model.
     pub saved_usd: f64,
+    /// Requests the response cache answered (exact or semantic) and looked up in vain.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    /// What the cache's hits would have cost had they gone upstream.
+    pub cache_saved_usd: f64,
     pub p50_latency_ms: f64,
     pub p95_latency_ms: f64,
 }
@@ -128,6 +134,9 @@ pub fn series(
             reasoning_tokens: totals.reasoning_tokens,
             cost_usd: totals.cost_usd,
             saved_usd: totals.saved_usd,
+            cache_hits: totals.cache_hits,
+            cache_misses: totals.cache_misses,
+            cache_saved_usd: totals.cache_saved_usd,
             p50_latency_ms: totals.latency.percentile(0.50),
             p95_latency_ms: totals.latency.percentile(0.95),
         })
@@ -145,6 +154,11 @@ pub struct Summary {
     pub cached_tokens: u64,
     pub cost_usd: f64,
     pub saved_usd: f64,
+    /// Requests the response cache answered (exact or semantic) and looked up in vain.
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    /// What the cache's hits would have cost had they gone upstream.
+    pub cache_saved_usd: f64,
     /// Requests served by a local provider.
     pub local_requests: u64,
     pub top_client: Option<String>,
@@ -178,6 +192,9 @@ pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
         cached_tokens: totals.cached_tokens,
         cost_usd: totals.cost_usd,
         saved_usd: totals.saved_usd,
+        cache_hits: totals.cache_hits,
+        cache_misses: totals.cache_misses,
+        cache_saved_usd: totals.cache_saved_usd,
         local_requests,
         top_client: top(by_client),
         top_model: top(by_model),
@@ -198,6 +215,8 @@ pub struct LogFilter {
     /// The task class the request named (`coding`, ...).
     pub task_class: Option<String>,
     pub status: Option<u16>,
+    /// What the response cache did (`?cache=hit|exact|semantic|miss`).
+    pub cache: Option<CacheFilter>,
     pub since_ms: Option<i64>,
     /// Rows with an id below this (the previous page's `next_cursor`).
     pub before_id: Option<i64>,
@@ -234,6 +253,9 @@ fn logs_query(filter: &LogFilter) -> (String, Vec<SqlValue>) {
             clauses.push("status >= 400");
         }
     }
+    if let Some(cache) = filter.cache {
+        clauses.push(cache.clause());
+    }
     if let Some(since) = filter.since_ms {
         clauses.push("ts_ms >= ?");
         values.push(SqlValue::Integer(since));
@@ -265,7 +287,7 @@ pub enum LogKey {
 /// One row with its attempts (`requests.trail`).
 pub fn log_detail(conn: &Connection, key: &LogKey) -> rusqlite::Result<Option<(LogEntry, Vec<TrailAttempt>)>> {
     let detail = |row: &Row<'_>| -> rusqlite::Result<(LogEntry, Vec<TrailAttempt>)> {
-        let stored: Option<String> = row.get(31)?;
+        let stored: Option<String> = row.get(COLUMN_COUNT)?;
         let entry = entry(row)?;
         let mut trail = parse_trail(stored.as_deref());
         if trail.is_empty() {
@@ -329,9 +351,15 @@ mod tests {
         assert!(by_client.contains("USING INDEX requests_client"), "{by_client}");
         let errors = plan(&LogFilter { status: Some(500), ..filter() });
         assert!(errors.contains("USING INDEX requests_errors"), "{errors}");
-        for plan in
-            [by_model, by_client, errors, plan(&filter()), plan(&LogFilter { provider: Some("p".into()), ..filter() })]
-        {
+        let hits = plan(&LogFilter { cache: Some(CacheFilter::Hit), ..filter() });
+        for plan in [
+            by_model,
+            by_client,
+            errors,
+            hits,
+            plan(&filter()),
+            plan(&LogFilter { provider: Some("p".into()), ..filter() }),
+        ] {
             assert!(!plan.contains("TEMP B-TREE"), "the list is sorted instead of read in order: {plan}");
         }
     }

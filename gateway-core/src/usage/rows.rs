@@ -9,7 +9,11 @@ use super::LogEntry;
 pub(super) const COLUMNS: &str = "id, ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, provider, \
      model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, output_tokens, \
      cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
-     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id), request_id, error_message";
+     EXISTS (SELECT 1 FROM bodies WHERE request_id = requests.id), request_id, error_message, cache_similarity, \
+     cache_saved_usd";
+
+/// How many columns [`COLUMNS`] names: a query that selects more after them reads them from here on.
+pub(super) const COLUMN_COUNT: usize = 33;
 
 /// A `requests` row selected with [`COLUMNS`], as a log entry.
 pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
@@ -37,7 +41,7 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         reasoning_tokens: row.get::<_, Option<i64>>(20)?.map(|v| v.max(0) as u64),
         cost_usd: row.get(21)?,
         stream: row.get(22)?,
-        cache_hit: row.get(23)?,
+        cache: super::cache::outcome(row.get(23)?),
         session_id: row.get(24)?,
         user_agent: row.get(25)?,
         saved_usd: row.get(26)?,
@@ -47,6 +51,8 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<LogEntry> {
         request_id: row.get::<_, Option<String>>(29)?.map(std::sync::Arc::from),
         error_message: row.get(30)?,
         trail: Vec::new(),
+        cache_similarity: row.get(31)?,
+        cache_saved_usd: row.get(32)?,
     })
 }
 

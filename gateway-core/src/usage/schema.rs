@@ -1,7 +1,8 @@
 //! The usage log's tables. Migrations run in one transaction at open; `PRAGMA user_version` holds
 //! the schema version. The request rows have indexes for the log's commonest filters (version 3
 //! says which and why); the usage API's series and summaries read the rollup tables (`rollup`).
-//! Version 4 added each request's id, final error message and attempt trail.
+//! Version 4 added each request's id, final error message and attempt trail; version 5 the
+//! virtual key to the rollups; version 6 the response cache's outcome, similarity and savings.
 
 use rusqlite::{Connection, Transaction};
 
@@ -97,6 +98,18 @@ ALTER TABLE requests ADD COLUMN trail TEXT;
         crate::rollup_table_with_key!("usage_hour"),
         crate::rollup_table_with_key!("usage_day")
     ),
+    // Version 6: the response cache (`usage::cache`). `cache_hit`, there from the start, gets its
+    // values (1 exact hit, 2 semantic hit, 0 miss, NULL not consulted); a semantic hit's
+    // similarity and what a hit saved (its answer's first cost) are new. A request the cache did
+    // not see binds NULL to all three. The rollups count hits and misses and sum the savings;
+    // their buckets from before count 0.
+    concat!(
+        "ALTER TABLE requests ADD COLUMN cache_similarity REAL;\n",
+        "ALTER TABLE requests ADD COLUMN cache_saved_usd REAL;\n",
+        crate::rollup_cache_columns!("usage_minute"),
+        crate::rollup_cache_columns!("usage_hour"),
+        crate::rollup_cache_columns!("usage_day")
+    ),
 ];
 
 /// The version that added the rollup tables.
@@ -143,7 +156,7 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::observe::{AttemptError, AttemptRecord};
+    use crate::observe::{AttemptError, AttemptRecord, CacheOutcome};
     use crate::usage::{LogEntry, query, writer};
 
     #[test]
@@ -197,6 +210,71 @@ mod tests {
             query::series(&conn, 0, 2 * 3_600_000, query::Bucket::Hour, Some(query::GroupBy::VirtualKey)).unwrap();
         let by_key: Vec<(Option<&str>, u64)> = points.iter().map(|p| (p.group.as_deref(), p.requests)).collect();
         assert_eq!(by_key, [(None, 8), (Some("vk-a"), 2)]);
+    }
+
+    /// A log written by a version 5 build: its rows and rollup buckets survive and count no cache
+    /// (NULL in the rows, 0 in the rollups); new rows carry what the cache did and are summed.
+    #[test]
+    fn a_version_5_log_gains_the_cache_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            configure(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for step in &MIGRATIONS[..5] {
+                tx.execute_batch(step).unwrap();
+            }
+            tx.execute_batch("PRAGMA user_version = 5").unwrap();
+            tx.execute(
+                "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, \
+                 stream, cost_usd) VALUES (3700000, 'openai', 'chat', 'p', 'm', 1, 200, 'success', 5.0, 0, 0.25)",
+                [],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, virtual_key, requests, \
+                 errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
+                 VALUES (3600000, 'm', 'p', '', '', 0, '', 1, 0, 10, 1, 0, 0, 0.25, 0, x'')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, VERSION);
+        let old = query::log(&conn, 1).unwrap().unwrap();
+        assert_eq!(
+            (old.model.as_deref(), old.cost_usd, old.cache, old.cache_similarity, old.cache_saved_usd),
+            (Some("m"), Some(0.25), None, None, None)
+        );
+        let before = query::series(&conn, 0, 2 * 3_600_000, query::Bucket::Hour, None).unwrap();
+        assert_eq!((before[0].requests, before[0].cache_hits, before[0].cache_misses), (1, 0, 0));
+
+        let entry = |cache, saved| LogEntry {
+            ts_ms: 3_800_000,
+            family: "openai".into(),
+            endpoint: "chat".into(),
+            model: Some("m".into()),
+            provider: Some("p".into()),
+            status: 200,
+            outcome: "success".into(),
+            cache: Some(cache),
+            cache_saved_usd: saved,
+            ..LogEntry::default()
+        };
+        let mut rows = [entry(CacheOutcome::HitExact, Some(0.5)), entry(CacheOutcome::Miss, None)];
+        writer::insert(&mut conn, &mut rows).unwrap();
+        let hour = query::series(&conn, 0, 2 * 3_600_000, query::Bucket::Hour, None).unwrap();
+        assert_eq!(hour.len(), 1, "the old bucket and the new rows are one row");
+        assert_eq!((hour[0].requests, hour[0].cache_hits, hour[0].cache_misses), (3, 1, 1));
+        assert!((hour[0].cache_saved_usd - 0.5).abs() < 1e-12);
+        assert!((hour[0].cost_usd - 0.25).abs() < 1e-12);
+        let hit = query::log(&conn, 2).unwrap().unwrap();
+        assert_eq!((hit.cache, hit.cache_saved_usd), (Some(CacheOutcome::HitExact), Some(0.5)));
     }
 
     /// A log written by a version 3 build: its rows survive, gain the new columns (NULL), and

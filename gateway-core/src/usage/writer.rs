@@ -255,9 +255,9 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
             "INSERT INTO requests (ts_ms, client, virtual_key, task_class, family, endpoint, requested_model, \
              provider, model, local, attempts, status, outcome, error_type, latency_ms, ttft_ms, input_tokens, \
              output_tokens, cached_tokens, reasoning_tokens, cost_usd, stream, cache_hit, session_id, user_agent, saved_usd, cache_write_tokens, \
-             request_id, error_message, trail) \
+             request_id, error_message, trail, cache_similarity, cache_saved_usd) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+             ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
         )?;
         for e in batch.iter_mut() {
             stmt.execute(params![
@@ -283,7 +283,8 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
                 e.reasoning_tokens.map(sql_int),
                 e.cost_usd,
                 e.stream,
-                e.cache_hit,
+                // NULL, like the two cache columns below, when the cache was not consulted.
+                e.cache.map(super::cache::code),
                 e.session_id,
                 e.user_agent,
                 e.saved_usd,
@@ -292,6 +293,8 @@ pub(crate) fn insert(conn: &mut Connection, batch: &mut [LogEntry]) -> Result<()
                 e.error_message,
                 // Serialized here, on the writer's thread, not on the request's.
                 super::trail_json(&e.trail),
+                e.cache_similarity,
+                e.cache_saved_usd,
             ])?;
             e.id = tx.last_insert_rowid();
             if let Some(bodies) = &e.bodies {

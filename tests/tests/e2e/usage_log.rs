@@ -206,6 +206,12 @@ async fn metrics_parse_with_the_prometheus_client() {
     assert_eq!(family("switchyard_local_only"), Some(json!("gauge")));
     assert_eq!(value("switchyard_local_only_cloud_attempts_total", &[]), 0.0);
     assert_eq!(family("switchyard_local_only_cloud_attempts"), Some(json!("counter")));
+    // The response cache (off here): both hit types and the misses, at 0; its size, a gauge.
+    assert_eq!(value("switchyard_cache_hits_total", &[("type", "exact")]), 0.0);
+    assert_eq!(value("switchyard_cache_hits_total", &[("type", "semantic")]), 0.0);
+    assert_eq!(family("switchyard_cache_hits"), Some(json!("counter")));
+    assert_eq!(family("switchyard_cache_misses"), Some(json!("counter")));
+    assert_eq!(family("switchyard_cache_bytes"), Some(json!("gauge")));
 }
 
 fn record(started_at: SystemTime, model: &str) -> RequestRecord {
@@ -524,6 +530,93 @@ async fn bodies_are_stored_only_when_asked_and_cut_at_the_cap() {
     assert_eq!(body["truncated"], true);
 }
 
+/// What the response cache did, as the gateway's observer is told it: the log's rows and filter,
+/// the usage API's sums and `/metrics` (the cache itself is another module's; its records are
+/// made here as it makes them: on a hit, no usage, and the first answer's tokens saved).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_outcomes_reach_the_log_the_usage_api_and_metrics() {
+    use gateway_core::observe::{CacheOutcome, RequestObserver};
+    let (gw, _mock) = priced_gateway().await;
+    let now = SystemTime::now();
+    let first = Usage { input_tokens: 1000, output_tokens: 100, ..Usage::default() };
+    for cache in [Some(CacheOutcome::Miss), Some(CacheOutcome::HitExact), Some(CacheOutcome::HitSemantic), None] {
+        let hit = cache.is_some_and(CacheOutcome::is_hit);
+        gw.running.state().usage().record(RequestRecord {
+            usage: if hit { None } else { Some(first) },
+            cache,
+            cache_similarity: (cache == Some(CacheOutcome::HitSemantic)).then_some(0.97),
+            cache_saved: hit.then_some(first),
+            ..record(now, "gpt-4o")
+        });
+    }
+    rows(&gw).await;
+    // gpt-4o's shipped price: 1000 × 2.5 + 100 × 10 dollars per million tokens.
+    let first_cost = 3500.0 / 1e6;
+
+    let (status, hits) = get_json(&gw, "/api/logs?cache=hit").await;
+    assert_eq!(status, 200);
+    let hits = hits["data"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 2);
+    assert_eq!((hits[0]["cache"].clone(), hits[0]["cache_similarity"].clone()), (json!("hit-semantic"), json!(0.97)));
+    assert_eq!((hits[1]["cache"].clone(), hits[1]["cost_usd"].clone()), (json!("hit-exact"), json!(0.0)));
+    assert!((hits[1]["cache_saved_usd"].as_f64().unwrap() - first_cost).abs() < 1e-12, "{}", hits[1]);
+    for (filter, expected) in [("exact", "hit-exact"), ("semantic", "hit-semantic"), ("miss", "miss")] {
+        let (_, rows) = get_json(&gw, &format!("/api/logs?cache={filter}")).await;
+        let cache: Vec<&Value> = rows["data"].as_array().unwrap().iter().map(|r| &r["cache"]).collect();
+        assert_eq!(cache, [expected], "{filter}");
+    }
+    let (_, all) = get_json(&gw, "/api/logs").await;
+    assert_eq!(all["data"][0]["cache"], json!(null), "the cache was not consulted");
+    let (status, bad) = get_json(&gw, "/api/logs?cache=hit-exact").await;
+    assert_eq!(status, 400);
+    assert_eq!(bad["error"]["param"], "cache", "{bad}");
+
+    let (_, summary) = get_json(&gw, "/api/usage/summary").await;
+    assert_eq!((summary["cache_hits"].clone(), summary["cache_misses"].clone()), (json!(2), json!(1)));
+    assert!((summary["cache_saved_usd"].as_f64().unwrap() - 2.0 * first_cost).abs() < 1e-12, "{summary}");
+    let (_, series) = get_json(&gw, "/api/usage?bucket=day").await;
+    let points = series["data"].as_array().unwrap();
+    assert_eq!(points.iter().map(|p| p["cache_hits"].as_u64().unwrap()).sum::<u64>(), 2, "{series}");
+    assert_eq!(points.iter().map(|p| p["cache_misses"].as_u64().unwrap()).sum::<u64>(), 1, "{series}");
+
+    let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "switchyard_cache_hits_total{type=\"exact\"} 1\n",
+        "switchyard_cache_hits_total{type=\"semantic\"} 1\n",
+        "switchyard_cache_misses_total 1\n",
+        "switchyard_cache_bytes 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing from\n{metrics}");
+    }
+}
+
+/// The same with the real cache: a miss, then an exact hit of the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_hit_through_the_gateway_costs_nothing_and_saves_the_first_cost() {
+    let mock = MockUpstream::start().await;
+    let gw = gateway(&format!("{}{PRICING}[cache]\nmode = \"exact\"\n", provider_toml("mock", &mock))).await;
+    for _ in 0..2 {
+        gw.post_json("/v1/chat/completions", &chat("mock/echo", false)).await.bytes().await.unwrap();
+        gw.running.state().response_cache().flush();
+    }
+    let rows = rows(&gw).await;
+    let cache: Vec<Option<&str>> = rows.iter().map(|r| r.cache.map(|c| c.as_str())).collect();
+    assert_eq!(cache, [Some("miss"), Some("hit-exact")]);
+    assert!((rows[0].cost_usd.unwrap() - MOCK_COST).abs() < 1e-12);
+    assert_eq!(rows[0].cache_saved_usd, None);
+    assert_eq!((rows[1].cost_usd, rows[1].input_tokens, rows[1].model.as_deref()), (Some(0.0), None, Some("echo")));
+    assert!((rows[1].cache_saved_usd.unwrap() - MOCK_COST).abs() < 1e-12, "{:?}", rows[1]);
+
+    let (_, summary) = get_json(&gw, "/api/usage/summary").await;
+    assert_eq!((summary["cache_hits"].clone(), summary["cache_misses"].clone()), (json!(1), json!(1)));
+    assert!((summary["cost_usd"].as_f64().unwrap() - MOCK_COST).abs() < 1e-12, "{summary}");
+    let metrics = gw.client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("switchyard_cache_hits_total{type=\"exact\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("switchyard_cache_misses_total 1\n"), "{metrics}");
+    let bytes = metrics.lines().find_map(|l| l.strip_prefix("switchyard_cache_bytes ")).unwrap();
+    assert!(bytes.parse::<u64>().unwrap() > 0, "{metrics}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_stream_and_shutdown_flush() {
     let (gw, _mock) = priced_gateway().await;
@@ -542,6 +635,8 @@ async fn live_stream_and_shutdown_flush() {
     // The list's fields: the request id and the error message, not the trail.
     assert!(text.contains("\"request_id\":\"req_") && text.contains("\"error_message\":null"), "{text}");
     assert!(!text.contains("trail"), "{text}");
+    // The response cache is off: the row says it was not consulted.
+    assert!(text.contains("\"cache\":null,\"cache_similarity\":null,\"cache_saved_usd\":null"), "{text}");
 
     // Rows still queued at shutdown are written before shutdown returns (no flush here), and
     // an open live stream does not hold the shutdown up.
