@@ -2,8 +2,9 @@
 //! gateway to a mock upstream; the real Anthropic Python SDK translated to an OpenAI-compatible
 //! mock and passed through to an Anthropic-shaped one; the OpenAI SDK in front of Anthropic; both SDKs
 //! in front of a Gemini provider (translated; Anthropic through OpenAI Chat); Google's genai SDK passed
-//! through to a Gemini provider and translated to an OpenAI-compatible one. The SDK comes from PyPI into a venv that `scripts/test` prepares
-//! (`SWITCHYARD_TEST_PYTHON` names its interpreter).
+//! through to a Gemini provider and translated to an OpenAI-compatible one; the response cache's
+//! replays as each of the three SDKs parses them. The SDK comes from PyPI into a venv that
+//! `scripts/test` prepares (`SWITCHYARD_TEST_PYTHON` names its interpreter).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -237,4 +238,51 @@ async fn sdks_with_virtual_keys_land_where_each_key_allows() {
         premium_posts[0].header("x-api-key").is_none()
             && premium_posts[0].header("authorization").is_some_and(|a| a.contains("sk-test-premium"))
     );
+}
+
+/// The response cache through the real SDKs (`conformance/cache_sdks.py`): each pair of equal
+/// requests, streamed and whole, is a `miss` then a `hit-exact` that the OpenAI SDK (passed
+/// through), the Anthropic SDK (translated) and the genai SDK (passed through to Gemini and
+/// translated) parse into the same chunks as the first answer; and each pair reached its upstream
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdks_get_cached_streams_replayed_identically() {
+    let gemini = MockUpstream::start().await;
+    let openai = MockUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{}/v1beta\"\nkeys = [\"gm-provider-key-0001\"]\n{}\
+         [cache]\nmode = \"exact\"\n",
+        gemini.base_url(),
+        switchyard_tests::provider_toml("mock", &openai)
+    );
+    let gw = switchyard_tests::gateway(&toml).await;
+    let token = gw.admin_token().expect("the admin API has a token");
+    run_script("cache_sdks.py", vec![gw.base(), token, "mock/".into(), "gem/".into()]).await;
+
+    // One upstream request per pair: the second of each was the cache's.
+    let once = |mock: &MockUpstream, prompts: &[&str]| {
+        let seen = posts(mock);
+        let bodies: Vec<String> = seen.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+        for prompt in prompts {
+            let count = bodies.iter().filter(|b| b.contains(&format!("\"{prompt}\""))).count();
+            assert_eq!(count, 1, "`{prompt}` reached the upstream {count} times: {bodies:#?}");
+        }
+        assert_eq!(seen.len(), prompts.len(), "{bodies:#?}");
+    };
+    once(
+        &openai,
+        &[
+            "cache openai stream",
+            "cache openai whole",
+            "cache anthropic stream",
+            "cache anthropic whole",
+            "cache genai stream translated",
+            "cache genai whole translated",
+        ],
+    );
+    once(&gemini, &["cache genai stream passed through", "cache genai whole passed through"]);
+    let stats: serde_json::Value =
+        gw.client.get(gw.url("/api/cache/stats")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((stats["hits"]["exact"].as_u64(), stats["misses"].as_u64()), (Some(8), Some(8)), "{stats}");
+    assert_eq!(stats["entries"], 8, "{stats}");
 }
