@@ -672,7 +672,9 @@ async function main() {
     await section.locator("#cache-entries").waitFor();
     assert.equal(await section.locator("#cache-entries").textContent(), "0 entries");
     assert.equal(await section.getByLabel("Mode", { exact: true }).inputValue(), "off");
-    assert.equal(Number(await section.getByLabel("Similarity threshold").inputValue()), before.threshold);
+    // The gateway keeps an f32: 0.95 reads back as 0.949999988…, the page shows 0.95.
+    const threshold = await section.getByLabel("Similarity threshold").inputValue();
+    assert.ok(Math.abs(Number(threshold) - before.threshold) < 1e-6, `${threshold} vs ${before.threshold}`);
     assert.match(await section.locator("#cache-semantic").textContent(), /^Semantic layer: (active|inactive)/);
 
     // A value the gateway refuses: its 400 shows in the section, naming the field; nothing changed.
@@ -683,11 +685,13 @@ async function main() {
     assert.equal((await api(gw, "GET", "/api/cache/config")).threshold, before.threshold);
 
     // Exact mode, saved in the page.
-    await section.getByLabel("Similarity threshold").fill(String(before.threshold));
+    await section.getByLabel("Similarity threshold").fill(threshold);
     await section.getByLabel("Mode", { exact: true }).selectOption("exact");
     await section.getByRole("button", { name: "Save" }).click();
     await section.getByText("Saved.").waitFor();
-    assert.equal((await api(gw, "GET", "/api/cache/config")).mode, "exact");
+    const saved = await api(gw, "GET", "/api/cache/config");
+    assert.equal(saved.mode, "exact");
+    assert.equal(saved.threshold, before.threshold, "only the mode was sent");
 
     // The same request twice: a miss (stored), then an exact hit that never reaches the mock.
     const probe = (content) => ({ headers: { "x-switchyard-client": "e2e-cache" }, extra: { messages: [{ role: "user", content }] } });
@@ -708,7 +712,7 @@ async function main() {
 
     // The section's counters.
     await page.reload();
-    await section.locator("#cache-entries").getByText("1 entry").waitFor();
+    await page.waitForFunction(() => document.getElementById("cache-entries")?.textContent === "1 entry");
     assert.equal(await section.locator("#cache-hits").textContent(), "1 exact, 0 semantic");
     assert.equal(await section.locator("#cache-misses").textContent(), "1");
     assert.equal(await section.locator("#cache-hit-rate").textContent(), "50%");
@@ -779,7 +783,7 @@ async function main() {
 
     // Clear (after a confirm), then off again for the steps after this one.
     await page.goto(`${gw.base}/#/models`);
-    await section.locator("#cache-entries").getByText("2 entries").waitFor();
+    await page.waitForFunction(() => document.getElementById("cache-entries")?.textContent === "2 entries");
     await section.getByRole("button", { name: "Clear cache" }).click();
     await section.getByText("Cleared: 2 entries deleted.").waitFor();
     assert.match(dialogs.at(-1) ?? "", /^Clear the response cache\? Its 2 entries are deleted/);

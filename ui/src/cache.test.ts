@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CacheConfig, LogEntry, UsageSummary } from "./api";
-import { cacheBadge, cacheCard, cacheChanges, cacheDetailRows, cacheFilter, fmtDuration, fmtHitRate, fmtMiB, looksLikeEmbedding, matchesCache, parseDuration } from "./cache";
+import { cacheBadge, cacheCard, cacheChanges, cacheDetailRows, cacheFilter, fmtDuration, fmtHitRate, fmtMiB, fmtThreshold, looksLikeEmbedding, matchesCache, parseDuration } from "./cache";
 
 const row = (extra: Partial<LogEntry> = {}): LogEntry => ({ id: 1, ts_ms: 0, local: false, status: 200, outcome: "success", latency_ms: 1, ...extra });
 const summary = (extra: Partial<UsageSummary> = {}): UsageSummary => ({ since_ms: 0, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, ...extra });
@@ -88,6 +88,10 @@ describe("cache", () => {
     expect(cacheChanges(config, { ...form, ttl: "soon" })).toHaveProperty("error");
     expect(cacheChanges(config, { ...form, threshold: "" })).toHaveProperty("error");
     expect(cacheChanges(config, { ...form, maxMiB: "lots" })).toHaveProperty("error");
+    // The gateway's f32 threshold shows as typed and is not sent back unless edited.
+    expect(fmtThreshold(0.949999988079071)).toBe("0.95");
+    expect(cacheChanges({ ...config, threshold: 0.949999988079071 }, form)).toEqual({ body: {} });
+    expect(cacheChanges({ ...config, threshold: 0.949999988079071 }, { ...form, threshold: "0.96" })).toEqual({ body: { threshold: 0.96 } });
     // A cap that is not whole MiB shows rounded and is not sent back unless edited.
     const odd = { ...config, max_bytes: 1_000_000 };
     expect(fmtMiB(odd.max_bytes)).toBe("0.95");

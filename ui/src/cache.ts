@@ -92,6 +92,11 @@ export function fmtMiB(bytes: number): string {
   return String(Number((bytes / MIB).toFixed(2)));
 }
 
+/** The threshold as the form shows it: the gateway keeps an f32 (0.95 reads back 0.949999988…). */
+export function fmtThreshold(t: number): string {
+  return String(Number(t.toFixed(4)));
+}
+
 /** What the settings form holds, as typed. */
 export interface CacheForm {
   mode: string;
@@ -111,7 +116,7 @@ export function cacheChanges(current: CacheConfig, form: CacheForm): { body: Par
   if (form.mode !== current.mode) body.mode = form.mode as CacheMode;
   const threshold = Number(form.threshold);
   if (form.threshold.trim() === "" || !Number.isFinite(threshold)) return { error: "Similarity threshold: a number such as 0.95." };
-  if (threshold !== current.threshold) body.threshold = threshold;
+  if (form.threshold.trim() !== fmtThreshold(current.threshold)) body.threshold = threshold;
   const ttl = parseDuration(form.ttl);
   if (ttl === null) return { error: "TTL: seconds, or a number with s, m, h or d (1h, 30m)." };
   if (ttl !== current.ttl_secs) body.ttl_secs = ttl;

@@ -1,5 +1,5 @@
 import { api, type CacheStats, type ChainEntry, type ModelRecord, type TaskClass } from "../api";
-import { CACHE_MODES, cacheChanges, fmtDuration, fmtHitRate, fmtMiB, looksLikeEmbedding } from "../cache";
+import { CACHE_MODES, cacheChanges, fmtDuration, fmtHitRate, fmtMiB, fmtThreshold, looksLikeEmbedding } from "../cache";
 import { empty, h, notice, replace, uid } from "../dom";
 import { fmtBytes, fmtInt, fmtTime } from "../format";
 
@@ -164,7 +164,7 @@ export function modelsPage(root: HTMLElement): void {
     const status = h("div", { role: "status" }, message ?? null);
     const input = (id: string, value: string, extra: Record<string, unknown> = {}) => h("input", { id, name: id, value, size: 12, autocomplete: "off", ...extra });
     const mode = h("select", { id: "cache-mode", name: "cache-mode" }, CACHE_MODES.map((m) => h("option", { value: m, selected: m === st.mode }, m)));
-    const threshold = input("cache-threshold", String(st.threshold), { type: "number", step: "any", inputmode: "decimal" });
+    const threshold = input("cache-threshold", fmtThreshold(st.threshold), { type: "number", step: "any", inputmode: "decimal" });
     const ttl = input("cache-ttl", fmtDuration(st.ttl_secs), { placeholder: "1h" });
     const maxMiB = input("cache-max", fmtMiB(st.max_bytes), { type: "number", step: "any", inputmode: "decimal" });
     const embedding = input("cache-embedding", st.embedding_model ?? "", { size: 32, placeholder: "ollama/nomic-embed-text", list: "cache-embedding-models" });
