@@ -24,6 +24,7 @@ pub fn built_in_defaults() -> BTreeMap<String, TaskClassConfig> {
         description: Some(description.to_owned()),
         chain: chain.iter().map(|e| ChainEntry::Plain((*e).to_owned())).collect(),
         local: local.iter().map(|e| ChainEntry::Plain((*e).to_owned())).collect(),
+        cache: None,
     };
     let local = ["mlx-local/*", "ollama/*", "lmstudio/*"];
     BTreeMap::from([

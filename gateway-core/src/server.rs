@@ -45,6 +45,8 @@ pub enum StartupError {
     AdminToken(#[from] AdminTokenError),
     #[error(transparent)]
     Governance(#[from] crate::governance::GovernanceError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
 }
 
 /// What the embedding program supplies; the defaults suit the headless binary.
@@ -76,6 +78,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
     let admin = admin_auth(&config)?;
     let governance =
         crate::governance::Governance::open(config.governance.file.clone(), config.governance.require_virtual_key)?;
+    let cache = crate::cache::ResponseCache::open(&config.cache, &cache_path(&config), crate::cache::system_clock())?;
     let guard = HostGuard::new(&config.server.allowed_hosts, &config.server.allowed_origins, config.server.port);
     let local_servers = match options.local_servers {
         Some(servers) => Ok(servers),
@@ -102,7 +105,7 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         guard,
         admin,
         governance,
-        cache: crate::cache::ResponseCache::default(),
+        cache,
         providers: ArcSwap::from_pointee(providers),
         catalog: Catalog::default(),
         upstream,
@@ -113,6 +116,16 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
         local_servers,
         tasks: Tasks::default(),
     }))
+}
+
+/// The response cache's file: as configured, else beside the usage log (in memory when the log
+/// is, or is off: a gateway that keeps no log keeps no cache on disk either).
+fn cache_path(config: &Config) -> std::path::PathBuf {
+    match (&config.cache.path, config.usage.enabled) {
+        (Some(path), _) => path.clone(),
+        (None, true) => crate::cache::ResponseCache::default_path(config.usage.path.as_deref()),
+        (None, false) => std::path::PathBuf::from(":memory:"),
+    }
 }
 
 /// The admin API's guard: the token from its file (made at first start), a token for this
@@ -230,6 +243,9 @@ impl RunningGateway {
         // The virtual keys' spend, after the last request settled.
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || flush_governance(&state)).await;
+        // The response cache's last answers and its hits' use times.
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.response_cache().close()).await;
     }
 
     /// Serves until `signal` completes, then shuts down gracefully.

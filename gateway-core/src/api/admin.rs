@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/providers/{name}/key", put(put_key).delete(delete_key))
         .route("/models", get(models))
         .route("/models/refresh", post(refresh_models))
+        .merge(super::cache::router())
         .merge(super::governance::router())
         .merge(super::local_servers::router())
         .merge(super::routing::router())

@@ -3,6 +3,7 @@
 pub mod admin;
 mod admin_error;
 pub mod anthropic;
+pub mod cache;
 pub mod gemini;
 pub mod governance;
 pub mod local_servers;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::admin_error::{AdminResult, admin as fail};
-use crate::config::{ChainEntry, TaskClassConfig};
+use crate::config::{CacheMode, ChainEntry, TaskClassConfig};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -30,6 +30,7 @@ fn class_view(state: &AppState, name: &str, class: &TaskClassConfig) -> Value {
         "description": class.description,
         "chain": class.chain,
         "local": class.local,
+        "cache": class.cache,
         "model": active.map(|e| e.qualified()),
         "resolved": resolution,
     })
@@ -65,6 +66,14 @@ struct ClassUpdate {
     description: Option<String>,
     chain: Option<Vec<ChainEntry>>,
     local: Option<Vec<ChainEntry>>,
+    /// The class's response cache mode; `null` follows `[cache] mode` again.
+    #[serde(default, deserialize_with = "present")]
+    cache: Option<Option<CacheMode>>,
+}
+
+/// A member that is present, `null` included (absent stays `None` through `default`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<CacheMode>>, D::Error> {
+    Option::<CacheMode>::deserialize(deserializer).map(Some)
 }
 
 async fn put_class(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> AdminResult {
@@ -82,6 +91,9 @@ async fn put_class(State(state): State<AppState>, Path(name): Path<String>, body
     }
     if let Some(description) = update.description {
         class.description = Some(description);
+    }
+    if let Some(cache) = update.cache {
+        class.cache = cache;
     }
     if let Some(model) = update.model {
         promote(&mut class.chain, model);

@@ -12,6 +12,10 @@ pub struct TaskClassConfig {
     pub chain: Vec<ChainEntry>,
     /// Used instead of `chain` while local-only mode is on.
     pub local: Vec<ChainEntry>,
+    /// The response cache for this class's requests, over `[cache] mode` (`pre-commit` hooks
+    /// asking the same thing twice want `exact`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<super::CacheMode>,
 }
 
 /// `"provider/model"`, `"provider/glob*"`, or a table with a preference and a weight.

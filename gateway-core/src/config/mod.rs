@@ -2,6 +2,7 @@
 //! values are rejected at start-up with the path of the offending field
 //! (`providers.openai.timeout_secs: invalid type …`).
 
+mod cache;
 mod classes;
 mod env;
 mod pricing;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use cache::{CacheConfig, CacheMode, parse_ttl};
 pub use classes::{ChainEntry, Preference, TaskClassConfig};
 pub use env::{EnvLookup, process_env};
 pub use pricing::Price;
@@ -47,6 +49,8 @@ pub struct Config {
     pub task_classes: BTreeMap<String, TaskClassConfig>,
     pub usage: UsageConfig,
     pub governance: GovernanceConfig,
+    /// The response cache.
+    pub cache: CacheConfig,
     /// Price overrides, dollars per million tokens, keyed `provider/model`, `model` or a prefix
     /// ending in `*`: `[pricing."openai/gpt-4o"] input = 2.5`.
     pub pricing: BTreeMap<String, Price>,
@@ -299,6 +303,12 @@ impl Config {
         }
         if self.server.header_read_timeout_secs == 0 {
             return Err(invalid("server.header_read_timeout_secs".into(), "must be at least 1".into()));
+        }
+        if !(self.cache.threshold > 0.0 && self.cache.threshold <= 1.0) {
+            return Err(invalid("cache.threshold".into(), "must be above 0 and at most 1".into()));
+        }
+        if self.cache.max_bytes < 1024 * 1024 {
+            return Err(invalid("cache.max_bytes".into(), "must be at least 1048576 (1 MiB)".into()));
         }
         for (name, provider) in &self.providers {
             if name.is_empty() || name.contains('/') || name.chars().any(char::is_whitespace) {

@@ -9,8 +9,8 @@
 //!    limits;
 //! 3. **plan** (`plan`): the model asked for becomes ordered targets (task classes, fallbacks,
 //!    local-only mode);
-//! 4. **cache** (`cache`): an answer without an attempt, keyed by the model the plan chose;
-//!    empty until the response cache;
+//! 4. **cache** (`cache`): an answer without an attempt, exact or semantic, keyed by the model
+//!    the plan chose; a miss's answer stored once the client got it whole;
 //! 5. **attempts** (`attempts`, one attempt in `send`): per target, the `RetryPolicy` decides
 //!    after each failure (next key, wait, next target, give up); passthrough when the provider
 //!    speaks the client's format (only `model` rewritten), else `translate` maps the request;
@@ -125,11 +125,18 @@ pub async fn serve(
             Err(error) => return record::failed(record, &id, family, error),
         };
         // 4. cache
-        let answer = match cache::lookup(&state, &request, &plan) {
-            Some(answer) => answer,
+        let lookup = match cache::lookup(&state, &request, &plan, key.as_ref(), &mut record).await {
+            Ok(lookup) => lookup,
+            Err(error) => return record::failed(record, &id, family, error),
+        };
+        let answer = match lookup {
+            cache::Lookup::Hit(answer) => *answer,
             // 5. attempts
-            None => match attempts::run(&state, &request, plan, &mut record).await {
-                Ok(answer) => answer,
+            lookup => match attempts::run(&state, &request, plan, &mut record).await {
+                Ok(mut answer) => {
+                    cache::after_attempts(lookup, &mut answer, &mut record);
+                    answer
+                }
                 Err(error) => return record::failed(record, &id, family, error),
             },
         };
@@ -156,6 +163,12 @@ pub enum Answer {
         body: Bytes,
         usage: Option<Usage>,
     },
+    /// A stored stream, replayed chunk by chunk (a cache hit).
+    Replay {
+        status: StatusCode,
+        headers: HeaderMap,
+        chunks: Vec<Bytes>,
+    },
     /// A stream whose first chunk arrived.
     Stream {
         status: StatusCode,
@@ -176,13 +189,13 @@ pub enum StreamHandler {
 impl Answer {
     pub fn status(&self) -> StatusCode {
         match self {
-            Answer::Whole { status, .. } | Answer::Stream { status, .. } => *status,
+            Answer::Whole { status, .. } | Answer::Replay { status, .. } | Answer::Stream { status, .. } => *status,
         }
     }
 
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         match self {
-            Answer::Whole { headers, .. } | Answer::Stream { headers, .. } => headers,
+            Answer::Whole { headers, .. } | Answer::Replay { headers, .. } | Answer::Stream { headers, .. } => headers,
         }
     }
 }
@@ -193,6 +206,11 @@ fn relay(answer: Answer, family: ApiFamily, record: PendingRecord) -> Response {
         Answer::Whole { status, headers, body, usage } => {
             record::whole(record, status, usage, &body);
             response(status, headers, Body::from(body))
+        }
+        Answer::Replay { status, headers, chunks } => {
+            record::replayed(record, status, &chunks);
+            let chunks = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+            response(status, headers, Body::from_stream(chunks))
         }
         Answer::Stream { status, headers, upstream, first, target, handler } => {
             let idle = target.provider.stream_idle_timeout;

@@ -19,6 +19,15 @@ pub fn whole(mut record: PendingRecord, status: StatusCode, usage: Option<Usage>
     record.finish(status.as_u16(), Outcome::Success);
 }
 
+/// A stored stream replayed (a cache hit): nothing spent, the chunks kept as the client gets
+/// them.
+pub fn replayed(mut record: PendingRecord, status: StatusCode, chunks: &[Bytes]) {
+    for chunk in chunks {
+        record.capture_response(chunk);
+    }
+    record.finish(status.as_u16(), Outcome::Success);
+}
+
 /// A request that failed before its answer started: logged at `warn` with its id (the client
 /// sees the same message), recorded, and answered in the caller's API shape.
 pub fn failed(mut record: PendingRecord, id: &str, family: ApiFamily, error: ApiError) -> Response {

@@ -9,7 +9,7 @@
 //! the client's session id and its request id.
 
 pub mod attribution;
-mod files;
+pub mod files;
 pub mod histogram;
 pub mod pricing;
 pub mod query;

@@ -3,6 +3,7 @@
 
 mod admin_auth;
 mod anthropic_api;
+mod cache;
 mod claude_code;
 mod codex_cli;
 mod discovery;
