@@ -199,6 +199,8 @@ async function newPage(context) {
     // The refusal of local-only without a local server is asked for on purpose (the browser
     // reports every 4xx answer to fetch as a failed resource).
     if (/\/api\/local-only$/.test(url) && /409/.test(msg.text())) return;
+    // The cache step saves a bad threshold on purpose, to see the gateway's 400 in the page.
+    if (/\/api\/cache\/config$/.test(url) && /400/.test(msg.text())) return;
     // Before the sign-in step's link, the admin API refuses the page on purpose.
     if (signedOut && /\/api\//.test(url) && /401/.test(msg.text())) return;
     consoleErrors.push(`${page.url()}: ${msg.text()} (${url})`);
@@ -658,6 +660,143 @@ async function main() {
     const keys = await getJson(`${gw.base}/api/governance/virtual-keys`);
     assert.deepEqual(keys.virtual_keys.map((k) => k.name), ["aider"]);
     await api(gw, "DELETE", `/api/governance/virtual-keys/${keys.virtual_keys[0].id}`);
+  });
+
+  await step("Response cache: set on Models & classes, a repeat is a hit (mock, badge, filter, detail, Overview), a bad value is refused inline, Clear empties it", async () => {
+    // The admin API the section reads (a 404 here: the gateway was built without the cache).
+    const before = await api(gw, "GET", "/api/cache/stats");
+    assert.equal(before.mode, "off", "the cache is off by default");
+    assert.equal(before.entries, 0);
+    await page.goto(`${gw.base}/#/models`);
+    const section = page.locator("#cache-settings");
+    await section.locator("#cache-entries").waitFor();
+    assert.equal(await section.locator("#cache-entries").textContent(), "0 entries");
+    assert.equal(await section.getByLabel("Mode", { exact: true }).inputValue(), "off");
+    // The gateway keeps an f32: 0.95 reads back as 0.949999988…, the page shows 0.95.
+    const threshold = await section.getByLabel("Similarity threshold").inputValue();
+    assert.ok(Math.abs(Number(threshold) - before.threshold) < 1e-6, `${threshold} vs ${before.threshold}`);
+    assert.match(await section.locator("#cache-semantic").textContent(), /^Semantic layer: (active|inactive)/);
+
+    // A value the gateway refuses: its 400 shows in the section, naming the field; nothing changed.
+    await section.getByLabel("Similarity threshold").fill("1.5");
+    await section.getByRole("button", { name: "Save" }).click();
+    await section.locator(".notice.error").waitFor();
+    assert.match(await section.locator(".notice.error").textContent(), /^Refused \(400[^)]*\): .*threshold/);
+    assert.equal((await api(gw, "GET", "/api/cache/config")).threshold, before.threshold);
+
+    // Exact mode, saved in the page.
+    await section.getByLabel("Similarity threshold").fill(threshold);
+    await section.getByLabel("Mode", { exact: true }).selectOption("exact");
+    await section.getByRole("button", { name: "Save" }).click();
+    await section.getByText("Saved.").waitFor();
+    const saved = await api(gw, "GET", "/api/cache/config");
+    assert.equal(saved.mode, "exact");
+    assert.equal(saved.threshold, before.threshold, "only the mode was sent");
+
+    // The same request twice: a miss (stored), then an exact hit that never reaches the mock.
+    const probe = (content) => ({ headers: { "x-switchyard-client": "e2e-cache" }, extra: { messages: [{ role: "user", content }] } });
+    const posts = (await mockPosts(cloudUrl)).length;
+    const first = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get("x-switchyard-cache"), "miss");
+    const second = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
+    assert.equal(second.status, 200, second.text);
+    assert.equal(second.headers.get("x-switchyard-cache"), "hit-exact");
+    assert.equal(JSON.parse(second.text).choices[0].message.content, JSON.parse(first.text).choices[0].message.content);
+    assert.equal((await mockPosts(cloudUrl)).length, posts + 1, "the hit went upstream");
+    sent += 2;
+    const summary = await waitForRows(gw.base, sent);
+    assert.equal(summary.cache_hits, 1, JSON.stringify(summary));
+    assert.equal(summary.cache_misses, 1, JSON.stringify(summary));
+    assert.ok(summary.cache_saved_usd > 0, "the hit saved what gpt-4o charged for the answer");
+
+    // The section's counters.
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById("cache-entries")?.textContent === "1 entry");
+    assert.equal(await section.locator("#cache-hits").textContent(), "1 exact, 0 semantic");
+    assert.equal(await section.locator("#cache-misses").textContent(), "1");
+    assert.equal(await section.locator("#cache-hit-rate").textContent(), "50%");
+    assert.equal(await section.getByLabel("Mode", { exact: true }).inputValue(), "exact");
+    const stats = await api(gw, "GET", "/api/cache/stats");
+    assert.equal(stats.entries, 1);
+    assert.ok(stats.bytes > 0);
+    await fitsWidth(page, "models with the cache section");
+    await shot(page, "models-cache-light");
+
+    // The Overview's card: hit rate and what the cache saved today, as the summary has them.
+    await page.goto(`${gw.base}/#/overview`);
+    await page.locator("#cache .value").waitFor();
+    assert.equal(await page.locator("#cache .value").textContent(), "50%");
+    const extra = (await page.locator("#cache .extra").textContent()).match(/^(\$[\d.]+) saved · 1 of 2 lookups$/);
+    assert.ok(extra, await page.locator("#cache .extra").textContent());
+    assert.ok(Math.abs(shown(extra[1]) - summary.cache_saved_usd) < 0.00006);
+    await shot(page, "overview-cache-light");
+
+    // The Live log: the hit's badge, the cache filter (as /api/logs?cache= answers), the detail.
+    const logged = (await getJson(`${gw.base}/api/logs?client=e2e-cache&limit=10`)).data;
+    const hit = logged.find((r) => r.cache === "hit-exact");
+    const miss = logged.find((r) => r.cache === "miss");
+    assert.ok(hit && miss && logged.length === 2, JSON.stringify(logged));
+    assert.ok(hit.cache_saved_usd > 0 && !hit.cost_usd, JSON.stringify(hit));
+    assert.deepEqual((await getJson(`${gw.base}/api/logs?client=e2e-cache&cache=hit`)).data.map((r) => r.id), [hit.id]);
+    assert.deepEqual((await getJson(`${gw.base}/api/logs?client=e2e-cache&cache=miss`)).data.map((r) => r.id), [miss.id]);
+    const shownIds = () => page.locator("table.log tbody tr").evaluateAll((trs) => trs.map((tr) => Number(tr.dataset.id)));
+    const waitForIds = (ids) => page.waitForFunction((want) => JSON.stringify([...document.querySelectorAll("table.log tbody tr")].map((tr) => Number(tr.dataset.id))) === want, JSON.stringify(ids));
+    await page.goto(`${gw.base}/#/live`);
+    await page.getByText("Live: new requests appear as they happen.").waitFor();
+    await page.getByLabel("Tool").fill("e2e-cache");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await waitForIds([hit.id, miss.id]);
+    assert.equal(await page.locator(`tr[data-id="${hit.id}"] .tag.cache`).textContent(), "cache · exact");
+    assert.equal(await page.locator(`tr[data-id="${miss.id}"] .tag.cache`).count(), 0);
+    const cacheFilter = page.locator("#f-cache");
+    await cacheFilter.selectOption("hits");
+    await waitForIds([hit.id]);
+    await cacheFilter.selectOption("misses");
+    await waitForIds([miss.id]);
+    // Live, under "Hits": a new hit comes in, a new miss stays out.
+    await cacheFilter.selectOption("hits");
+    await waitForIds([hit.id]);
+    const third = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
+    assert.equal(third.headers.get("x-switchyard-cache"), "hit-exact");
+    const other = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe, another"));
+    assert.equal(other.headers.get("x-switchyard-cache"), "miss");
+    sent += 2;
+    await waitForRows(gw.base, sent);
+    await page.waitForFunction(() => document.querySelectorAll("table.log tbody tr").length === 2);
+    const ids = await shownIds();
+    assert.equal(ids[1], hit.id);
+    assert.equal(await page.locator("table.log tbody tr .tag.cache").count(), 2, "only hits under the Hits filter");
+    // The hit's detail: the outcome and what it saved; the hit itself cost nothing.
+    await page.locator(`tr[data-id="${hit.id}"] button`).click();
+    await page.getByRole("heading", { name: `Request ${hit.id}` }).waitFor();
+    const detail = Object.fromEntries(
+      await page.locator(".detail dl dt").evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
+    );
+    assert.equal(detail["Cache"], "hit (exact)");
+    assert.ok(Math.abs(shown(detail["Saved by the cache"]) - hit.cache_saved_usd) < 0.00006, detail["Saved by the cache"]);
+    assert.equal(detail["Cost"], "$0");
+    assert.equal(detail["Similarity"], undefined, "an exact hit has no similarity");
+    await fitsWidth(page, "live log with the cache filter");
+    await shot(page, "live-cache-light");
+    await page.goto("about:blank");
+
+    // Clear (after a confirm), then off again for the steps after this one.
+    await page.goto(`${gw.base}/#/models`);
+    await page.waitForFunction(() => document.getElementById("cache-entries")?.textContent === "2 entries");
+    await section.getByRole("button", { name: "Clear cache" }).click();
+    await section.getByText("Cleared: 2 entries deleted.").waitFor();
+    assert.match(dialogs.at(-1) ?? "", /^Clear the response cache\? Its 2 entries are deleted/);
+    assert.equal(await section.locator("#cache-entries").textContent(), "0 entries");
+    assert.equal((await api(gw, "GET", "/api/cache/stats")).entries, 0);
+    const afterClear = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
+    assert.equal(afterClear.headers.get("x-switchyard-cache"), "miss", "a cleared entry still answered");
+    sent += 1;
+    await section.getByLabel("Mode", { exact: true }).selectOption("off");
+    await section.getByRole("button", { name: "Save" }).click();
+    await section.getByText("Saved.").waitFor();
+    assert.equal((await api(gw, "GET", "/api/cache/config")).mode, "off");
+    await waitForRows(gw.base, sent);
   });
 
   await step("every page renders at 800×600 and is reachable by keyboard; Connect carries the real port", async () => {

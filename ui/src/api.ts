@@ -191,6 +191,12 @@ export const api = {
   logs: (f: LogFilter) => call<LogsAnswer>("GET", `/api/logs?${query(f)}`),
   log: (id: number) => call<LogEntry>("GET", `/api/logs/${id}`),
   logBody: (id: number) => call<LogBody>("GET", `/api/logs/${id}/body`),
+  // ---- response cache (issue 14: /api/cache/*) ----
+  cacheStats: () => call<CacheStats>("GET", "/api/cache/stats"),
+  cacheConfig: () => call<CacheConfig>("GET", "/api/cache/config"),
+  /** A partial update: only the fields given change; a bad value is a 400 naming the field. */
+  setCacheConfig: (body: Partial<CacheConfig>) => call<CacheConfig>("PUT", "/api/cache/config", body),
+  clearCache: () => call<{ deleted: number }>("DELETE", "/api/cache"),
 };
 
 export const LOG_STREAM_URL = "/api/logs/stream";
@@ -231,6 +237,11 @@ export interface UsagePoint {
   saved_usd?: number;
   p50_latency_ms: number;
   p95_latency_ms: number;
+  /** Answered from the response cache / looked up there and not found (absent before the cache). */
+  cache_hits?: number;
+  cache_misses?: number;
+  /** What the cached answers cost when they were first made. */
+  cache_saved_usd?: number;
 }
 export interface UsageAnswer {
   from: number;
@@ -256,6 +267,9 @@ export interface UsageSummary {
   cost_usd: number;
   saved_usd?: number;
   local_requests?: number;
+  cache_hits?: number;
+  cache_misses?: number;
+  cache_saved_usd?: number;
   top_client?: string | null;
   top_model?: string | null;
 }
@@ -299,6 +313,13 @@ export interface LogEntry {
   saved_usd?: number | null;
   bodies_stored?: boolean;
   stream?: boolean;
+  /** The response cache's answer; null when it was not consulted (off or bypassed); absent in
+   * rows from gateways without the cache. */
+  cache?: CacheOutcome | null;
+  /** A semantic hit's cosine similarity. */
+  cache_similarity?: number | null;
+  /** A hit: the priced tokens of the answer as first made (the hit itself costs 0). */
+  cache_saved_usd?: number | null;
   [k: string]: unknown;
 }
 export interface LogFilter {
@@ -308,6 +329,8 @@ export interface LogFilter {
   /** The task class (`coding`, ...). */
   class?: string;
   status?: number;
+  /** Rows by cache outcome: `hit` is either kind of hit. */
+  cache?: CacheFilter;
   since?: number;
   limit?: number;
   cursor?: number;
@@ -315,4 +338,30 @@ export interface LogFilter {
 export interface LogsAnswer {
   data: LogEntry[];
   next_cursor: number | null;
+}
+
+// ---- response cache shapes ----
+
+export type CacheMode = "off" | "exact" | "semantic";
+export type CacheOutcome = "hit-exact" | "hit-semantic" | "miss";
+export type CacheFilter = "hit" | "exact" | "semantic" | "miss";
+/** `GET/PUT /api/cache/config`. */
+export interface CacheConfig {
+  mode: CacheMode;
+  ttl_secs: number;
+  /** Cosine similarity a semantic hit needs. */
+  threshold: number;
+  /** The size cap; the least recently used entries go first. */
+  max_bytes: number;
+  /** `provider/model` of an OpenAI-compatible embeddings endpoint. */
+  embedding_model: string | null;
+}
+/** `GET /api/cache/stats`: the config, what the cache holds, and its hits since the process started. */
+export interface CacheStats extends CacheConfig {
+  semantic: { active: boolean; reason: string | null };
+  entries: number;
+  bytes: number;
+  hits: { exact: number; semantic: number };
+  misses: number;
+  since_ms: number;
 }

@@ -74,3 +74,16 @@ describe("log detail", () => {
     expect(attemptRows(entry())).toEqual([]);
   });
 });
+
+describe("log detail: the cache", () => {
+  it("has a Cache group for rows that carry the cache fields, none for older rows", () => {
+    expect(detailGroups(entry()).map((g) => g.title)).not.toContain("Cache");
+    const hit = entry({ cache: "hit-semantic", cache_similarity: 0.9731, cache_saved_usd: 0.0064, cost_usd: 0, attempts: 0 });
+    expect(detailGroups(hit, "UTC").find((g) => g.title === "Cache")?.rows).toEqual([
+      ["Cache", "hit (semantic)"],
+      ["Similarity", "0.9731"],
+      ["Saved by the cache", "$0.0064"],
+    ]);
+    expect(value(hit, "Fallback")).toBe("no");
+  });
+});

@@ -1,6 +1,7 @@
 // The Live log's detail view of one request, as labelled groups of fields: what was asked and
 // what served it (attempts, fallback), the outcome, timings, tokens and cost, and the caller.
 import type { AttemptTrail, LogEntry } from "./api";
+import { cacheDetailRows } from "./cache";
 import { fmtCost, fmtMs } from "./format";
 
 export interface DetailGroup {
@@ -24,6 +25,7 @@ export function fellBack(e: LogEntry): boolean {
 
 export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
   const attempts = e.attempts ?? 1;
+  const cache = cacheDetailRows(e);
   return [
     {
       title: "Routing",
@@ -65,6 +67,7 @@ export function detailGroups(e: LogEntry, timeZone?: string): DetailGroup[] {
         ...(e.saved_usd != null ? ([["Saved vs. cloud", fmtCost(e.saved_usd)]] as [string, string][]) : []),
       ],
     },
+    ...(cache.length ? [{ title: "Cache", rows: cache }] : []),
     {
       title: "Caller",
       rows: [

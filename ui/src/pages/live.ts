@@ -1,6 +1,7 @@
 import { LOG_STREAM_URL, api, type LogEntry, type LogFilter } from "../api";
 import { empty, h, notice, replace } from "../dom";
 import { fmtCost, fmtInt, fmtMs, fmtTime } from "../format";
+import { CACHE_CHOICES, type CacheChoice, cacheBadge, cacheFilter, matchesCache } from "../cache";
 import { ATTEMPT_COLUMNS, attemptRows, detailGroups, fellBack } from "../logdetail";
 
 const MAX_ROWS = 500;
@@ -25,6 +26,7 @@ export function liveLog(root: HTMLElement): () => void {
         for (const k of ["client", "model", "provider", "class"] as const) filter[k] = String(data.get(k) ?? "") || undefined;
         const s = Number(data.get("status"));
         filter.status = s ? s : undefined;
+        filter.cache = cacheFilter(String(data.get("cache") ?? "all") as CacheChoice);
         void reload();
       },
     },
@@ -34,6 +36,13 @@ export function liveLog(root: HTMLElement): () => void {
     field("provider", "Provider", "openai"),
     field("class", "Class", "coding"),
     field("status", "Status", "429"),
+    // Applies at once, as the Overview's selects do (with whatever else the form holds).
+    h(
+      "label",
+      null,
+      "Cache ",
+      h("select", { id: "f-cache", name: "cache", onchange: () => form.requestSubmit() }, CACHE_CHOICES.map((c) => h("option", { value: c.id }, c.label))),
+    ),
     h("button", { type: "submit" }, "Apply"),
   );
   const tbody = h("tbody");
@@ -53,10 +62,12 @@ export function liveLog(root: HTMLElement): () => void {
     (!filter.model || r.model === filter.model) &&
     (!filter.provider || r.provider === filter.provider) &&
     (!filter.class || r.task_class === filter.class) &&
-    (!filter.status || r.status === filter.status);
+    (!filter.status || r.status === filter.status) &&
+    matchesCache(filter.cache, r);
 
   function row(r: LogEntry): HTMLElement {
     const tokens = (r.input_tokens ?? 0) + (r.output_tokens ?? 0);
+    const cached = cacheBadge(r);
     return h(
       "tr",
       { class: r.outcome === "success" ? "" : "err", "data-id": r.id },
@@ -69,6 +80,7 @@ export function liveLog(root: HTMLElement): () => void {
         r.provider && r.model ? `${r.provider}/${r.model}` : (r.requested_model ?? "–"),
         r.local ? h("span", { class: "tag" }, "local") : null,
         fellBack(r) ? h("span", { class: "tag", title: `fell back from ${r.requested_model}` }, "fallback") : null,
+        cached ? h("span", { class: "tag cache", title: r.cache_saved_usd != null ? `served from the cache: saved ${fmtCost(r.cache_saved_usd)}` : "served from the cache" }, cached) : null,
       ),
       h("td", null, String(r.status)),
       h("td", null, fmtMs(r.latency_ms)),

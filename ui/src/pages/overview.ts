@@ -1,4 +1,5 @@
 import { api, type GroupBy, type UsageAnswer } from "../api";
+import { cacheCard } from "../cache";
 import { drawChart } from "../chart";
 import { empty, h, replace } from "../dom";
 import { fmtCost, fmtCostTicks, fmtInt, fmtMs, fmtPercent, plural } from "../format";
@@ -76,6 +77,9 @@ export function overview(root: HTMLElement): () => void {
         ),
       );
     }
+    // Beside the local savings: what the response cache answered today and what that saved.
+    const cached = summary.ok ? cacheCard(summary.data) : null;
+    if (cached) items.push(card("Cache hit rate today", cached.value, cached.extra, "cache"));
     if (localOnly.ok) {
       const lo = localOnly.data;
       items.push(
