@@ -293,7 +293,8 @@ fn cache_exact_miss(c: &mut Criterion) {
         scope: &scope,
     };
     let mut group = c.benchmark_group("cache");
-    for (name, body) in [("exact miss, 1 KiB request", small_chat_body()), ("exact miss, 100 KiB request", chat_body())] {
+    for (name, body) in [("exact miss, 1 KiB request", small_chat_body()), ("exact miss, 100 KiB request", chat_body())]
+    {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -699,13 +699,24 @@ async function main() {
     const first = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
     assert.equal(first.status, 200, first.text);
     assert.equal(first.headers.get("x-switchyard-cache"), "miss");
+    // The answer is stored by the cache's writer thread just after it was sent: wait for it.
+    for (let waited = 0; (await api(gw, "GET", "/api/cache/stats")).entries < 1; waited += 20) {
+      assert.ok(waited < 5000, "the first answer was stored within 5 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     const second = await chat(gw.base, `${CLOUD}/gpt-4o`, probe("e2e cache probe"));
     assert.equal(second.status, 200, second.text);
     assert.equal(second.headers.get("x-switchyard-cache"), "hit-exact");
     assert.equal(JSON.parse(second.text).choices[0].message.content, JSON.parse(first.text).choices[0].message.content);
     assert.equal((await mockPosts(cloudUrl)).length, posts + 1, "the hit went upstream");
     sent += 2;
-    const summary = await waitForRows(gw.base, sent);
+    await waitForRows(gw.base, sent);
+    // Other steps' requests count too: wait for these two rows themselves.
+    let summary = await getJson(`${gw.base}/api/usage/summary`);
+    for (let i = 0; i < 100 && summary.cache_hits + summary.cache_misses < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      summary = await getJson(`${gw.base}/api/usage/summary`);
+    }
     assert.equal(summary.cache_hits, 1, JSON.stringify(summary));
     assert.equal(summary.cache_misses, 1, JSON.stringify(summary));
     assert.ok(summary.cache_saved_usd > 0, "the hit saved what gpt-4o charged for the answer");

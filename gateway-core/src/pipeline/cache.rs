@@ -361,10 +361,24 @@ pub async fn embed(state: &AppState, model: &str, text: &str, for_request: &str)
         r.requested_model = Some(model.to_owned());
         r.client = Some(EMBEDDING_CLIENT.into());
     });
+    let not_local = || format!("local-only mode is on and the embedding model `{model}` is not local");
+    if state.routing().local_only()
+        && let Some((prefix, _)) = model.split_once('/')
+        && state.providers().get(prefix).is_some_and(|p| !p.is_local)
+    {
+        return Err(not_local());
+    }
     let why = |err: ApiError| format!("the embedding model `{model}` failed: {err}");
-    let planned = plan::plan(state, &request, None, &mut embed_record).await.map_err(why)?;
-    if state.routing().local_only() && planned.targets.iter().all(|t| !t.provider.is_local) {
-        return Err(format!("local-only mode is on and the embedding model `{model}` is not local"));
+    let mut planned = plan::plan(state, &request, None, &mut embed_record).await.map_err(why)?;
+    if state.routing().local_only() {
+        // Only the model asked for, on a local provider: local-only routing would otherwise
+        // serve a cloud model's name with a class's local chat model, whose vectors are no
+        // embeddings of this kind.
+        let wanted = model.split_once('/').map_or(model, |(_, id)| id);
+        planned.targets.retain(|t| t.provider.is_local && t.model == wanted);
+        if planned.targets.is_empty() {
+            return Err(not_local());
+        }
     }
     let answer = attempts::run(state, &request, planned, &mut embed_record).await.map_err(why)?;
     let Answer::Whole { status, body, usage, .. } = answer else {

@@ -446,5 +446,5 @@ async fn local_only_mode_uses_only_a_local_embedding_model() {
     assert_eq!(embedder.stats().await["requests"], 0, "not one byte to the cloud embedding model");
     let stats: Value = gw.client.get(gw.url("/api/cache/stats")).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["semantic"]["active"], false);
-    assert!(stats["semantic"]["reason"].as_str().unwrap().contains("local-only"), "{stats}");
+    assert!(stats["semantic"]["reason"].as_str().unwrap().contains("is not local"), "{stats}");
 }
