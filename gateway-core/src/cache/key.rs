@@ -123,6 +123,15 @@ pub fn semantic(shape: &RequestShape<'_>, body: &[u8], max_messages: usize) -> R
     Ok(SemanticQuery { text, partition: partition as u64 })
 }
 
+/// The partition within one embedding model's vectors: a model switched in the settings never
+/// compares its vectors with the old model's, even when both have the same length.
+pub fn for_embedding_model(partition: u64, model: &str) -> u64 {
+    let mut hasher = Xxh3::new();
+    hasher.update(&partition.to_le_bytes());
+    hasher.update(model.as_bytes());
+    hasher.digest()
+}
+
 /// A turn's text when it is a user's and only text: `"content": "…"`, or parts/blocks that
 /// are all text (OpenAI `{"type":"text","text"}`, Anthropic the same, Responses
 /// `{"type":"input_text","text"}`, Gemini `{"text"}` under `parts`).
