@@ -307,6 +307,8 @@ fn cache_exact_miss(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
 /// A seeded generator (SplitMix64), so every run searches the same vectors without a
 /// dependency on `rand` here.
 struct SplitMix(u64);

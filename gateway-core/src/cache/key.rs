@@ -250,17 +250,31 @@ impl<'de> DeserializeSeed<'de> for NodeHash {
     type Value = u128;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u128, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+        deserializer.deserialize_any(NodeVisitor { top_level: false })
     }
 }
 
-struct NodeVisitor;
+/// The body's top level: an object whose ignored and decided members are skipped.
+struct TopLevel;
+
+impl<'de> DeserializeSeed<'de> for TopLevel {
+    type Value = u128;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u128, D::Error> {
+        deserializer.deserialize_map(NodeVisitor { top_level: true })
+    }
+}
+
+/// One value's hash; at the top level, members left out of the key are skipped.
+struct NodeVisitor {
+    top_level: bool,
+}
 
 impl<'de> Visitor<'de> for NodeVisitor {
     type Value = u128;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str(if self.top_level { "a JSON object" } else { "a JSON value" })
     }
 
     fn visit_unit<E>(self) -> Result<u128, E> {
@@ -303,7 +317,11 @@ impl<'de> Visitor<'de> for NodeVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u128, A::Error> {
         let (mut sum, mut count) = (0u128, 0u64);
-        while let Some(key) = map.next_key_seed(NodeHash)? {
+        while let Some(key) = map.next_key_seed(MemberKey { top_level: self.top_level })? {
+            let Some(key) = key else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
             let value = map.next_value_seed(NodeHash)?;
             sum = sum.wrapping_add(member(key, value));
             count += 1;
@@ -312,58 +330,20 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// The body's top level: an object whose ignored and decided members are skipped.
-struct TopLevel;
-
-impl<'de> DeserializeSeed<'de> for TopLevel {
-    type Value = u128;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u128, D::Error> {
-        deserializer.deserialize_map(TopVisitor)
-    }
+/// A member's name: its hash, or `None` for a top-level member left out of the key.
+struct MemberKey {
+    top_level: bool,
 }
 
-struct TopVisitor;
-
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = u128;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u128, A::Error> {
-        let (mut sum, mut count) = (0u128, 0u64);
-        while let Some(key) = map.next_key_seed(TopKey)? {
-            match key {
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                Some(key) => {
-                    let value = map.next_value_seed(NodeHash)?;
-                    sum = sum.wrapping_add(member(key, value));
-                    count += 1;
-                }
-            }
-        }
-        Ok(object(sum, count))
-    }
-}
-
-/// A top-level key: its hash, or `None` for a member left out of the key.
-struct TopKey;
-
-impl<'de> DeserializeSeed<'de> for TopKey {
+impl<'de> DeserializeSeed<'de> for MemberKey {
     type Value = Option<u128>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<u128>, D::Error> {
-        deserializer.deserialize_str(TopKeyVisitor)
+        deserializer.deserialize_str(self)
     }
 }
 
-struct TopKeyVisitor;
-
-impl<'de> Visitor<'de> for TopKeyVisitor {
+impl<'de> Visitor<'de> for MemberKey {
     type Value = Option<u128>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -371,7 +351,7 @@ impl<'de> Visitor<'de> for TopKeyVisitor {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Option<u128>, E> {
-        if IGNORED.contains(&v) || DECIDED.contains(&v) {
+        if self.top_level && (IGNORED.contains(&v) || DECIDED.contains(&v)) {
             return Ok(None);
         }
         Ok(Some(tagged(b's', v.as_bytes())))

@@ -321,11 +321,12 @@ async fn semantic_query(
     let Some(model) = settings.embedding_model.as_deref() else {
         return Err(Skipped::Layer("no embedding model is set (`[cache] embedding_model`)".into()));
     };
-    let mut query = key::semantic(shape, request.body, settings.max_conversation_messages).map_err(|why| match why {
-        NotSemantic::Endpoint | NotSemantic::TooLong | NotSemantic::NoUserText | NotSemantic::Unreadable => {
-            Skipped::Request
-        }
-    })?;
+    let mut query =
+        key::semantic(shape, request.body, settings.max_conversation_messages).map_err(|why| match why {
+            NotSemantic::Endpoint | NotSemantic::TooLong | NotSemantic::NoUserText | NotSemantic::Unreadable => {
+                Skipped::Request
+            }
+        })?;
     query.partition = key::for_embedding_model(query.partition, model);
     let vector = embed(state, model, &query.text, request.id).await.map_err(Skipped::Layer)?;
     state.response_cache().note_semantic(None);

@@ -154,6 +154,20 @@ fn set_version(tx: &Transaction<'_>) -> Result<(), UsageError> {
 mod tests {
     use std::time::Duration;
 
+    /// Writes a log as a build at schema `version` would have: its migrations, its version, and
+    /// the given rows.
+    fn at_version(conn: &mut Connection, version: usize, rows: &[&str]) {
+        let tx = conn.transaction().unwrap();
+        for step in &MIGRATIONS[..version] {
+            tx.execute_batch(step).unwrap();
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {version}")).unwrap();
+        for row in rows {
+            tx.execute(row, []).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
     use super::*;
     use crate::error::ErrorKind;
     use crate::observe::{AttemptError, AttemptRecord, CacheOutcome};
@@ -178,19 +192,13 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         configure(&conn).unwrap();
         {
-            let tx = conn.transaction().unwrap();
-            for step in &MIGRATIONS[..4] {
-                tx.execute_batch(step).unwrap();
-            }
-            tx.execute_batch("PRAGMA user_version = 4").unwrap();
-            tx.execute(
-                "INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, requests, errors, \
+            at_version(
+                &mut conn,
+                4,
+                &["INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, requests, errors, \
                  input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
-                 VALUES (3600000, 'm', 'p', '', '', 0, 7, 1, 70, 7, 0, 0, 0.5, 0, x'')",
-                [],
-            )
-            .unwrap();
-            tx.commit().unwrap();
+                 VALUES (3600000, 'm', 'p', '', '', 0, 7, 1, 70, 7, 0, 0, 0.5, 0, x'')"],
+            );
         }
         migrate(&mut conn).unwrap();
         let entry = |ts_ms, key: Option<&str>| LogEntry {
@@ -221,25 +229,17 @@ mod tests {
         {
             let mut conn = Connection::open(&path).unwrap();
             configure(&conn).unwrap();
-            let tx = conn.transaction().unwrap();
-            for step in &MIGRATIONS[..5] {
-                tx.execute_batch(step).unwrap();
-            }
-            tx.execute_batch("PRAGMA user_version = 5").unwrap();
-            tx.execute(
-                "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, \
+            at_version(
+                &mut conn,
+                5,
+                &[
+                    "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, \
                  stream, cost_usd) VALUES (3700000, 'openai', 'chat', 'p', 'm', 1, 200, 'success', 5.0, 0, 0.25)",
-                [],
-            )
-            .unwrap();
-            tx.execute(
-                "INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, virtual_key, requests, \
+                    "INSERT INTO usage_hour (start_ms, model, provider, client, task_class, local, virtual_key, requests, \
                  errors, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist) \
                  VALUES (3600000, 'm', 'p', '', '', 0, '', 1, 0, 10, 1, 0, 0, 0.25, 0, x'')",
-                [],
-            )
-            .unwrap();
-            tx.commit().unwrap();
+                ],
+            );
         }
         let mut conn = Connection::open(&path).unwrap();
         configure(&conn).unwrap();
@@ -286,18 +286,14 @@ mod tests {
         {
             let mut conn = Connection::open(&path).unwrap();
             configure(&conn).unwrap();
-            let tx = conn.transaction().unwrap();
-            for step in &MIGRATIONS[..3] {
-                tx.execute_batch(step).unwrap();
-            }
-            tx.execute_batch("PRAGMA user_version = 3").unwrap();
-            tx.execute(
-                "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, stream) \
+            at_version(
+                &mut conn,
+                3,
+                &[
+                    "INSERT INTO requests (ts_ms, family, endpoint, provider, model, attempts, status, outcome, latency_ms, stream) \
                  VALUES (1000, 'openai', 'chat', 'p', 'm', 1, 200, 'success', 5.0, 0)",
-                [],
-            )
-            .unwrap();
-            tx.commit().unwrap();
+                ],
+            );
         }
         let mut conn = Connection::open(&path).unwrap();
         configure(&conn).unwrap();
