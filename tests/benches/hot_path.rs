@@ -389,6 +389,23 @@ fn cache_vectors(c: &mut Criterion) {
         .collect();
     let hits = queries.iter().filter(|q| index.nearest(PARTITION, q, 0.8).is_some()).count();
     assert!(hits >= 32, "every near-duplicate query finds its entry ({hits} hits of 64)");
+    // Recall against an exact f32 scan of every entry: the same answer at 0.8 and at 0.95.
+    for (i, query) in queries.iter().enumerate() {
+        let unit = unit_vector(query.clone());
+        let (best, best_similarity) = stored
+            .iter()
+            .enumerate()
+            .map(|(id, v)| (id as u64, unit.iter().zip(&unit_vector(v.clone())).map(|(a, b)| a * b).sum::<f32>()))
+            .fold((0, f32::MIN), |best, e| if e.1 > best.1 { e } else { best });
+        for threshold in [0.8, 0.95] {
+            let found = index.nearest(PARTITION, query, threshold);
+            if best_similarity >= threshold + 1e-4 {
+                assert_eq!(found.map(|(id, _)| id), Some(best), "query {i} at {threshold}: the exact best");
+            } else if best_similarity < threshold - 1e-4 {
+                assert_eq!(found, None, "query {i} at {threshold}: nothing reaches it");
+            }
+        }
+    }
 
     let mut lookups: Vec<Duration> = (0..512)
         .map(|i| {
