@@ -117,10 +117,12 @@ pub fn series(
 ) -> rusqlite::Result<Vec<Point>> {
     let size = bucket.millis();
     let mut acc: BTreeMap<(i64, Option<String>), Totals> = BTreeMap::new();
-    rollup::visit(conn, from_ms, to_ms, bucket.grain(), &mut |row| {
+    let mut add = |row: RollupRow| {
         let group = group_by.and_then(|g| g.of(&row));
         row.add_to(acc.entry((row.start_ms.div_euclid(size) * size, group)).or_default());
-    })?;
+    };
+    rollup::visit(conn, from_ms, to_ms, bucket.grain(), &mut add)?;
+    super::cache::visit(conn, from_ms, to_ms, size, &mut add)?;
     Ok(acc
         .into_iter()
         .map(|((ts_ms, group), totals)| Point {
@@ -183,6 +185,7 @@ pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
             *by_model.entry(model).or_default() += row.totals.requests;
         }
     })?;
+    super::cache::visit(conn, since_ms, i64::MAX / 4, Grain::Day.millis(), &mut |row| totals.merge(&row.totals))?;
     Ok(Summary {
         since_ms,
         requests: totals.requests,

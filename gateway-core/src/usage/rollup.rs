@@ -11,11 +11,10 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, params};
 
 use super::LogEntry;
 use super::histogram::LatencyHistogram;
-use crate::observe::CacheOutcome;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grain {
@@ -133,27 +132,6 @@ cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist FROM ",
     };
 }
 
-/// Schema version 6's columns of a rollup table: the response cache's hits, misses and what the
-/// hits saved. Added in place (not rebuilt as version 5 did): the buckets written before had no
-/// cache, and the default 0 is what they count.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! rollup_cache_columns {
-    ($name:literal) => {
-        concat!(
-            "ALTER TABLE ",
-            $name,
-            " ADD COLUMN cache_hits INTEGER NOT NULL DEFAULT 0;\n",
-            "ALTER TABLE ",
-            $name,
-            " ADD COLUMN cache_misses INTEGER NOT NULL DEFAULT 0;\n",
-            "ALTER TABLE ",
-            $name,
-            " ADD COLUMN cache_saved_usd REAL NOT NULL DEFAULT 0;\n"
-        )
-    };
-}
-
 /// The schema text that creates the tables (part of a step of `schema::MIGRATIONS`).
 #[macro_export]
 #[doc(hidden)]
@@ -196,9 +174,6 @@ struct Sample {
     reasoning_tokens: u64,
     cost_usd: f64,
     saved_usd: f64,
-    cache_hit: bool,
-    cache_miss: bool,
-    cache_saved_usd: f64,
     latency_ms: f64,
 }
 
@@ -212,9 +187,6 @@ impl Sample {
             reasoning_tokens: entry.reasoning_tokens.unwrap_or(0),
             cost_usd: entry.cost_usd.unwrap_or(0.0),
             saved_usd: entry.saved_usd.unwrap_or(0.0),
-            cache_hit: entry.cache.is_some_and(CacheOutcome::is_hit),
-            cache_miss: entry.cache == Some(CacheOutcome::Miss),
-            cache_saved_usd: entry.cache_saved_usd.unwrap_or(0.0),
             latency_ms: entry.latency_ms,
         }
     }
@@ -230,9 +202,6 @@ impl Totals {
         self.reasoning_tokens += sample.reasoning_tokens;
         self.cost_usd += sample.cost_usd;
         self.saved_usd += sample.saved_usd;
-        self.cache_hits += u64::from(sample.cache_hit);
-        self.cache_misses += u64::from(sample.cache_miss);
-        self.cache_saved_usd += sample.cache_saved_usd;
         self.latency.record(sample.latency_ms);
     }
 
@@ -249,11 +218,6 @@ impl Totals {
         self.cache_misses += other.cache_misses;
         self.cache_saved_usd += other.cache_saved_usd;
         self.latency.merge(&other.latency);
-    }
-
-    /// Whether these sums have anything from the response cache (see [`write`]).
-    fn has_cache(&self) -> bool {
-        self.cache_hits > 0 || self.cache_misses > 0 || self.cache_saved_usd != 0.0
     }
 }
 
@@ -345,37 +309,20 @@ fn upsert(conn: &Connection, grain: Grain, key: &Key<'_>, mut totals: Totals) ->
 }
 
 /// Adds `totals` to the key's row (the histogram is written whole: callers merged it).
-///
-/// Sums with nothing from the response cache leave its columns out: they keep what the row has
-/// (0 for a new row). The writer does this for every logged request, three times (one upsert per
-/// grain), and most requests never see the cache: they bind and add no more than before schema
-/// version 6 (`tests/benches/instructions.toml`).
 fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rusqlite::Result<()> {
-    let cache = totals.has_cache();
-    let (cache_columns, cache_values, cache_sums) = if cache {
-        (
-            ", cache_hits, cache_misses, cache_saved_usd",
-            ", ?17, ?18, ?19",
-            ", cache_hits = cache_hits + excluded.cache_hits, cache_misses = cache_misses + excluded.cache_misses, \
-             cache_saved_usd = cache_saved_usd + excluded.cache_saved_usd",
-        )
-    } else {
-        ("", "", "")
-    };
     let mut upsert = conn.prepare_cached(&format!(
         "INSERT INTO {} (start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-         output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key{cache_columns}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16{cache_values}) \
+         output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
          ON CONFLICT (start_ms, model, provider, client, task_class, local, virtual_key) DO UPDATE SET \
          requests = requests + excluded.requests, errors = errors + excluded.errors, \
          input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens, \
          cached_tokens = cached_tokens + excluded.cached_tokens, \
          reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost_usd = cost_usd + excluded.cost_usd, \
-         saved_usd = saved_usd + excluded.saved_usd, latency_hist = excluded.latency_hist{cache_sums}",
+         saved_usd = saved_usd + excluded.saved_usd, latency_hist = excluded.latency_hist",
         grain.table()
     ))?;
-    let latency = totals.latency.to_blob();
-    let common = params![
+    upsert.execute(params![
         key.start_ms,
         key.model,
         key.provider,
@@ -390,15 +337,9 @@ fn write(conn: &Connection, grain: Grain, key: &Key<'_>, totals: &Totals) -> rus
         sql_int(totals.reasoning_tokens),
         totals.cost_usd,
         totals.saved_usd,
-        latency,
+        totals.latency.to_blob(),
         key.virtual_key,
-    ];
-    if cache {
-        let cached = params![sql_int(totals.cache_hits), sql_int(totals.cache_misses), totals.cache_saved_usd];
-        upsert.execute(params_from_iter(common.iter().chain(cached)))?;
-    } else {
-        upsert.execute(common)?;
-    }
+    ])?;
     Ok(())
 }
 
@@ -439,15 +380,14 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(
         "SELECT ts_ms, IFNULL(model, ''), IFNULL(provider, ''), IFNULL(client, ''), IFNULL(task_class, ''), local, \
          outcome != 'success', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cached_tokens, 0), \
-         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), IFNULL(saved_usd, 0), latency_ms, IFNULL(virtual_key, ''), \
-         cache_hit, IFNULL(cache_saved_usd, 0) FROM requests ORDER BY ts_ms",
+         IFNULL(reasoning_tokens, 0), IFNULL(cost_usd, 0), IFNULL(saved_usd, 0), latency_ms, IFNULL(virtual_key, '') \
+         FROM requests ORDER BY ts_ms",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let ts_ms: i64 = row.get(0)?;
         let key: OwnedKey = (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(14)?);
         let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-        let cache = super::cache::outcome(row.get(15)?);
         let sample = Sample {
             error: row.get(6)?,
             input_tokens: count(7)?,
@@ -456,9 +396,6 @@ pub fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
             reasoning_tokens: count(10)?,
             cost_usd: row.get(11)?,
             saved_usd: row.get(12)?,
-            cache_hit: cache.is_some_and(CacheOutcome::is_hit),
-            cache_miss: cache == Some(CacheOutcome::Miss),
-            cache_saved_usd: row.get(16)?,
             latency_ms: row.get(13)?,
         };
         for bucket in &mut open {
@@ -542,8 +479,8 @@ pub fn visit(
     for (grain, from, to) in pieces(from_ms, to_ms, coarsest) {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT start_ms, model, provider, client, task_class, local, requests, errors, input_tokens, \
-             output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key, \
-             cache_hits, cache_misses, cache_saved_usd FROM {} WHERE start_ms >= ?1 AND start_ms < ?2",
+             output_tokens, cached_tokens, reasoning_tokens, cost_usd, saved_usd, latency_hist, virtual_key FROM {} \
+             WHERE start_ms >= ?1 AND start_ms < ?2",
             grain.table()
         ))?;
         let mut rows = stmt.query([from, to])?;
@@ -570,10 +507,8 @@ pub fn visit(
                     reasoning_tokens: count(11)?,
                     cost_usd: row.get(12)?,
                     saved_usd: row.get(13)?,
-                    cache_hits: count(16)?,
-                    cache_misses: count(17)?,
-                    cache_saved_usd: row.get(18)?,
                     latency: LatencyHistogram::default(),
+                    ..Totals::default()
                 },
                 latency_blob: row.get_ref(14)?.as_blob()?.to_vec(),
             });
@@ -616,7 +551,7 @@ mod tests {
             visit(conn, i64::MIN / 4, i64::MAX / 4, grain, &mut |row| {
                 let t = &row.totals;
                 all.push(format!(
-                    "{grain:?} {} {:?} {:?} {:?} {:?} {} {} {} {} {} {} {} {:.9} {:.9} {} {} {:.9} {:?}",
+                    "{grain:?} {} {:?} {:?} {:?} {:?} {} {} {} {} {} {} {} {:.9} {:.9} {:?}",
                     row.start_ms,
                     row.model,
                     row.provider,
@@ -631,9 +566,6 @@ mod tests {
                     t.reasoning_tokens,
                     t.cost_usd,
                     t.saved_usd,
-                    t.cache_hits,
-                    t.cache_misses,
-                    t.cache_saved_usd,
                     row.latency_blob
                 ));
             })
@@ -660,10 +592,6 @@ mod tests {
                 reasoning_tokens: None,
                 cost_usd: Some(0.001),
                 saved_usd: (i % 2 == 0).then_some(0.002),
-                // Every kind of cache outcome, and requests the cache never saw.
-                cache: [None, Some(CacheOutcome::Miss), Some(CacheOutcome::HitExact), Some(CacheOutcome::HitSemantic)]
-                    [(i % 4) as usize],
-                cache_saved_usd: (i % 4 >= 2).then_some(0.003),
                 ..LogEntry::default()
             })
             .collect()
@@ -685,11 +613,6 @@ mod tests {
         let incremental = snapshot(&conn);
         let days: Vec<&String> = incremental.iter().filter(|r| r.starts_with("Day")).collect();
         assert!(!days.is_empty());
-        let mut day = Totals::default();
-        visit(&conn, 0, i64::MAX / 4, Grain::Day, &mut |row| row.add_to(&mut day)).unwrap();
-        // 700 rows, a quarter each: not consulted, missed, exact hits, semantic hits.
-        assert_eq!((day.cache_hits, day.cache_misses), (350, 175));
-        assert!((day.cache_saved_usd - 350.0 * 0.003).abs() < 1e-9);
         rebuild(&conn).unwrap();
         assert_eq!(snapshot(&conn), incremental);
     }
