@@ -5,54 +5,9 @@
 //! (unused) since version 1, an integer costs the writer nothing to bind, and a row the cache
 //! never saw stays NULL, as every row before version 6 does.
 
-use rusqlite::Connection;
 use serde::Serializer;
 
-use super::rollup::{RollupRow, Totals};
 use crate::observe::CacheOutcome;
-
-/// The cache's sums per `bucket_ms` and dimension over `[from_ms, to_ms)`, from the rows the cache
-/// saw (the rollups do not carry them: schema version 6 says why), as rollup rows whose only
-/// non-zero sums are the cache's.
-pub(crate) fn visit(
-    conn: &Connection,
-    from_ms: i64,
-    to_ms: i64,
-    bucket_ms: i64,
-    visit: &mut dyn FnMut(RollupRow),
-) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT (ts_ms / ?3) * ?3, IFNULL(model, ''), IFNULL(provider, ''), IFNULL(client, ''), \
-         IFNULL(task_class, ''), local, IFNULL(virtual_key, ''), SUM(cache_hit > 0), SUM(cache_hit = 0), \
-         TOTAL(cache_saved_usd) FROM requests INDEXED BY requests_cache \
-         WHERE cache_hit IS NOT NULL AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1, 2, 3, 4, 5, 6, 7",
-    )?;
-    let mut rows = stmt.query([from_ms, to_ms, bucket_ms.max(1)])?;
-    while let Some(row) = rows.next()? {
-        let text = |index: usize| -> rusqlite::Result<Option<String>> {
-            let value: String = row.get(index)?;
-            Ok(if value.is_empty() { None } else { Some(value) })
-        };
-        let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-        visit(RollupRow {
-            start_ms: row.get(0)?,
-            model: text(1)?,
-            provider: text(2)?,
-            client: text(3)?,
-            task_class: text(4)?,
-            local: row.get(5)?,
-            virtual_key: text(6)?,
-            totals: Totals {
-                cache_hits: count(7)?,
-                cache_misses: count(8)?,
-                cache_saved_usd: row.get(9)?,
-                ..Totals::default()
-            },
-            latency_blob: Vec::new(),
-        });
-    }
-    Ok(())
-}
 
 /// `requests.cache_hit` of an outcome: 1 exact hit, 2 semantic hit, 0 miss (NULL: not consulted).
 pub(crate) fn code(outcome: CacheOutcome) -> i64 {

@@ -122,7 +122,7 @@ pub fn series(
         row.add_to(acc.entry((row.start_ms.div_euclid(size) * size, group)).or_default());
     };
     rollup::visit(conn, from_ms, to_ms, bucket.grain(), &mut add)?;
-    super::cache::visit(conn, from_ms, to_ms, size, &mut add)?;
+    visit_cache(conn, from_ms, to_ms, size, &mut add)?;
     Ok(acc
         .into_iter()
         .map(|((ts_ms, group), totals)| Point {
@@ -185,7 +185,7 @@ pub fn summary(conn: &Connection, since_ms: i64) -> rusqlite::Result<Summary> {
             *by_model.entry(model).or_default() += row.totals.requests;
         }
     })?;
-    super::cache::visit(conn, since_ms, i64::MAX / 4, Grain::Day.millis(), &mut |row| totals.merge(&row.totals))?;
+    visit_cache(conn, since_ms, i64::MAX / 4, Grain::Day.millis(), &mut |row| totals.merge(&row.totals))?;
     Ok(Summary {
         since_ms,
         requests: totals.requests,
@@ -326,6 +326,49 @@ pub fn bodies(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, St
         Ok(String::from_utf8_lossy(row.get_ref(index)?.as_blob()?).into_owned())
     };
     Ok(Some((text(0)?, text(1)?, row.get(2)?)))
+}
+
+/// The cache's sums per `bucket_ms` and dimension over `[from_ms, to_ms)`, from the rows the cache
+/// saw (the rollups do not carry them: schema version 6 says why), as rollup rows whose only
+/// non-zero sums are the cache's.
+fn visit_cache(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    bucket_ms: i64,
+    visit: &mut dyn FnMut(RollupRow),
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT (ts_ms / ?3) * ?3, IFNULL(model, ''), IFNULL(provider, ''), IFNULL(client, ''), \
+         IFNULL(task_class, ''), local, IFNULL(virtual_key, ''), SUM(cache_hit > 0), SUM(cache_hit = 0), \
+         TOTAL(cache_saved_usd) FROM requests INDEXED BY requests_cache \
+         WHERE cache_hit IS NOT NULL AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY 1, 2, 3, 4, 5, 6, 7",
+    )?;
+    let mut rows = stmt.query([from_ms, to_ms, bucket_ms.max(1)])?;
+    while let Some(row) = rows.next()? {
+        let text = |index: usize| -> rusqlite::Result<Option<String>> {
+            let value: String = row.get(index)?;
+            Ok(if value.is_empty() { None } else { Some(value) })
+        };
+        let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
+        visit(RollupRow {
+            start_ms: row.get(0)?,
+            model: text(1)?,
+            provider: text(2)?,
+            client: text(3)?,
+            task_class: text(4)?,
+            local: row.get(5)?,
+            virtual_key: text(6)?,
+            totals: Totals {
+                cache_hits: count(7)?,
+                cache_misses: count(8)?,
+                cache_saved_usd: row.get(9)?,
+                ..Totals::default()
+            },
+            latency_blob: Vec::new(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
