@@ -346,27 +346,13 @@ fn visit_cache(
     )?;
     let mut rows = stmt.query([from_ms, to_ms, bucket_ms.max(1)])?;
     while let Some(row) = rows.next()? {
-        let text = |index: usize| -> rusqlite::Result<Option<String>> {
-            let value: String = row.get(index)?;
-            Ok(if value.is_empty() { None } else { Some(value) })
+        let totals = Totals {
+            cache_hits: rollup::count(row, 7)?,
+            cache_misses: rollup::count(row, 8)?,
+            cache_saved_usd: row.get(9)?,
+            ..Totals::default()
         };
-        let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-        visit(RollupRow {
-            start_ms: row.get(0)?,
-            model: text(1)?,
-            provider: text(2)?,
-            client: text(3)?,
-            task_class: text(4)?,
-            local: row.get(5)?,
-            virtual_key: text(6)?,
-            totals: Totals {
-                cache_hits: count(7)?,
-                cache_misses: count(8)?,
-                cache_saved_usd: row.get(9)?,
-                ..Totals::default()
-            },
-            latency_blob: Vec::new(),
-        });
+        visit(RollupRow::read(row, 6, totals, Vec::new())?);
     }
     Ok(())
 }

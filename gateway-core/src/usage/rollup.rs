@@ -237,6 +237,31 @@ pub struct RollupRow {
 }
 
 impl RollupRow {
+    /// A row whose first six columns are the bucket's start and its dimensions (empty text for
+    /// none) and whose column `virtual_key_at` is the key.
+    pub(super) fn read(
+        row: &rusqlite::Row<'_>,
+        virtual_key_at: usize,
+        totals: Totals,
+        latency_blob: Vec<u8>,
+    ) -> rusqlite::Result<RollupRow> {
+        let text = |index: usize| -> rusqlite::Result<Option<String>> {
+            let value: String = row.get(index)?;
+            Ok(if value.is_empty() { None } else { Some(value) })
+        };
+        Ok(RollupRow {
+            start_ms: row.get(0)?,
+            model: text(1)?,
+            provider: text(2)?,
+            client: text(3)?,
+            task_class: text(4)?,
+            local: row.get(5)?,
+            virtual_key: text(virtual_key_at)?,
+            totals,
+            latency_blob,
+        })
+    }
+
     /// The row's sums, latency histogram included.
     pub fn add_to(&self, totals: &mut Totals) {
         totals.merge(&self.totals);
@@ -267,6 +292,11 @@ impl<'a> Key<'a> {
             virtual_key: entry.virtual_key.as_deref().unwrap_or(""),
         }
     }
+}
+
+/// A count column (never negative).
+pub(super) fn count(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    Ok(row.get::<_, i64>(index)?.max(0) as u64)
 }
 
 /// Adds written rows to every rollup table (inside the writer's transaction).
@@ -485,33 +515,20 @@ pub fn visit(
         ))?;
         let mut rows = stmt.query([from, to])?;
         while let Some(row) = rows.next()? {
-            let text = |index: usize| -> rusqlite::Result<Option<String>> {
-                let value: String = row.get(index)?;
-                Ok(if value.is_empty() { None } else { Some(value) })
+            let count = |index: usize| count(row, index);
+            let totals = Totals {
+                requests: count(6)?,
+                errors: count(7)?,
+                input_tokens: count(8)?,
+                output_tokens: count(9)?,
+                cached_tokens: count(10)?,
+                reasoning_tokens: count(11)?,
+                cost_usd: row.get(12)?,
+                saved_usd: row.get(13)?,
+                latency: LatencyHistogram::default(),
+                ..Totals::default()
             };
-            let count = |index: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, i64>(index)?.max(0) as u64) };
-            visit(RollupRow {
-                start_ms: row.get(0)?,
-                model: text(1)?,
-                provider: text(2)?,
-                client: text(3)?,
-                task_class: text(4)?,
-                local: row.get(5)?,
-                virtual_key: text(15)?,
-                totals: Totals {
-                    requests: count(6)?,
-                    errors: count(7)?,
-                    input_tokens: count(8)?,
-                    output_tokens: count(9)?,
-                    cached_tokens: count(10)?,
-                    reasoning_tokens: count(11)?,
-                    cost_usd: row.get(12)?,
-                    saved_usd: row.get(13)?,
-                    latency: LatencyHistogram::default(),
-                    ..Totals::default()
-                },
-                latency_blob: row.get_ref(14)?.as_blob()?.to_vec(),
-            });
+            visit(RollupRow::read(row, 15, totals, row.get_ref(14)?.as_blob()?.to_vec())?);
         }
     }
     Ok(())
