@@ -166,7 +166,8 @@ impl RequestRecord {
 pub trait FinishHook: Send {
     /// Bytes of the answer as the client gets them, in order: a whole answer's body once, a
     /// stream's chunks one call each.
-    fn answer_bytes(&mut self, _bytes: &[u8]) {}
+    /// (`Bytes`: a hook that keeps them takes a reference count, not a copy.)
+    fn answer_bytes(&mut self, _bytes: &bytes::Bytes) {}
 
     fn finished(self: Box<Self>, record: &RequestRecord);
 }
@@ -285,7 +286,7 @@ impl PendingRecord {
 
     /// Adds bytes the client received to the stored answer, when bodies are kept, and shows
     /// them to the hooks.
-    pub fn capture_response(&mut self, bytes: &[u8]) {
+    pub fn capture_response(&mut self, bytes: &bytes::Bytes) {
         if let Some(bodies) = self.record.as_mut().and_then(|r| r.bodies.as_mut()) {
             bodies.add_response(bytes);
         }

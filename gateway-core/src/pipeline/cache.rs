@@ -452,7 +452,7 @@ pub struct PendingWrite {
 }
 
 impl FinishHook for PendingWrite {
-    fn answer_bytes(&mut self, bytes: &[u8]) {
+    fn answer_bytes(&mut self, bytes: &Bytes) {
         if self.too_big || bytes.is_empty() {
             return;
         }
@@ -462,7 +462,7 @@ impl FinishHook for PendingWrite {
             self.chunks = Vec::new();
             return;
         }
-        self.chunks.push(Bytes::copy_from_slice(bytes));
+        self.chunks.push(bytes.clone());
     }
 
     fn finished(self: Box<Self>, record: &RequestRecord) {
@@ -479,6 +479,8 @@ impl FinishHook for PendingWrite {
         }
         let body = if write.stream {
             StoredBody::Stream(write.chunks)
+        } else if let [whole] = write.chunks.as_slice() {
+            StoredBody::Whole(whole.clone())
         } else {
             let mut whole = BytesMut::with_capacity(write.bytes);
             for chunk in &write.chunks {
