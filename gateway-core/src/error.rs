@@ -81,6 +81,9 @@ pub enum ApiError {
     /// An admin change that clashes with where a thing is defined (a provider in the config file).
     #[error("{message}")]
     Conflict { message: String },
+    /// An MCP tool call that could not be made or finished (`/v1/mcp/tool/execute`, agent mode).
+    #[error("{message}")]
+    Tool { status: StatusCode, code: &'static str, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -159,7 +162,7 @@ impl ApiError {
             ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Upstream(failure) => failure.status,
-            ApiError::LocalServer { status, .. } => *status,
+            ApiError::LocalServer { status, .. } | ApiError::Tool { status, .. } => *status,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::LocalOnly { .. } | ApiError::NoModelForClass { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -205,6 +208,13 @@ impl ApiError {
             ApiError::LocalOnly { .. } => ErrorKind::LocalOnly,
             ApiError::NoModelForClass { .. } => ErrorKind::ModelNotFound,
             ApiError::LocalServer { .. } | ApiError::Internal(_) => ErrorKind::Internal,
+            ApiError::Tool { status, .. } => match *status {
+                StatusCode::FORBIDDEN => ErrorKind::Forbidden,
+                StatusCode::NOT_FOUND => ErrorKind::RouteNotFound,
+                StatusCode::GATEWAY_TIMEOUT => ErrorKind::UpstreamTimeout,
+                status if status.is_server_error() => ErrorKind::UpstreamUnreachable,
+                _ => ErrorKind::InvalidRequest,
+            },
         }
     }
 
@@ -231,6 +241,9 @@ impl ApiError {
             | ApiError::CircuitOpen { .. } => "upstream_error",
             ApiError::Internal(_) => "server_error",
             ApiError::LocalServer { status, .. } if status.is_server_error() => "server_error",
+            ApiError::Tool { status, .. } if *status == StatusCode::FORBIDDEN => "permission_error",
+            ApiError::Tool { status, .. } if *status == StatusCode::GATEWAY_TIMEOUT => "timeout_error",
+            ApiError::Tool { status, .. } if status.is_server_error() => "upstream_error",
             _ => "invalid_request_error",
         }
     }
@@ -255,7 +268,7 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::UpstreamProtocol { .. } => "upstream_invalid_response",
             ApiError::UpstreamRedirect { .. } => "upstream_redirect",
-            ApiError::LocalServer { code, .. } => code,
+            ApiError::LocalServer { code, .. } | ApiError::Tool { code, .. } => code,
             ApiError::Conflict { .. } => "conflict",
             ApiError::LocalOnly { .. } => "local_only",
             ApiError::NoModelForClass { .. } => "no_model_for_class",

@@ -5,7 +5,7 @@
 //! Layers, top to bottom. A module imports only from its own layer or the layers below it, and
 //! no module imports one that imports it back (`scripts/check-layers` checks both, in CI):
 //! - **surface**: `api`, `router`, `server`, `guard`, `discovery`. HTTP in and out, the admin API, start-up.
-//! - **pipeline**: `pipeline`, `cache`, `governance`, `routing`, `routing_state`, `state`. A request's life and the state it reads.
+//! - **pipeline**: `pipeline`, `cache`, `governance`, `mcp`, `routing`, `routing_state`, `state`. A request's life and the state it reads.
 //! - **translate**: `translate`. Wire formats mapped through the OpenAI Chat hub; knows no relay.
 //! - **providers**: `providers`, `catalog`, `classes`, `breaker`, `transport`. Where requests can go, and how bytes get there.
 //! - **usage**: `usage`, `metrics`, `observe`. Records flow down into the log and the metrics, never up.
@@ -21,6 +21,7 @@ pub mod discovery;
 pub mod error;
 pub mod governance;
 pub mod guard;
+pub mod mcp;
 pub mod metrics;
 pub mod observe;
 pub mod pipeline;

@@ -70,6 +70,9 @@ fn main() -> ExitCode {
     if config.routing.state_file.is_none() {
         config.routing.state_file = gateway_core::config::default_config_dir().map(|dir| dir.join("state.json"));
     }
+    if config.mcp.file.is_none() {
+        config.mcp.file = gateway_core::config::default_config_dir().map(|dir| dir.join("mcp.json"));
+    }
     if config.governance.file.is_none() {
         config.governance.file = gateway_core::config::default_config_dir().map(|dir| dir.join("governance.json"));
     }

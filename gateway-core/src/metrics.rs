@@ -15,6 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::observe::{CacheOutcome, Outcome, RequestRecord};
+use crate::usage::tool_calls::ToolCallStatus;
 
 /// Distinct `client` label values kept; more are folded into [`OTHER_CLIENT`].
 pub const MAX_CLIENTS: usize = 64;
@@ -220,6 +221,16 @@ pub struct Metrics {
     series: RwLock<SeriesMap>,
     overhead: Histogram<12>,
     cache: CacheCounts,
+    tools: RwLock<HashMap<(String, String), Arc<ToolSeries>>>,
+}
+
+/// Distinct MCP `(server, tool)` series kept; more are counted under `tool="other"`.
+const MAX_TOOL_SERIES: usize = 512;
+
+/// One MCP tool's calls: by how they ended, and their durations.
+struct ToolSeries {
+    statuses: [AtomicU64; ToolCallStatus::ALL.len()],
+    duration: Histogram<16>,
 }
 
 /// What the response cache did, over all requests: no labels but the hit's type, so three
@@ -237,11 +248,42 @@ impl Default for Metrics {
             series: RwLock::new(SeriesMap::default()),
             overhead: Histogram::new(&OVERHEAD_BUCKETS),
             cache: CacheCounts::default(),
+            tools: RwLock::new(HashMap::new()),
         }
     }
 }
 
 impl Metrics {
+    /// Counts one MCP tool call (`switchyard_mcp_tool_calls_total`, `…_duration_seconds`).
+    pub fn observe_tool_call(&self, server: &str, tool: &str, status: ToolCallStatus, duration_ms: f64) {
+        let key = (server.to_owned(), tool.to_owned());
+        let existing = self.tools.read().ok().and_then(|tools| tools.get(&key).cloned());
+        let series = match existing {
+            Some(series) => series,
+            None => {
+                let Ok(mut tools) = self.tools.write() else { return };
+                let key = if tools.len() >= MAX_TOOL_SERIES && !tools.contains_key(&key) {
+                    (server.to_owned(), OTHER_CLIENT.to_owned())
+                } else {
+                    key
+                };
+                tools
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Arc::new(ToolSeries {
+                            statuses: std::array::from_fn(|_| AtomicU64::new(0)),
+                            duration: Histogram::new(&LATENCY_BUCKETS),
+                        })
+                    })
+                    .clone()
+            }
+        };
+        if let Some(i) = ToolCallStatus::ALL.iter().position(|s| *s == status) {
+            series.statuses[i].fetch_add(1, Ordering::Relaxed);
+        }
+        series.duration.observe(Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0));
+    }
+
     /// The series of `record`'s labels, created on first use. The lookup
     /// borrows the labels (no String copies) and takes only the read lock
     /// when the series exists, which is every request but the first.
@@ -511,7 +553,56 @@ impl Metrics {
         let _ = writeln!(out, "switchyard_cache_misses_total {}", self.cache.misses.load(Ordering::Relaxed));
         header(&mut out, "switchyard_cache_bytes", "gauge", "Bytes the response cache's entries take.");
         let _ = writeln!(out, "switchyard_cache_bytes {}", gauges.cache_bytes);
+        self.render_tools(&mut out);
         out
+    }
+}
+
+impl Metrics {
+    fn render_tools(&self, out: &mut String) {
+        let Ok(tools) = self.tools.read() else { return };
+        let mut keys: Vec<&(String, String)> = tools.keys().collect();
+        keys.sort();
+        header(
+            out,
+            "switchyard_mcp_tool_calls_total",
+            "counter",
+            "MCP tool calls, by server, tool and how they ended.",
+        );
+        for key in &keys {
+            let series = &tools[*key];
+            for (i, status) in ToolCallStatus::ALL.iter().enumerate() {
+                let n = series.statuses[i].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "switchyard_mcp_tool_calls_total{{server=\"{}\",tool=\"{}\",status=\"{}\"}} {n}",
+                        esc(&key.0),
+                        esc(&key.1),
+                        status.as_str()
+                    );
+                }
+            }
+        }
+        header(
+            out,
+            "switchyard_mcp_tool_call_duration_seconds",
+            "histogram",
+            "MCP tool call durations, by server and tool.",
+        );
+        for key in &keys {
+            let (counts, count, sum) = tools[*key].duration.snapshot();
+            let labels = format!("server=\"{}\",tool=\"{}\"", esc(&key.0), esc(&key.1));
+            write_histogram(
+                out,
+                "switchyard_mcp_tool_call_duration_seconds",
+                &labels,
+                &LATENCY_BUCKETS,
+                &counts,
+                count,
+                sum,
+            );
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! `server`):
 //! 1. `guard::GuardLayer`: `Host` must name the gateway, `Origin` must be its own (DNS
 //!    rebinding, CSRF) → 403 in the caller's API shape. It covers every route below.
-//! 2. On `/api/*` only: `api::session::require_admin`, the admin token (bearer, header or the
+//! 2. On `/mcp` only: `api::mcp::attach_caller`, the calling tool and the virtual key (with
+//!    `require_virtual_key`, 401 without one) → JSON-RPC error; then the MCP SDK's own service.
+//! 3. On `/api/*` only: `api::session::require_admin`, the admin token (bearer, header or the
 //!    dashboard's cookie) → 401 in the admin envelope. `/login` turns a one-time link into the
 //!    cookie; `/metrics` and `/health` stay open.
 //!
@@ -25,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api::{admin, anthropic, gemini, governance, openai, responses, session, ui, usage};
+use crate::api::{admin, anthropic, gemini, governance, mcp, openai, responses, session, ui, usage};
 use crate::error::ApiError;
 use crate::guard;
 use crate::state::AppState;
@@ -56,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(usage::metrics))
         .nest("/v1", openai_routes().merge(anthropic_routes()))
+        // MCP: one tool call in Bifrost's shape, and the MCP endpoint itself (its own caller
+        // middleware: the calling tool and the virtual key's tool permissions).
+        .route("/v1/mcp/tool/execute", post(mcp::execute))
+        .merge(mcp::endpoint(&state))
         // Gemini's v1 surface (Google's Python SDK with a custom base URL calls it).
         .route("/v1/models/{*rest}", post(gemini::call))
         .nest("/anthropic/v1", anthropic_routes().route("/models", get(anthropic::models)))

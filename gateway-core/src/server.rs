@@ -47,6 +47,8 @@ pub enum StartupError {
     Governance(#[from] crate::governance::GovernanceError),
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error("MCP servers: {0}")]
+    Mcp(crate::mcp::StoreError),
 }
 
 /// What the embedding program supplies; the defaults suit the headless binary.
@@ -57,6 +59,9 @@ pub struct GatewayOptions {
     /// Local server management; `None` builds it from `[local_servers]` with the OS's service
     /// manager (launchd on macOS, systemd user units on Linux).
     pub local_servers: Option<Arc<launchagent::LocalServers>>,
+    /// Host names the MCP client resolves to fixed addresses (tests map a far-away name to
+    /// loopback, so "not on this machine" is tested without leaving it).
+    pub mcp_resolve: Vec<(String, SocketAddr)>,
 }
 
 impl Default for GatewayOptions {
@@ -66,6 +71,7 @@ impl Default for GatewayOptions {
             secrets: Arc::new(MemorySecretStore::default()),
             observer: Arc::new(TracingObserver),
             local_servers: None,
+            mcp_resolve: Vec::new(),
         }
     }
 }
@@ -99,7 +105,20 @@ pub fn build_state(config: Config, options: GatewayOptions) -> Result<AppState, 
             }
         }
     }
+    let mcp = crate::mcp::McpHub::open(
+        &config.mcp,
+        config.mcp.file.clone(),
+        crate::mcp::HubOptions {
+            secrets: options.secrets.clone(),
+            env: options.env.clone(),
+            usage: Some(usage.clone()),
+            local_only: routing.local_only(),
+            resolve: options.mcp_resolve,
+        },
+    )
+    .map_err(StartupError::Mcp)?;
     Ok(AppState::new(GatewayInner {
+        mcp,
         routing,
         config,
         guard,
@@ -198,6 +217,7 @@ pub fn start_on(state: AppState, listener: TcpListener) -> Result<RunningGateway
     let server = state.tasks().spawn(accept::serve(listener, router(state.clone()), limits, owner, stopping));
     state.tasks().spawn_until_stopped(refresh_loop(state.clone()));
     state.tasks().spawn_until_stopped(governance_flush_loop(state.clone()));
+    state.mcp().start();
     tracing::info!(%addr, "Switchyard gateway listening");
     if matches!(state.admin(), AdminAuth::Open) {
         tracing::warn!(
@@ -230,6 +250,10 @@ impl RunningGateway {
             tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
             server.abort();
             let _ = server.await;
+        }
+        // MCP connections end (stdio servers are stopped) alongside the other tasks.
+        if !self.state.mcp().shutdown(TASKS_GRACE).await {
+            tracing::warn!("MCP connections did not close within {}s", TASKS_GRACE.as_secs());
         }
         if !tasks.close_and_wait(TASKS_GRACE).await {
             tracing::warn!(

@@ -53,6 +53,9 @@ fn load_config(args: &Args) -> Result<Config, String> {
         config.routing.state_file = gateway_core::config::default_config_dir().map(|dir| dir.join("state.json"));
     }
     // The same token file as the headless gateway's, so either can drive the other.
+    if config.mcp.file.is_none() {
+        config.mcp.file = gateway_core::config::default_config_dir().map(|dir| dir.join("mcp.json"));
+    }
     if config.governance.file.is_none() {
         config.governance.file = gateway_core::config::default_config_dir().map(|dir| dir.join("governance.json"));
     }

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(super::cache::router())
         .merge(super::governance::router())
         .merge(super::local_servers::router())
+        .merge(super::mcp::router())
         .merge(super::routing::router())
         .merge(super::usage::router())
 }

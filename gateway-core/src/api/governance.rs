@@ -172,6 +172,7 @@ fn save(state: &AppState, id: &str, existing: Option<KeySpec>, update: KeyUpdate
             budgets: Vec::new(),
             rate_limit: None,
             calendar_aligned: false,
+            mcp_configs: Vec::new(),
             created_at: now,
             updated_at: now,
         };
@@ -189,6 +190,7 @@ fn save(state: &AppState, id: &str, existing: Option<KeySpec>, update: KeyUpdate
         budgets,
         rate_limit,
         calendar_aligned,
+        mcp_configs,
         ..
     } = update;
     if let Some(name) = name {
@@ -214,6 +216,9 @@ fn save(state: &AppState, id: &str, existing: Option<KeySpec>, update: KeyUpdate
     }
     if let Some(calendar) = calendar_aligned {
         spec.calendar_aligned = calendar;
+    }
+    if let Some(configs) = mcp_configs {
+        spec.mcp_configs = configs;
     }
     spec.updated_at = now;
     let entry = governance.put(spec, reset).map_err(|err| admin(ApiError::Internal(err.to_string())))?;
@@ -252,6 +257,7 @@ pub fn view(entry: &KeyEntry, now: i64, value: Option<&str>) -> Value {
         "budgets": budgets,
         "rate_limit": rate_limit,
         "calendar_aligned": spec.calendar_aligned,
+        "mcp_configs": spec.mcp_configs,
         "created_at": rfc3339(spec.created_at),
         "updated_at": rfc3339(spec.updated_at),
     });

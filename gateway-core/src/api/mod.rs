@@ -7,6 +7,7 @@ pub mod cache;
 pub mod gemini;
 pub mod governance;
 pub mod local_servers;
+pub mod mcp;
 pub mod openai;
 pub mod responses;
 pub mod routing;

@@ -228,6 +228,8 @@ async fn put_local_only(State(state): State<AppState>, body: Bytes) -> AdminResu
         }
     }
     state.routing().set_local_only(update.enabled).map_err(|err| fail(ApiError::Internal(err.to_string())))?;
+    // MCP servers off this machine disconnect (or connect again) with it.
+    state.mcp().set_local_only(update.enabled);
     state.reresolve_classes();
     tracing::info!(enabled = update.enabled, "local-only mode changed");
     Ok(Json(local_only_view(&state)))

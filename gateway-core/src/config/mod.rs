@@ -5,6 +5,7 @@
 mod cache;
 mod classes;
 mod env;
+mod mcp;
 mod pricing;
 mod provider_kind;
 mod secret;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 pub use cache::{CacheConfig, CacheMode, parse_ttl};
 pub use classes::{ChainEntry, Preference, TaskClassConfig};
 pub use env::{EnvLookup, process_env};
+pub use mcp::{McpConfig, McpServerConfig, McpTransport, check_server_name, every_tool, tool_listed};
 pub use pricing::Price;
 pub use provider_kind::ProviderKind;
 pub use secret::{KeyRef, Secret};
@@ -51,6 +53,8 @@ pub struct Config {
     pub governance: GovernanceConfig,
     /// The response cache.
     pub cache: CacheConfig,
+    /// MCP servers, served together at `/mcp`.
+    pub mcp: McpConfig,
     /// Price overrides, dollars per million tokens, keyed `provider/model`, `model` or a prefix
     /// ending in `*`: `[pricing."openai/gpt-4o"] input = 2.5`.
     pub pricing: BTreeMap<String, Price>,
@@ -397,6 +401,13 @@ impl Config {
             if rates.iter().flatten().any(|rate| !rate.is_finite() || *rate < 0.0) {
                 return Err(invalid(format!("pricing.{model}"), "prices must be non-negative numbers".into()));
             }
+        }
+        for (name, server) in &self.mcp.servers {
+            check_server_name(name).map_err(|message| invalid(format!("mcp.servers.{name}"), message))?;
+            server.check().map_err(|(field, message)| invalid(format!("mcp.servers.{name}.{field}"), message))?;
+        }
+        if self.mcp.tool_timeout_secs == 0 || self.mcp.sync_interval_secs == 0 {
+            return Err(invalid("mcp".into(), "tool_timeout_secs and sync_interval_secs must be at least 1".into()));
         }
         for (i, url) in self.discovery.local_urls.iter().enumerate() {
             if reqwest::Url::parse(url).is_err() {

@@ -108,8 +108,22 @@ pub struct KeyUpdate {
     /// user).
     pub team_id: Option<String>,
     pub customer_id: Option<String>,
-    /// Bifrost's MCP tool restrictions: accepted when empty.
-    pub mcp_configs: Option<Vec<serde_json::Value>>,
+    /// Which MCP servers' tools the key may use (Bifrost's field); `[]` none.
+    pub mcp_configs: Option<Vec<McpConfigSpec>>,
+}
+
+/// One MCP server a key may use, and which of its tools (`["*"]` all, as Bifrost).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpConfigSpec {
+    /// The server's name (Bifrost also accepts its id here; Switchyard's ids default to names).
+    #[serde(alias = "mcp_client_id")]
+    pub mcp_client_name: String,
+    #[serde(default = "crate::config::every_tool")]
+    pub tools_to_execute: Vec<String>,
+    /// Bifrost's row id, sent back on update; not used.
+    #[serde(default, skip_serializing)]
+    pub id: Option<serde_json::Value>,
 }
 
 /// A key as kept: everything but its secret value, which is only a hash.
@@ -137,6 +151,9 @@ pub struct KeySpec {
     pub rate_limit: Option<RateLimitSpec>,
     #[serde(default)]
     pub calendar_aligned: bool,
+    /// The MCP servers and tools the key may use; a key with none sees no MCP tools.
+    #[serde(default)]
+    pub mcp_configs: Vec<McpConfigSpec>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -167,8 +184,10 @@ pub fn validate(update: &KeyUpdate, known_provider: &dyn Fn(&str) -> bool) -> Re
     if update.customer_id.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(field_error("customer_id", "Switchyard has no customers: it serves one user on one machine"));
     }
-    if update.mcp_configs.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(field_error("mcp_configs", "MCP tool restrictions per key are not supported yet"));
+    for (i, config) in update.mcp_configs.iter().flatten().enumerate() {
+        if config.mcp_client_name.trim().is_empty() {
+            return Err(field_error(&format!("mcp_configs[{i}].mcp_client_name"), "names the MCP server"));
+        }
     }
     let budgets = update.budget.iter().chain(update.budgets.iter().flatten());
     validate_budgets("budgets", budgets)?;

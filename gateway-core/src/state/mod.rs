@@ -37,6 +37,8 @@ pub struct GatewayInner {
     pub governance: crate::governance::Governance,
     /// Answers stored and served again (exact and semantic).
     pub cache: crate::cache::ResponseCache,
+    /// The MCP servers, served together at `/mcp`.
+    pub mcp: crate::mcp::McpHub,
     pub providers: ArcSwap<ProviderSet>,
     pub catalog: Catalog,
     /// One pooled client for every upstream (two transports inside: `transport`).
@@ -128,6 +130,10 @@ impl AppState {
 
     pub fn response_cache(&self) -> &crate::cache::ResponseCache {
         &self.0.cache
+    }
+
+    pub fn mcp(&self) -> &crate::mcp::McpHub {
+        &self.0.mcp
     }
 
     pub fn admin(&self) -> &AdminAuth {

@@ -17,6 +17,7 @@ pub mod query;
 pub mod rollup;
 mod rows;
 pub mod schema;
+pub mod tool_calls;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -392,6 +393,15 @@ impl UsageLog {
         sent
     }
 
+    /// Queues an MCP tool call; never blocks (a full channel drops it and counts it).
+    pub fn push_tool_call(&self, call: tool_calls::ToolCallEntry) -> bool {
+        let sent = self.writer.try_send(Msg::ToolCall(Box::new(call)));
+        if !sent {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
     /// Rows not written: dropped because the writer could not keep up (or had stopped), or lost
     /// after every write attempt failed.
     pub fn dropped(&self) -> u64 {
@@ -492,6 +502,16 @@ impl UsageRecorder {
     /// Rows dropped because the writer could not keep up.
     pub fn dropped(&self) -> u64 {
         self.log.as_ref().map_or(0, |log| log.dropped())
+    }
+}
+
+impl UsageRecorder {
+    /// Counts an MCP tool call in the metrics and logs it.
+    pub fn record_tool_call(&self, call: tool_calls::ToolCallEntry) {
+        self.metrics.observe_tool_call(&call.server, &call.tool, call.status, call.duration_ms);
+        if let Some(log) = &self.log {
+            log.push_tool_call(call);
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! the schema version. The request rows have indexes for the log's commonest filters (version 3
 //! says which and why); the usage API's series and summaries read the rollup tables (`rollup`).
 //! Version 4 added each request's id, final error message and attempt trail; version 5 the
-//! virtual key to the rollups; version 6 the response cache's outcome, similarity and savings.
+//! virtual key to the rollups; version 6 the response cache's outcome, similarity and savings;
+//! version 7 the MCP tool calls.
 
 use rusqlite::{Connection, Transaction};
 
@@ -110,6 +111,8 @@ ALTER TABLE requests ADD COLUMN trail TEXT;
         "ALTER TABLE requests ADD COLUMN cache_saved_usd REAL;\n",
         "CREATE INDEX requests_cache ON requests (cache_hit) WHERE cache_hit IS NOT NULL;\n"
     ),
+    // Version 7: MCP tool calls, one row each (`usage::tool_calls`).
+    super::tool_calls::SCHEMA,
 ];
 
 /// The version that added the rollup tables.

@@ -37,6 +37,8 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 pub enum Msg {
     Row(Box<LogEntry>),
+    /// An MCP tool call.
+    ToolCall(Box<super::tool_calls::ToolCallEntry>),
     /// Answer once everything queued before is written.
     Flush(Sender<()>),
     /// Delete old rows now, then answer.
@@ -133,6 +135,7 @@ impl Writer {
         self.prune();
         let mut next_prune = Instant::now() + PRUNE_EVERY;
         let mut batch: Vec<LogEntry> = Vec::with_capacity(256);
+        let mut calls: Vec<super::tool_calls::ToolCallEntry> = Vec::new();
         let mut acks: Vec<Sender<()>> = Vec::new();
         loop {
             let wait = next_prune.saturating_duration_since(Instant::now());
@@ -145,7 +148,7 @@ impl Writer {
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            if matches!(first, Msg::Row(_)) {
+            if matches!(first, Msg::Row(_) | Msg::ToolCall(_)) {
                 // Rows sent meanwhile queue without waking this thread (nobody waits on the channel).
                 std::thread::sleep(GATHER);
             }
@@ -155,6 +158,7 @@ impl Writer {
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Row(entry) => batch.push(*entry),
+                    Msg::ToolCall(call) => calls.push(*call),
                     Msg::Flush(ack) => acks.push(ack),
                     Msg::Prune(ack) => {
                         prune = true;
@@ -172,6 +176,9 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.write(&mut batch);
+            }
+            if !calls.is_empty() {
+                self.write_calls(&mut calls);
             }
             if prune {
                 self.prune();
@@ -226,6 +233,35 @@ impl Writer {
         self.queued_body_bytes.fetch_sub(body_bytes, Ordering::AcqRel);
     }
 
+    /// Writes MCP tool calls in one transaction (tried again like request rows).
+    fn write_calls(&self, calls: &mut Vec<super::tool_calls::ToolCallEntry>) {
+        let mut wait = RETRY_AFTER;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let result = match self.conn.lock() {
+                Ok(mut conn) => super::tool_calls::insert(&mut conn, calls),
+                Err(_) => Err(rusqlite::Error::InvalidQuery),
+            };
+            match result {
+                Ok(()) => {
+                    self.counts.written.fetch_add(calls.len() as u64, Ordering::Relaxed);
+                    calls.clear();
+                    return;
+                }
+                Err(err) => {
+                    self.counts.failures.fetch_add(1, Ordering::Relaxed);
+                    if attempt == WRITE_ATTEMPTS {
+                        tracing::error!(rows = calls.len(), error = %err, "usage log: MCP tool calls could not be written; they are lost");
+                    } else {
+                        std::thread::sleep(wait);
+                        wait *= 2;
+                    }
+                }
+            }
+        }
+        self.counts.lost.fetch_add(calls.len() as u64, Ordering::Relaxed);
+        calls.clear();
+    }
+
     fn prune(&self) {
         let cutoff = SystemTime::now()
             .checked_sub(self.retention)
@@ -236,6 +272,7 @@ impl Writer {
                 let rows = tx.execute("DELETE FROM requests WHERE ts_ms < ?1", [cutoff])?;
                 tx.execute("DELETE FROM bodies WHERE request_id NOT IN (SELECT id FROM requests)", [])?;
                 let rollups = super::rollup::prune(&tx, cutoff)?;
+                super::tool_calls::prune(&tx, cutoff)?;
                 tx.commit()?;
                 Ok((rows, rollups))
             });

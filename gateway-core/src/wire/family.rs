@@ -16,12 +16,16 @@ pub enum ApiFamily {
     Gemini,
     /// Switchyard's own admin and data API under `/api/`.
     Admin,
+    /// The MCP endpoint (`/mcp`): JSON-RPC errors.
+    Mcp,
 }
 
 impl ApiFamily {
     pub fn from_path(path: &str) -> ApiFamily {
         if path.starts_with("/api/") {
             ApiFamily::Admin
+        } else if path == "/mcp" || path.starts_with("/mcp/") {
+            ApiFamily::Mcp
         } else if path.starts_with("/anthropic/") || path.starts_with("/v1/messages") {
             ApiFamily::Anthropic
         } else if path.starts_with("/v1beta/")
@@ -44,6 +48,7 @@ impl ApiFamily {
             ApiFamily::Responses => "responses",
             ApiFamily::Gemini => "gemini",
             ApiFamily::Admin => "admin",
+            ApiFamily::Mcp => "mcp",
         }
     }
 
@@ -64,6 +69,17 @@ impl ApiFamily {
             }),
             ApiFamily::Gemini => json!({
                 "error": { "code": status.as_u16(), "message": message, "status": google_status(status) }
+            }),
+            // A JSON-RPC error with no id (the request was refused before it was read). Codes
+            // from the implementation-defined range: -32001 unauthorized, -32003 forbidden,
+            // -32600 anything else the request got wrong.
+            ApiFamily::Mcp => json!({
+                "jsonrpc": "2.0",
+                "id": Value::Null,
+                "error": {
+                    "code": match status { StatusCode::UNAUTHORIZED => -32001, StatusCode::FORBIDDEN => -32003, StatusCode::NOT_FOUND => -32601, _ => -32600 },
+                    "message": message,
+                }
             }),
         }
     }

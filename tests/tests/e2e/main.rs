@@ -12,6 +12,7 @@ mod gemini_api;
 mod gemini_cli;
 mod governance;
 mod local_servers_api;
+mod mcp;
 mod openai_api;
 mod provider_keys;
 mod responses_api;
