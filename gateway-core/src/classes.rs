@@ -25,6 +25,7 @@ pub fn built_in_defaults() -> BTreeMap<String, TaskClassConfig> {
         chain: chain.iter().map(|e| ChainEntry::Plain((*e).to_owned())).collect(),
         local: local.iter().map(|e| ChainEntry::Plain((*e).to_owned())).collect(),
         cache: None,
+        mcp: Vec::new(),
     };
     let local = ["mlx-local/*", "ollama/*", "lmstudio/*"];
     BTreeMap::from([

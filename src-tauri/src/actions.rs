@@ -42,6 +42,8 @@ pub enum Action {
         op: ServerOp,
     },
     OpenDashboard,
+    /// The dashboard at one of its pages (`mcp` → `#/mcp`).
+    OpenDashboardPage(String),
     CopySetup(SetupTarget),
     SetAutostart(bool),
     /// Serve on another port (offered when something else holds the configured one).
@@ -61,6 +63,7 @@ impl Action {
             Action::StartServerForLocalOnly(name) => format!("local-only-start:{name}"),
             Action::Server { name, op } => format!("server:{}:{name}", op.key()),
             Action::OpenDashboard => "dashboard".into(),
+            Action::OpenDashboardPage(page) => format!("dashboard:{page}"),
             Action::CopySetup(target) => format!("setup:{}", target.key()),
             Action::SetAutostart(on) => format!("autostart:{on}"),
             Action::UsePort(port) => format!("port:{port}"),
@@ -86,6 +89,7 @@ impl Action {
                 Action::Server { name: name.into(), op: ServerOp::from_key(op)? }
             }
             "dashboard" if rest.is_empty() => Action::OpenDashboard,
+            "dashboard" if is_page(rest) => Action::OpenDashboardPage(rest.into()),
             "setup" => Action::CopySetup(SetupTarget::from_key(rest)?),
             "autostart" => Action::SetAutostart(rest.parse().ok()?),
             "port" => Action::UsePort(rest.parse().ok()?),
@@ -94,6 +98,12 @@ impl Action {
             _ => return None,
         })
     }
+}
+
+/// A dashboard page's name as the dashboard addresses it (`#/mcp`): lowercase letters, digits
+/// and `-`, so it goes into the window's address as it is.
+pub fn is_page(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 #[cfg(test)]
@@ -111,6 +121,7 @@ mod tests {
             Action::Server { name: "vllm-mlx".into(), op: ServerOp::Restart },
             Action::Server { name: "ollama".into(), op: ServerOp::OpenLog },
             Action::OpenDashboard,
+            Action::OpenDashboardPage("mcp".into()),
             Action::CopySetup(SetupTarget::CodexCli),
             Action::SetAutostart(true),
             Action::UsePort(30081),
@@ -133,6 +144,9 @@ mod tests {
             "server:explode:ollama",
             "port:99999",
             "quit:now",
+            "dashboard:MCP",
+            "dashboard:mcp?x=1",
+            "dashboard:../login",
             "setup:cursor",
             "status",
         ] {

@@ -10,7 +10,9 @@ use tokio::sync::Notify;
 
 use crate::actions::{Action, ServerOp};
 use crate::admin::{Admin, AdminError};
-use crate::menu_model::{CatalogModel, ClassState, GatewayStatus, Notice, ServerState, TrayState, UsageToday};
+use crate::menu_model::{
+    CatalogModel, ClassState, GatewayStatus, McpConnection, McpServerState, Notice, ServerState, TrayState, UsageToday,
+};
 use crate::setup_texts::SetupTarget;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,13 +155,17 @@ impl Controller {
                 None => Some(admin.get("/api/local-servers").await),
             }
         };
-        let (classes, models, usage, servers, keys) = tokio::join!(
+        let (classes, models, usage, servers, keys, mcp) = tokio::join!(
             admin.get("/api/task-classes"),
             admin.get("/api/models"),
             admin.get("/api/usage/summary"),
             read_servers,
             admin.get("/api/governance/virtual-keys"),
+            admin.get("/api/mcp/clients"),
         );
+        if let Ok(mcp) = mcp {
+            state.mcp = Some(mcp["clients"].as_array().into_iter().flatten().filter_map(mcp_server_state).collect());
+        }
         if let Ok(keys) = keys {
             state.budget = crate::menu_model::BudgetNearLimit::from_keys(&keys);
         }
@@ -335,5 +341,16 @@ fn server_state(status: &Value) -> Option<ServerState> {
         external: !status["external"].is_null(),
         has_log: status["log_files"].as_array().is_some_and(|f| !f.is_empty()),
         name,
+    })
+}
+
+/// A server of `GET /api/mcp/clients`; one in a state this app does not know shows as connecting.
+fn mcp_server_state(client: &Value) -> Option<McpServerState> {
+    let name = client["config"]["name"].as_str()?.to_owned();
+    Some(McpServerState {
+        name,
+        connection: client["state"].as_str().and_then(McpConnection::from_key).unwrap_or(McpConnection::Connecting),
+        reason: client["reason"].as_str().map(str::to_owned),
+        hidden_by_local_only: client["hidden_by_local_only"].as_bool().unwrap_or(false),
     })
 }

@@ -45,7 +45,10 @@ async fn perform<R: Runtime>(app: &AppHandle<R>, controller: &Controller, action
             open_path(file)
         }
         Action::Server { name, op } => controller.server(&name, op).await.map(drop),
-        Action::OpenDashboard => show_dashboard(app, controller.port(), &controller.dashboard_path()),
+        Action::OpenDashboard => show_dashboard(app, controller.port(), &controller.dashboard_path(), None),
+        Action::OpenDashboardPage(page) => {
+            show_dashboard(app, controller.port(), &controller.dashboard_path(), Some(&page))
+        }
         Action::CopySetup(target) => {
             // With virtual keys in use, the tool gets its own (its spend shows apart).
             let key = controller.tool_key(target).await?;
@@ -92,14 +95,33 @@ pub async fn quit<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// Shows the dashboard window (the gateway's own page), creating it the first time at `path`
-/// (a one-time login link: the webview keeps the session cookie it sets).
-pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, port: u16, path: &str) -> Result<(), AppError> {
+/// (a one-time login link: the webview keeps the session cookie it sets). With a `page` (`mcp`)
+/// the dashboard shows that page (`#/mcp`): a new window's link carries it through the login's
+/// redirect (a redirect keeps the fragment), an open window goes there without reloading.
+pub fn show_dashboard<R: Runtime>(
+    app: &AppHandle<R>,
+    port: u16,
+    path: &str,
+    page: Option<&str>,
+) -> Result<(), AppError> {
     let desktop = |err: tauri::Error| AppError::Desktop(format!("dashboard window: {err}"));
+    let page = page.filter(|page| crate::actions::is_page(page));
     if let Some(window) = app.get_webview_window(DASHBOARD_LABEL) {
+        if let Some(page) = page {
+            let mut url = window.url().map_err(desktop)?;
+            // The login page leads to the dashboard at `/`; the dashboard itself stays put.
+            if url.path() != "/" {
+                url.set_path("/");
+                url.set_query(None);
+            }
+            url.set_fragment(Some(&format!("/{page}")));
+            window.navigate(url).map_err(desktop)?;
+        }
         window.show().map_err(desktop)?;
         return window.set_focus().map_err(desktop);
     }
-    let url = format!("http://127.0.0.1:{port}{path}")
+    let fragment = page.map(|page| format!("#/{page}")).unwrap_or_default();
+    let url = format!("http://127.0.0.1:{port}{path}{fragment}")
         .parse()
         .map_err(|err| AppError::Desktop(format!("dashboard address: {err}")))?;
     WebviewWindowBuilder::new(app, DASHBOARD_LABEL, WebviewUrl::External(url))

@@ -66,6 +66,69 @@ pub struct ServerState {
     pub has_log: bool,
 }
 
+/// An MCP server's connection, as the gateway's `GET /api/mcp/clients` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum McpConnection {
+    Connecting,
+    Connected,
+    Error,
+    Disabled,
+}
+
+impl McpConnection {
+    /// `connecting`, `connected`, `error`, `disabled`; anything else is unknown.
+    pub fn from_key(key: &str) -> Option<McpConnection> {
+        Some(match key {
+            "connecting" => McpConnection::Connecting,
+            "connected" => McpConnection::Connected,
+            "error" => McpConnection::Error,
+            "disabled" => McpConnection::Disabled,
+            _ => return None,
+        })
+    }
+}
+
+/// One configured MCP server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpServerState {
+    pub name: String,
+    pub connection: McpConnection,
+    /// Why it is in `error` or `disabled`.
+    pub reason: Option<String>,
+    /// Off because local-only mode is on and the server is not on this machine.
+    pub hidden_by_local_only: bool,
+}
+
+/// The longest error reason shown in the menu, in characters (the dashboard has the whole text).
+const MCP_REASON_CHARS: usize = 60;
+
+impl McpServerState {
+    /// `● filesystem — connected`, `✕ web — error: <short reason>`.
+    pub fn label(&self) -> String {
+        let name = &self.name;
+        match self.connection {
+            McpConnection::Connected => format!("● {name} — connected"),
+            McpConnection::Connecting => format!("○ {name} — connecting…"),
+            McpConnection::Error => match self.reason.as_deref().map(short_reason).filter(|r| !r.is_empty()) {
+                Some(reason) => format!("✕ {name} — error: {reason}"),
+                None => format!("✕ {name} — error"),
+            },
+            McpConnection::Disabled if self.hidden_by_local_only => format!("– {name} — off in local-only mode"),
+            McpConnection::Disabled => format!("– {name} — disabled"),
+        }
+    }
+}
+
+/// A reason's first line, cut to `MCP_REASON_CHARS` with an ellipsis.
+fn short_reason(reason: &str) -> String {
+    let line = reason.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    if line.chars().count() <= MCP_REASON_CHARS {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(MCP_REASON_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// The virtual-key budget nearest to its limit, when one is past 80 %.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BudgetNearLimit {
@@ -118,6 +181,9 @@ pub struct TrayState {
     pub models: Vec<CatalogModel>,
     pub local_only: bool,
     pub servers: Vec<ServerState>,
+    /// The configured MCP servers; `None` when the gateway does not say (an older Switchyard
+    /// on the port), and the menu then has no MCP submenu.
+    pub mcp: Option<Vec<McpServerState>>,
     pub autostart: bool,
     /// A virtual key's budget past 80 %, named on the status line.
     pub budget: Option<BudgetNearLimit>,
@@ -277,6 +343,9 @@ impl MenuSpec {
                 action: Action::SetLocalOnly(!state.local_only),
             });
             entries.push(servers_submenu(&state.servers));
+            if let Some(mcp) = &state.mcp {
+                entries.push(mcp_submenu(mcp));
+            }
             entries.push(MenuEntry::Separator);
             entries.push(MenuEntry::item("Open dashboard…", Action::OpenDashboard));
             entries.push(MenuEntry::Submenu {
@@ -370,6 +439,20 @@ fn servers_submenu(servers: &[ServerState]) -> MenuEntry {
     MenuEntry::Submenu { label: "Local servers".into(), entries }
 }
 
+/// The dashboard page of MCP servers and their tools (`#/mcp`).
+pub const MCP_PAGE: &str = "mcp";
+
+/// Each server with its state, then the dashboard's MCP page (where servers are added).
+fn mcp_submenu(servers: &[McpServerState]) -> MenuEntry {
+    let mut entries: Vec<MenuEntry> = servers.iter().map(|server| MenuEntry::label(server.label())).collect();
+    if entries.is_empty() {
+        entries.push(MenuEntry::label("No MCP servers"));
+    }
+    entries.push(MenuEntry::Separator);
+    entries.push(MenuEntry::item("Open Tools (MCP)…", Action::OpenDashboardPage(MCP_PAGE.into())));
+    MenuEntry::Submenu { label: "MCP servers".into(), entries }
+}
+
 /// What to do to the native menu when the state changed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MenuUpdate {
@@ -435,10 +518,34 @@ mod tests {
                     has_log: false,
                 },
             ],
+            mcp: Some(vec![
+                mcp("filesystem", McpConnection::Connected, None),
+                mcp(
+                    "web",
+                    McpConnection::Error,
+                    Some("cannot connect to http://10.0.0.5:9000/mcp: connection refused"),
+                ),
+            ]),
             autostart: false,
             budget: None,
             notice: None,
         }
+    }
+
+    fn mcp(name: &str, connection: McpConnection, reason: Option<&str>) -> McpServerState {
+        McpServerState { name: name.into(), connection, reason: reason.map(str::to_owned), hidden_by_local_only: false }
+    }
+
+    fn labels(entries: &[MenuEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Item { label, .. } | MenuEntry::Check { label, .. } | MenuEntry::Submenu { label, .. } => {
+                    label.clone()
+                }
+                MenuEntry::Separator => "---".into(),
+            })
+            .collect()
     }
 
     fn find<'a>(entries: &'a [MenuEntry], prefix: &str) -> &'a MenuEntry {
@@ -561,6 +668,99 @@ mod tests {
             find(&spec.entries, "Open dashboard…"),
             MenuEntry::Item { action: Some(Action::OpenDashboard), .. }
         ));
+    }
+
+    #[test]
+    fn the_mcp_submenu_lists_each_server_with_its_state_and_opens_the_mcp_page() {
+        let mut state = running_state();
+        let spec = MenuSpec::from_state(&state);
+        let mcp_menu = children(find(&spec.entries, "MCP servers"));
+        assert_eq!(
+            labels(mcp_menu),
+            [
+                "● filesystem — connected",
+                "✕ web — error: cannot connect to http://10.0.0.5:9000/mcp: connection refused",
+                "---",
+                "Open Tools (MCP)…",
+            ]
+        );
+        // Server states are labels; the last item opens the dashboard at `#/mcp`.
+        assert!(matches!(&mcp_menu[0], MenuEntry::Item { action: None, .. }));
+        assert_eq!(mcp_menu[3], MenuEntry::item("Open Tools (MCP)…", Action::OpenDashboardPage("mcp".into())));
+        // It sits with the local servers, after them.
+        let position = |prefix: &str| spec.entries.iter().position(|e| e == find(&spec.entries, prefix));
+        assert_eq!(position("MCP servers"), position("Local servers").map(|p| p + 1));
+
+        state.mcp = Some(vec![
+            mcp("everything", McpConnection::Connecting, None),
+            mcp("off", McpConnection::Disabled, Some("disabled in its settings")),
+            McpServerState {
+                hidden_by_local_only: true,
+                ..mcp("remote", McpConnection::Disabled, Some("local-only mode is on"))
+            },
+            mcp("bare", McpConnection::Error, None),
+        ]);
+        let spec = MenuSpec::from_state(&state);
+        assert_eq!(
+            labels(children(find(&spec.entries, "MCP servers"))),
+            [
+                "○ everything — connecting…",
+                "– off — disabled",
+                "– remote — off in local-only mode",
+                "✕ bare — error",
+                "---",
+                "Open Tools (MCP)…",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_mcp_servers_says_so_and_an_unknown_list_hides_the_submenu() {
+        let state = TrayState { mcp: Some(Vec::new()), ..running_state() };
+        let spec = MenuSpec::from_state(&state);
+        assert_eq!(
+            labels(children(find(&spec.entries, "MCP servers"))),
+            ["No MCP servers", "---", "Open Tools (MCP)…"]
+        );
+        let state = TrayState { mcp: None, ..running_state() };
+        let spec = MenuSpec::from_state(&state);
+        assert!(labels(&spec.entries).iter().all(|l| l != "MCP servers"));
+        // Not serving: no MCP submenu either.
+        let state = TrayState { gateway: GatewayStatus::Failed("boom".into()), ..running_state() };
+        assert!(labels(&MenuSpec::from_state(&state).entries).iter().all(|l| l != "MCP servers"));
+    }
+
+    #[test]
+    fn a_long_or_multi_line_error_reason_is_cut_short() {
+        let long = format!("the connection failed: {}\nsecond line", "x".repeat(200));
+        let label = mcp("web", McpConnection::Error, Some(&long)).label();
+        let reason = label.trim_start_matches("✕ web — error: ");
+        assert_eq!(reason.chars().count(), MCP_REASON_CHARS, "{label}");
+        assert!(reason.starts_with("the connection failed: xxx") && reason.ends_with('…'), "{label}");
+        assert!(!label.contains("second line"));
+        // Multi-byte characters are cut on a character boundary.
+        let label = mcp("web", McpConnection::Error, Some(&"é".repeat(100))).label();
+        assert!(label.ends_with("é…"), "{label}");
+        assert_eq!(short_reason("  \n  spawn failed  \n"), "spawn failed");
+    }
+
+    #[test]
+    fn mcp_states_are_read_from_the_api_names() {
+        assert_eq!(McpConnection::from_key("connected"), Some(McpConnection::Connected));
+        assert_eq!(McpConnection::from_key("connecting"), Some(McpConnection::Connecting));
+        assert_eq!(McpConnection::from_key("error"), Some(McpConnection::Error));
+        assert_eq!(McpConnection::from_key("disabled"), Some(McpConnection::Disabled));
+        assert_eq!(McpConnection::from_key("healthy"), None);
+    }
+
+    #[test]
+    fn a_changed_mcp_state_rebuilds_the_menu() {
+        let state = running_state();
+        let spec = MenuSpec::from_state(&state);
+        let mut reconnected = state.clone();
+        reconnected.mcp =
+            Some(vec![mcp("filesystem", McpConnection::Connected, None), mcp("web", McpConnection::Connected, None)]);
+        assert_eq!(plan_update(Some(&spec), &MenuSpec::from_state(&reconnected)), MenuUpdate::Rebuild);
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub fn run() -> ExitCode {
         // A second launch shows the first one's dashboard and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             if let Some(controller) = app.try_state::<Arc<Controller>>() {
-                let _ = desktop::show_dashboard(app, controller.port(), &controller.dashboard_path());
+                let _ = desktop::show_dashboard(app, controller.port(), &controller.dashboard_path(), None);
             }
         }))
         .plugin(tauri_plugin_autostart::init(MacosLauncher::LaunchAgent, None))
@@ -183,7 +183,7 @@ fn open_dashboard_when_serving<R: tauri::Runtime>(app: tauri::AppHandle<R>, cont
     tauri::async_runtime::spawn(async move {
         for _ in 0..100 {
             if controller.link().admin.is_some() {
-                if let Err(err) = desktop::show_dashboard(&app, controller.port(), &controller.dashboard_path()) {
+                if let Err(err) = desktop::show_dashboard(&app, controller.port(), &controller.dashboard_path(), None) {
                     tracing::warn!(%err, "cannot open the dashboard");
                 }
                 return;

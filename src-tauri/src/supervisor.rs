@@ -6,6 +6,7 @@
 //! - While serving, `/health` is probed over loopback; a gateway that stops answering (or whose
 //!   server task ended) is shut down and started again after a pause that doubles per failure.
 //! - `Shutdown` drains: in-flight streams finish (up to the grace period) before it answers.
+//! - While serving, a change of the MCP servers' states wakes the tray's refresher.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -171,9 +172,13 @@ async fn serve(
         port,
         admin: Some(Admin::InProcess(running.state().clone())),
     });
+    // The tray shows each MCP server's state: a server connecting, failing or being added or
+    // removed redraws the menu now rather than at the next refresh.
+    let mut mcp_changes = running.state().mcp().subscribe();
     let mut failed = 0;
     let reason = loop {
         tokio::select! {
+            Ok(()) = mcp_changes.changed() => controller.changed.notify_one(),
             command = commands.recv() => match command {
                 Some(Command::Shutdown(done)) => {
                     drain(controller, running, port).await;
@@ -356,5 +361,39 @@ mod tests {
         commands.send(Command::Shutdown(done)).await.expect("supervisor alive");
         finished.await.expect("shutdown answered");
         assert!(std::net::TcpListener::bind(("127.0.0.1", second)).is_ok(), "the port is free after shutdown");
+    }
+
+    /// A change of the MCP servers (here one added through the admin API, which then fails to
+    /// start) wakes the tray's refresher, without waiting for its next round.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_of_the_mcp_servers_wakes_the_tray() {
+        let data = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let toml = format!(
+            "[discovery]\nfrom_env = false\nprobe_local = false\n[usage]\npath = \"{}\"\n[server]\nport = {port}\n",
+            data.path().join("usage.sqlite3").display()
+        );
+        let config = Config::from_toml(&toml, std::path::Path::new("test.toml")).expect("config");
+        let options = || GatewayOptions { env: Arc::new(|_: &str| None), ..GatewayOptions::default() };
+        let controller = Controller::new(port);
+        let commands = spawn(GatewayFactory { config, options: Box::new(options) }, Arc::clone(&controller));
+        wait_until("serving", || controller.link().status == GatewayStatus::Running).await;
+        // Take the wake-up of `set_link` (and any from the hub's start) first.
+        while tokio::time::timeout(Duration::from_millis(300), controller.changed.notified()).await.is_ok() {}
+
+        let admin = controller.link().admin.expect("linked");
+        let server = serde_json::json!({
+            "name": "broken",
+            "connection_type": "stdio",
+            "stdio_config": {"command": "/nonexistent/switchyard-test-mcp-server", "args": []},
+        });
+        admin.call(http::Method::POST, "/api/mcp/client", Some(server)).await.expect("server added");
+        tokio::time::timeout(Duration::from_secs(10), controller.changed.notified())
+            .await
+            .expect("the tray was woken by the MCP change");
+
+        let (done, finished) = oneshot::channel();
+        commands.send(Command::Shutdown(done)).await.expect("supervisor alive");
+        finished.await.expect("shutdown answered");
     }
 }

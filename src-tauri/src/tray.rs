@@ -15,7 +15,8 @@ use crate::controller::Controller;
 use crate::menu_model::{IconState, MenuEntry, MenuSpec, MenuUpdate, STATUS_ID, plan_update};
 
 pub const TRAY_ID: &str = "switchyard";
-/// How often the status line (requests, cost) and server states are re-read.
+/// How often the status line (requests, cost) and server states are re-read. The MCP servers'
+/// states also wake the refresher when they change (the supervisor watches the gateway's hub).
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 
 /// Template images (black on transparent): macOS tints them for light and dark menu bars.
@@ -56,19 +57,36 @@ fn native<R: Runtime>(
                     format!("label-{labels}")
                 }
             };
-            MenuItemKind::MenuItem(MenuItem::with_id(app, id, label, action.is_some(), None::<&str>)?)
+            MenuItemKind::MenuItem(MenuItem::with_id(app, id, native_text(label), action.is_some(), None::<&str>)?)
         }
-        MenuEntry::Check { label, checked, action } => {
-            MenuItemKind::Check(CheckMenuItem::with_id(app, action.id(), label, true, *checked, None::<&str>)?)
-        }
+        MenuEntry::Check { label, checked, action } => MenuItemKind::Check(CheckMenuItem::with_id(
+            app,
+            action.id(),
+            native_text(label),
+            true,
+            *checked,
+            None::<&str>,
+        )?),
         MenuEntry::Submenu { label, entries } => {
             let children = entries.iter().map(|e| native(app, e, false, labels)).collect::<tauri::Result<Vec<_>>>()?;
             let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|item| item as &dyn IsMenuItem<R>).collect();
             *labels += 1;
-            MenuItemKind::Submenu(Submenu::with_id_and_items(app, format!("submenu-{labels}"), label, true, &refs)?)
+            MenuItemKind::Submenu(Submenu::with_id_and_items(
+                app,
+                format!("submenu-{labels}"),
+                native_text(label),
+                true,
+                &refs,
+            )?)
         }
         MenuEntry::Separator => MenuItemKind::Predefined(PredefinedMenuItem::separator(app)?),
     })
+}
+
+/// A label as the native menu takes it: `&` marks a mnemonic there (and is dropped), so a literal
+/// one (an MCP server's error naming a URL's query, a model or key name) is doubled.
+fn native_text(label: &str) -> String {
+    label.replace('&', "&&")
 }
 
 /// Creates the tray with a first menu; `on_action` gets each clicked item's id.
@@ -133,7 +151,7 @@ pub fn spawn_refresher<R: Runtime>(
 
 fn relabel_status<R: Runtime>(menu: Option<&Menu<R>>, text: &str) -> tauri::Result<()> {
     match menu.and_then(|menu| menu.get(STATUS_ID)).as_ref().and_then(MenuItemKind::as_menuitem) {
-        Some(item) => item.set_text(text),
+        Some(item) => item.set_text(native_text(text)),
         None => Ok(()),
     }
 }

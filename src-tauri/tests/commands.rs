@@ -340,3 +340,43 @@ fn local_servers_start_and_stop_and_local_only_offers_to_start_one() {
     let setup = invoke(&webview, "setup_for", json!({"target": "claude-code"})).expect("setup text");
     assert!(setup.as_str().unwrap().contains(&format!("ANTHROPIC_BASE_URL=http://localhost:{}\n", gw.port())));
 }
+
+/// The tray's "MCP servers" submenu, read from a real gateway: each configured server with its
+/// state (one that cannot start is an error with its reason, one turned off is disabled).
+#[test]
+fn the_menu_lists_the_mcp_servers_with_their_states() {
+    use switchyard_app::menu_model::{MenuEntry, MenuSpec};
+
+    let gw = on_runtime(gateway(
+        "[mcp.servers.broken]\ncommand = \"/nonexistent/switchyard-test-mcp-server\"\n\n\
+         [mcp.servers.off]\ncommand = \"true\"\ndisabled = true\n",
+    ));
+    let controller = Controller::serving(Admin::InProcess(gw.running.state().clone()), gw.port());
+    let mcp_labels = |spec: &MenuSpec| -> Vec<String> {
+        let submenu = spec.entries.iter().find_map(|e| match e {
+            MenuEntry::Submenu { label, entries } if label == "MCP servers" => Some(entries),
+            _ => None,
+        });
+        submenu
+            .expect("an MCP servers submenu")
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Item { label, .. } => label.clone(),
+                MenuEntry::Separator => "---".into(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let labels = on_runtime(async {
+        for _ in 0..100 {
+            let labels = mcp_labels(&MenuSpec::from_state(&controller.read_state(false).await));
+            if labels[0].starts_with("✕ broken — error") {
+                return labels;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the broken server never showed as an error");
+    });
+    assert!(labels[0].starts_with("✕ broken — error: "), "{labels:?}");
+    assert_eq!(labels[1..], ["– off — disabled", "---", "Open Tools (MCP)…"], "{labels:?}");
+}

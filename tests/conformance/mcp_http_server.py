@@ -51,6 +51,11 @@ def build_server(name: str) -> MCPServer:
         return "done"
 
     @server.tool()
+    def weather(city: str, unit: str = "celsius") -> str:
+        """The weather in a city (the mock model's tool calls carry these arguments)."""
+        return f"Sunny in {city} ({unit})"
+
+    @server.tool()
     def fail(message: str) -> str:
         """Fail with a tool error carrying `message`."""
         raise ToolError(message)

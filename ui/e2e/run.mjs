@@ -4,7 +4,9 @@
 // real: the test sends it through the gateway from Node (fetch) and reads what the mocks
 // received at their `/_mock/requests`. Local servers run under the gateway's real systemd
 // backend with a fake `systemctl` (e2e/fake-systemctl) that starts the unit's ExecStart: a fake
-// `vllm-mlx` that is the mock. Screenshots go to ui/test-artifacts/. Run with
+// `vllm-mlx` that is the mock. The MCP page drives a real MCP server (the official Python SDK's,
+// tests/conformance/mcp_http_server.py, in the venv scripts/test makes). Screenshots go to
+// ui/test-artifacts/. Run with
 // `npm run test:e2e` after `npm run build`.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -22,6 +24,9 @@ const GATEWAY = join(targetDir, "debug/switchyard-gateway");
 const MOCK = join(targetDir, "debug/switchyard-mock");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(repo, "ui/test-artifacts");
+// The Python with the MCP SDK (scripts/test makes the venv and exports the variable).
+const PYTHON = process.env.SWITCHYARD_TEST_PYTHON ? resolve(process.env.SWITCHYARD_TEST_PYTHON) : join(repo, "target/conformance-venv/bin/python");
+const MCP_SERVER = join(repo, "tests/conformance/mcp_http_server.py");
 // A provider name no real setup uses: its key goes to the OS secret store and is removed at the end.
 const CLOUD = "e2ecloud";
 
@@ -60,6 +65,35 @@ function startMock(models) {
       if (m) ok(m[1]);
     });
     child.on("exit", (code) => fail(new Error(`switchyard-mock exited (${code}): ${text}`)));
+  });
+}
+
+/** Starts the real MCP server (Streamable HTTP at /mcp); resolves with its port from `READY <port>`.
+ * Without the venv the MCP step fails, naming what makes it: it is not skipped. */
+function startMcpServer(args = []) {
+  if (!existsSync(PYTHON)) {
+    throw new Error(
+      `the MCP step needs Python with the MCP SDK at ${PYTHON}, which is missing: scripts/test creates it ` +
+        "(python3 -m venv target/conformance-venv && target/conformance-venv/bin/pip install -r tests/conformance/requirements.txt), " +
+        "or set SWITCHYARD_TEST_PYTHON to such a Python",
+    );
+  }
+  const child = spawn(PYTHON, [MCP_SERVER, "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  return new Promise((ok, fail) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => fail(new Error(`mcp_http_server.py printed no READY line within 30 s: ${err}`)), 30_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const m = out.match(/^READY (\d+)$/m);
+      if (m) {
+        clearTimeout(timer);
+        ok({ child, port: Number(m[1]) });
+      }
+    });
+    child.stderr.on("data", (chunk) => { err += chunk; });
+    child.on("exit", (code) => { clearTimeout(timer); fail(new Error(`mcp_http_server.py exited (${code}): ${err}`)); });
   });
 }
 
@@ -114,7 +148,7 @@ let ADMIN_TOKEN = "";
 const provider = (name, url, extra = "") => `[providers.${name}]\nkind = "openai-compatible"\nbase_url = "${url}/v1"\nmax_retries = 0\n${extra}`;
 // Each gateway gets its own state file and usage log (never the user's).
 const baseConfig = (name) =>
-  `[server]\nadmin_token_file = "${ADMIN_TOKEN_FILE}"\n[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${name}.json`)}"\n[usage]\npath = "${join(tmp, `usage-${name}.sqlite3`)}"\n`;
+  `[server]\nadmin_token_file = "${ADMIN_TOKEN_FILE}"\n[discovery]\nfrom_env = false\nprobe_local = false\n[routing]\nstate_file = "${join(tmp, `state-${name}.json`)}"\n[usage]\npath = "${join(tmp, `usage-${name}.sqlite3`)}"\n[mcp]\nfile = "${join(tmp, `mcp-${name}.json`)}"\n`;
 
 /** A chat completion from Node, as a tool would send it; `headers` name the tool. */
 async function chat(base, model, { headers = {}, stream = false, extra = {} } = {}) {
@@ -240,7 +274,9 @@ async function main() {
 
   const classes = `[task_classes.coding]\nchain = ["${CLOUD}/gpt-4o"]\nlocal = ["mlx/*coder*"]\n`;
   // Run 1: a cloud provider only (a loopback mock marked `local = false`).
-  let gw = await startGateway("cloud", baseConfig("cloud") + provider(CLOUD, cloudUrl, "local = false\n") + classes);
+  // An MCP server from the config file, disabled: the MCP page shows it read-only.
+  const configMcp = `[mcp.servers.e2e_config]\ntype = "http"\nurl = "http://127.0.0.1:9/mcp"\ndisabled = true\n`;
+  let gw = await startGateway("cloud", baseConfig("cloud") + provider(CLOUD, cloudUrl, "local = false\n") + classes + configMcp);
   let sent = 0;
 
   browser = await chromium.launchPersistentContext(join(tmp, "profile"), {
@@ -810,8 +846,192 @@ async function main() {
     await waitForRows(gw.base, sent);
   });
 
+  await step("Tools (MCP): a real MCP server added in the page connects and serves <name>_add; a call shows in the live log, per tool and on the chart; edit, disable, reconnect, remove", async () => {
+    const { child: mcpChild, port: mcpPort } = await startMcpServer(["--name", "e2e-http", "--require-header", "x-e2e-token:tok-e2e-5678"]);
+    const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
+    const NAME = "e2ehttp";
+    await page.goto(`${gw.base}/#/mcp`);
+    await page.getByRole("heading", { name: "Tools (MCP)", level: 1 }).waitFor();
+    assert.equal(await page.locator("#mcp-endpoint").textContent(), `http://localhost:${gw.port}/mcp`);
+    await page.getByText("No tool calls yet. New calls appear here as they happen.").waitFor();
+    await page.getByText("No tool calls in this range yet.").waitFor();
+
+    // The config file's server: disabled, with its reason, read-only (no edit form, no Remove).
+    const configCard = page.locator('article[data-mcp="e2e_config"]');
+    await configCard.locator(".tag.state", { hasText: "disabled" }).waitFor();
+    await configCard.getByText("Disabled: disabled in its settings").waitFor();
+    await configCard.locator(".read-only", { hasText: "From the config file" }).waitFor();
+    assert.equal(await configCard.locator("form").count(), 0);
+    assert.equal(await configCard.getByRole("button", { name: "Remove" }).count(), 0);
+    assert.equal(await configCard.getByRole("button", { name: "Reconnect" }).count(), 0, "a disabled server cannot reconnect");
+
+    const add = page.locator("#mcp-add");
+    const addServer = async (name, headers) => {
+      await add.getByLabel("Name").fill(name);
+      await add.getByLabel("Transport").selectOption("http");
+      await add.getByLabel("URL").fill(mcpUrl);
+      await add.getByLabel("Headers").fill(headers);
+      assert.equal(await add.getByLabel("Tools to execute").inputValue(), "*", "every tool by default");
+      await add.getByRole("button", { name: "Add server" }).click();
+      await page.getByText(`Added ${name}: connecting.`).waitFor();
+    };
+    // stdio asks for a command and arguments instead of a URL and headers.
+    await add.getByLabel("Transport").selectOption("stdio");
+    assert.equal(await add.getByLabel("URL").isHidden(), true);
+    await add.getByLabel("Command").waitFor();
+    await add.getByLabel("Arguments").waitFor();
+
+    // Without the header the server wants: an error, with the reason in the card.
+    await addServer("e2ebad", "");
+    const badCard = page.locator('article[data-mcp="e2ebad"]');
+    const reason = await page.waitForFunction(
+      () => document.querySelector('article[data-mcp="e2ebad"] .notice.error')?.textContent ?? false,
+      null,
+      { timeout: 15_000 },
+    );
+    assert.match(await reason.jsonValue(), /^Error: .*401/, "the card names why the server is unavailable");
+    await shot(page, "mcp-error-light");
+    await badCard.getByRole("button", { name: "Remove" }).click();
+    await badCard.waitFor({ state: "detached" });
+    assert.match(dialogs.at(-1) ?? "", /^Remove the MCP server e2ebad\?/);
+
+    // With it (the page shows the header masked): connected, its tools served as e2ehttp_*.
+    await addServer(NAME, "x-e2e-token: tok-e2e-5678");
+    const card = page.locator(`article[data-mcp="${NAME}"]`);
+    await card.locator(".tag.state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
+    // Every tool the server lists (the API's view), under its served name.
+    const toolNames = (await api(gw, "GET", "/api/mcp/clients")).clients.find((c) => c.config.name === NAME).tools.map((t) => t.name).sort();
+    for (const t of ["add", "echo", "fail", "hang", "slow"]) assert.ok(toolNames.includes(t), `the server lists ${toolNames}`);
+    const served = await card.locator("ul.mcp-tools li").allTextContents();
+    assert.deepEqual([...served].sort(), toolNames.map((t) => `${NAME}_${t}`));
+    await card.getByText("e2e-http 1.0.0", { exact: false }).waitFor();
+    assert.match(await card.locator(".headers").textContent(), /^Headers: x-e2e-token: /);
+    assert.ok(!(await page.content()).includes("tok-e2e-5678"), "the header's value is in the page");
+    assert.ok(!readFileSync(join(tmp, "mcp-cloud.json"), "utf8").includes("tok-e2e-5678"), "the header's value is in mcp.json");
+    const view = (await api(gw, "GET", "/api/mcp/clients")).clients.find((c) => c.config.name === NAME);
+    assert.equal(view.source, "api");
+    assert.deepEqual(view.config.tools_to_execute, ["*"]);
+    assert.ok((await api(gw, "GET", "/api/mcp/tools")).tools.some((t) => t.name === `${NAME}_add`));
+    await fitsWidth(page, "Tools (MCP)");
+
+    // A call through Bifrost's execute endpoint: the answer, then its row in the live log.
+    const execute = async (tool, args) => {
+      const r = await fetch(`${gw.base}/v1/mcp/tool/execute`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-switchyard-client": "e2e-mcp" },
+        body: JSON.stringify({ id: "c", type: "function", function: { name: `${NAME}_${tool}`, arguments: JSON.stringify(args) } }),
+      });
+      return { status: r.status, json: await r.json() };
+    };
+    await page.getByText("Live: new calls appear within 2 s.").waitFor();
+    const started = Date.now();
+    const sum = await execute("add", { a: 1, b: 2 });
+    assert.equal(sum.status, 200, JSON.stringify(sum.json));
+    assert.deepEqual(sum.json, { role: "tool", content: "3", tool_call_id: "c" });
+    const rows = page.locator("table.mcp-calls tbody tr");
+    await rows.filter({ hasText: "add" }).first().waitFor({ timeout: 5000 });
+    figures.push(`MCP live log: a tool call's row appeared ${Date.now() - started} ms after it was sent (polled every 2 s)`);
+    console.log(`   ${figures.at(-1)}`);
+    const cells = async (row) => row.locator("td").allTextContents();
+    const first = await cells(rows.first());
+    assert.deepEqual([first[1], first[2], first[3], first[4], first[5]], [NAME, "add", "e2e-mcp", "execute", "ok"]);
+    assert.match(first[6], /^[\d.]+ (ms|s)$/);
+
+    // A tool error: red, with its message; the status filter shows it alone.
+    const failed = await execute("fail", { message: "e2e boom" });
+    assert.equal(failed.status, 200, JSON.stringify(failed.json));
+    await page.waitForFunction(() => document.querySelectorAll("table.mcp-calls tbody tr").length === 2, null, { timeout: 5000 });
+    const failRow = rows.first();
+    assert.deepEqual((await cells(failRow)).slice(1, 3), [NAME, "fail"]);
+    assert.equal(await failRow.locator("td.status").textContent(), "tool error");
+    assert.match(await failRow.locator("td.error").textContent(), /e2e boom/);
+    assert.match(await failRow.getAttribute("class"), /\berr\b/);
+    const logged = (await api(gw, "GET", `/api/mcp/calls?server=${NAME}`)).calls;
+    assert.deepEqual(logged.map((c) => [c.tool, c.status]), [["fail", "tool_error"], ["add", "ok"]]);
+    await page.getByLabel("Call status").selectOption("tool_error");
+    await page.waitForFunction(() => document.querySelectorAll("table.mcp-calls tbody tr").length === 1);
+    assert.equal(await rows.first().getAttribute("data-id"), String(logged[0].id));
+    // Live under the filter: a new ok call stays out, a new tool error comes in.
+    await execute("echo", { text: "hi" });
+    await execute("fail", { message: "again" });
+    await page.waitForFunction(() => document.querySelectorAll("table.mcp-calls tbody tr").length === 2, null, { timeout: 5000 });
+    assert.deepEqual(await page.locator("table.mcp-calls tbody td.status").allTextContents(), ["tool error", "tool error"]);
+    // By server: none for another name; all four for this one.
+    await page.getByLabel("Call status").selectOption("");
+    await page.getByLabel("Server", { exact: true }).fill("e2e_config");
+    await page.locator("form.filters").getByRole("button", { name: "Apply" }).click();
+    await page.getByText("No calls match.").waitFor();
+    await page.getByLabel("Server", { exact: true }).fill(NAME);
+    await page.locator("form.filters").getByRole("button", { name: "Apply" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("table.mcp-calls tbody tr").length === 4);
+    // The detail of a call.
+    await rows.last().getByRole("button").click();
+    await page.getByRole("heading", { name: `Tool call ${logged[1].id}` }).waitFor();
+    const detail = Object.fromEntries(await page.locator(".detail dl dt").evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+    assert.equal(detail["Tool"], "add");
+    assert.equal(detail["Via"], "/v1/mcp/tool/execute");
+    assert.equal(detail["Caller"], "e2e-mcp");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Close");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.locator(".detail").isHidden(), true);
+
+    // Calls per tool and the chart, as /api/mcp/stats has them.
+    const stats = await api(gw, "GET", "/api/mcp/stats?hours=24");
+    assert.deepEqual(Object.fromEntries(stats.tools.map((t) => [t.tool, [t.calls, t.errors]])), { fail: [2, 2], add: [1, 0], echo: [1, 0] });
+    await page.waitForFunction(() => document.querySelectorAll("table.mcp-stats tbody tr").length === 3, null, { timeout: 15_000 });
+    const perTool = Object.fromEntries(
+      await page.locator("table.mcp-stats tbody tr").evaluateAll((trs) => trs.map((tr) => [tr.dataset.tool, [...tr.children].slice(2, 4).map((td) => td.textContent)])),
+    );
+    assert.deepEqual(perTool, { [`${NAME}/fail`]: ["2", "2"], [`${NAME}/add`]: ["1", "0"], [`${NAME}/echo`]: ["1", "0"] });
+    await page.locator("section.charts .chart .uplot").waitFor();
+    const legend = await page.locator(".chart .u-legend .u-series .u-label").allTextContents();
+    assert.deepEqual(legend.slice(1), ["calls", "errors"]);
+    await shot(page, "mcp-light");
+    await fitsWidth(page, "Tools (MCP) with calls");
+
+    // Edit: only add and echo served; the others listed apart; /api/mcp/tools agrees.
+    await card.getByLabel("Tools to execute").fill("add, echo");
+    await card.getByRole("button", { name: "Save" }).click();
+    await page.getByText(`Saved ${NAME}.`).waitFor();
+    await page.waitForFunction((name) => document.querySelectorAll(`article[data-mcp="${name}"] ul.mcp-tools li`).length === 2, NAME, { timeout: 15_000 });
+    assert.deepEqual(await card.locator("ul.mcp-tools li").allTextContents(), [`${NAME}_add`, `${NAME}_echo`]);
+    assert.equal(await card.locator(".not-served").textContent(), `Not served (left out by tools to execute): ${toolNames.filter((t) => t !== "add" && t !== "echo").join(", ")}`);
+    const servedNow = (await api(gw, "GET", "/api/mcp/tools")).tools.filter((t) => t.server === NAME).map((t) => t.name).sort();
+    assert.deepEqual(servedNow, [`${NAME}_add`, `${NAME}_echo`]);
+    const refused = await execute("fail", { message: "x" });
+    assert.notEqual(refused.status, 200, "a tool left out is not served");
+
+    // Disabled: its reason shows, no Reconnect; enabled again: connected.
+    await card.getByLabel("Disabled").check();
+    await card.getByRole("button", { name: "Save" }).click();
+    await card.locator(".tag.state", { hasText: "disabled" }).waitFor({ timeout: 10_000 });
+    await card.getByText("Disabled: disabled in its settings").waitFor();
+    assert.equal(await card.getByRole("button", { name: "Reconnect" }).count(), 0);
+    await card.getByLabel("Disabled").uncheck();
+    await card.getByRole("button", { name: "Save" }).click();
+    await card.locator(".tag.state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
+
+    // Reconnect: asked, and connected again.
+    await card.getByRole("button", { name: "Reconnect" }).click();
+    await page.getByText(`Reconnecting ${NAME}.`).waitFor();
+    await card.locator(".tag.state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
+    assert.equal((await execute("add", { a: 2, b: 2 })).json.content, "4");
+
+    // Remove (after a confirm): gone from the page, the API, /api/mcp/tools and mcp.json.
+    await card.getByRole("button", { name: "Remove" }).click();
+    await page.getByText(`Removed ${NAME}.`).waitFor();
+    await card.waitFor({ state: "detached" });
+    assert.match(dialogs.at(-1) ?? "", new RegExp(`^Remove the MCP server ${NAME}\\?`));
+    assert.deepEqual((await api(gw, "GET", "/api/mcp/clients")).clients.map((c) => c.config.name), ["e2e_config"]);
+    assert.equal((await api(gw, "GET", "/api/mcp/tools")).tools.length, 0);
+    assert.deepEqual(JSON.parse(readFileSync(join(tmp, "mcp-cloud.json"), "utf8")).servers, []);
+    assert.equal((await execute("add", { a: 1, b: 1 })).status === 200, false, "a removed server's tool still answers");
+    await page.goto("about:blank");
+    mcpChild.kill("SIGTERM");
+  });
+
   await step("every page renders at 800×600 and is reachable by keyboard; Connect carries the real port", async () => {
-    for (const [hash, heading] of [["keys", "Keys & budgets"], ["live", "Live log"], ["local", "Local servers"], ["connect", "Connect a tool"], ["overview", "Overview"]]) {
+    for (const [hash, heading] of [["keys", "Keys & budgets"], ["live", "Live log"], ["local", "Local servers"], ["mcp", "Tools (MCP)"], ["connect", "Connect a tool"], ["overview", "Overview"]]) {
       await page.goto(`${gw.base}/#/${hash}`);
       await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await page.waitForTimeout(300);
@@ -826,6 +1046,13 @@ async function main() {
     for (const text of snippets) assert.ok(!text.includes("30080") && text.includes(`:${port}`), `a snippet without the real port: ${text}`);
     assert.match(await page.locator("#snippet-claude-code").textContent(), new RegExp(`ANTHROPIC_BASE_URL=http://localhost:${port}\\n`));
     assert.match(await page.locator("#snippet-codex").textContent(), new RegExp(`base_url = "http://localhost:${port}/v1"`));
+    // The MCP lines: every tool's setup for the gateway's /mcp.
+    const mcp = `http://localhost:${port}/mcp`;
+    assert.equal(await page.locator("#snippet-mcp-claude-code").textContent(), `claude mcp add --transport http switchyard ${mcp}`);
+    assert.equal(await page.locator("#snippet-mcp-codex").textContent(), `[mcp_servers.switchyard]\nurl = "${mcp}"`);
+    assert.deepEqual(JSON.parse(await page.locator("#snippet-mcp-gemini").textContent()), { mcpServers: { switchyard: { httpUrl: mcp } } });
+    assert.deepEqual(JSON.parse(await page.locator("#snippet-mcp-cursor").textContent()), { mcpServers: { switchyard: { url: mcp } } });
+    assert.deepEqual(JSON.parse(await page.locator("#snippet-mcp-zed").textContent()), { context_servers: { switchyard: { url: mcp } } });
     // The copied text is the snippet (the clipboard needs a permission in headless Chromium).
     await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: gw.base });
     const first = page.locator("section.snippet").first();
@@ -994,7 +1221,7 @@ async function main() {
   });
 
   await step("dark mode: every page", async () => {
-    for (const hash of ["providers", "live", "connect"]) {
+    for (const hash of ["providers", "live", "mcp", "connect"]) {
       await page.goto(`${gw.base}/#/${hash}`);
       await page.waitForTimeout(300);
       await shot(page, `${hash}-dark`);

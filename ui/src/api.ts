@@ -197,6 +197,16 @@ export const api = {
   /** A partial update: only the fields given change; a bad value is a 400 naming the field. */
   setCacheConfig: (body: Partial<CacheConfig>) => call<CacheConfig>("PUT", "/api/cache/config", body),
   clearCache: () => call<{ deleted: number }>("DELETE", "/api/cache"),
+  // ---- MCP gateway (issue 15: Bifrost's /api/mcp/client*, Switchyard's /api/mcp/{tools,calls,stats}) ----
+  mcpClients: () => call<McpClientsAnswer>("GET", "/api/mcp/clients"),
+  addMcpClient: (body: NewMcpClient) => call<McpChangeAnswer>("POST", "/api/mcp/client", body),
+  /** Only the fields given change; a server from the config file answers 409. */
+  updateMcpClient: (id: string, body: Partial<NewMcpClient>) => call<McpChangeAnswer>("PUT", `/api/mcp/client/${enc(id)}`, body),
+  deleteMcpClient: (id: string) => call<McpChangeAnswer>("DELETE", `/api/mcp/client/${enc(id)}`),
+  reconnectMcpClient: (id: string) => call<McpChangeAnswer>("POST", `/api/mcp/client/${enc(id)}/reconnect`),
+  mcpTools: () => call<{ tools: McpServedTool[]; count: number }>("GET", "/api/mcp/tools"),
+  mcpCalls: (f: McpCallFilter) => call<{ calls: McpCall[]; count: number }>("GET", `/api/mcp/calls?${query(f)}`),
+  mcpStats: (hours: number) => call<McpStats>("GET", `/api/mcp/stats?hours=${hours}`),
 };
 
 export const LOG_STREAM_URL = "/api/logs/stream";
@@ -364,4 +374,125 @@ export interface CacheStats extends CacheConfig {
   hits: { exact: number; semantic: number };
   misses: number;
   since_ms: number;
+}
+
+// ---- MCP gateway shapes (gateway-core/src/api/mcp.rs) ----
+
+export type McpTransport = "stdio" | "http" | "sse";
+export type McpState = "connecting" | "connected" | "error" | "disabled";
+export interface McpClientConfig {
+  client_id: string;
+  name: string;
+  connection_type: McpTransport;
+  /** http and sse: the server's URL. */
+  connection_string: string | null;
+  stdio_config: { command: string; args: string[]; envs: string[] } | null;
+  /** Header names with their values masked (`****abcd`, `secret.…`, `env.NAME`). */
+  headers: Record<string, string>;
+  env: Record<string, string>;
+  cwd: string | null;
+  tools_to_execute: string[];
+  tools_to_auto_execute: string[];
+  disabled: boolean;
+  tool_execution_timeout: number | null;
+}
+export interface McpClientTool {
+  name: string;
+  description?: string | null;
+  parameters?: unknown;
+  /** The name `/mcp` serves it under (`server_tool`); null when `tools_to_execute` leaves it out. */
+  served_as: string | null;
+  auto_execute: boolean;
+}
+export interface McpClient {
+  config: McpClientConfig;
+  tools: McpClientTool[];
+  state: McpState;
+  /** Why it is in `error` or `disabled`. */
+  reason: string | null;
+  /** RFC 3339: when the state last changed. */
+  since: string;
+  /** `config`: from the config file, read-only through the API; `api`: added here (mcp.json). */
+  source: "config" | "api";
+  local: boolean;
+  hidden_by_local_only: boolean;
+  server_info: { name: string; version: string | null } | null;
+  protocol_version: string | null;
+  restarts: number;
+  pid: number | null;
+  prompts: string[];
+  resources: number;
+}
+export interface McpClientsAnswer {
+  clients: McpClient[];
+  count: number;
+}
+/** `POST /api/mcp/client` in Bifrost's shape. */
+export interface NewMcpClient {
+  name: string;
+  connection_type: McpTransport;
+  connection_string?: string;
+  stdio_config?: { command: string; args: string[] };
+  headers?: Record<string, string>;
+  tools_to_execute: string[];
+  tools_to_auto_execute?: string[];
+  env?: Record<string, string>;
+  disabled?: boolean;
+}
+export interface McpChangeAnswer {
+  status: string;
+  message: string;
+  client_id?: string | null;
+  warnings?: string[];
+}
+export interface McpServedTool {
+  /** As served: `server_tool`. */
+  name: string;
+  server: string;
+  tool: string;
+  description?: string | null;
+  parameters?: unknown;
+  auto_execute: boolean;
+}
+export type McpCallStatus = "ok" | "tool_error" | "error" | "timeout" | "denied" | "cancelled";
+export interface McpCall {
+  id: number;
+  ts_ms: number;
+  server: string;
+  /** The tool's own name (as its server knows it). */
+  tool: string;
+  client: string | null;
+  virtual_key: string | null;
+  origin: "mcp" | "execute" | "agent";
+  status: McpCallStatus;
+  duration_ms: number;
+  error: string | null;
+  /** Only with `usage.store_bodies`. */
+  arguments: string | null;
+  result: string | null;
+}
+export interface McpCallFilter {
+  server?: string;
+  tool?: string;
+  status?: string;
+  /** Only calls newer than this id (the live log's next poll). */
+  after_id?: number;
+  limit?: number;
+}
+export interface McpToolStats {
+  server: string;
+  tool: string;
+  calls: number;
+  /** Calls that did not end `ok`. */
+  errors: number;
+  avg_ms: number;
+  max_ms: number;
+  last_ms: number;
+}
+export interface McpStats {
+  since: number;
+  bucket_ms: number;
+  tools: McpToolStats[];
+  /** Sparse: only buckets with calls; `t` is the bucket's start (ms). */
+  series: { t: number; calls: number; errors: number }[];
 }

@@ -9,6 +9,7 @@ import { providersPage } from "./pages/providers";
 import { localServersPage } from "./pages/local";
 import { connectPage } from "./pages/connect";
 import { keysPage } from "./pages/keys";
+import { mcpPage } from "./pages/mcp";
 import { SIGNED_OUT } from "./api";
 
 /** A page renders into its root and returns a cleanup (timers, streams). */
@@ -21,6 +22,7 @@ const PAGES: { path: string; title: string; page: Page }[] = [
   { path: "providers", title: "Providers & keys", page: providersPage },
   { path: "keys", title: "Keys & budgets", page: keysPage },
   { path: "local", title: "Local servers", page: localServersPage },
+  { path: "mcp", title: "Tools (MCP)", page: mcpPage },
   { path: "connect", title: "Connect a tool", page: connectPage },
 ];
 

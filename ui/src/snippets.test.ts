@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gatewayBase, snippets } from "./snippets";
+import { gatewayBase, mcpEndpoint, mcpSnippets, snippets } from "./snippets";
 
 describe("snippets", () => {
   const base = gatewayBase({ protocol: "http:", hostname: "localhost", port: "31234" });
@@ -32,5 +32,35 @@ describe("snippets", () => {
     for (const id of ["openai-python", "curl", "aider", "opencode", "continue", "cline", "zed"]) expect(all[id]).toContain("http://localhost:31234/v1");
     expect(JSON.parse(all["zed"]).language_models.openai_compatible.Switchyard.api_url).toBe("http://localhost:31234/v1");
     expect(JSON.parse(all["opencode"]).provider.switchyard.options.baseURL).toBe("http://localhost:31234/v1");
+  });
+});
+
+describe("MCP snippets", () => {
+  const base = gatewayBase({ protocol: "http:", hostname: "localhost", port: "31234" });
+  const url = "http://localhost:31234/mcp";
+  const all = Object.fromEntries(mcpSnippets(base).map((s) => [s.id, s.text]));
+
+  it("the endpoint is /mcp on the page's real port", () => {
+    expect(mcpEndpoint(base)).toBe(url);
+    for (const text of Object.values(all)) expect(text).toContain(url);
+  });
+
+  it("Claude Code: one command over Streamable HTTP", () => {
+    expect(all["mcp-claude-code"]).toBe(`claude mcp add --transport http switchyard ${url}`);
+  });
+
+  it("Codex CLI: a [mcp_servers] table with the URL", () => {
+    expect(all["mcp-codex"]).toBe(`[mcp_servers.switchyard]\nurl = "${url}"`);
+  });
+
+  it("Gemini CLI, Cursor and Zed: JSON that parses, each with its own key", () => {
+    expect(JSON.parse(all["mcp-gemini"])).toEqual({ mcpServers: { switchyard: { httpUrl: url } } });
+    expect(JSON.parse(all["mcp-cursor"])).toEqual({ mcpServers: { switchyard: { url } } });
+    expect(JSON.parse(all["mcp-zed"])).toEqual({ context_servers: { switchyard: { url } } });
+  });
+
+  it("ids do not clash with the model snippets'", () => {
+    const ids = [...snippets(base), ...mcpSnippets(base)].map((s) => s.id);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

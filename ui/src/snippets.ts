@@ -106,3 +106,21 @@ export function snippets(base: string, model = "coding"): Snippet[] {
     },
   ];
 }
+
+/** The MCP endpoint: every MCP server the gateway connects to, served together. */
+export function mcpEndpoint(base: string): string {
+  return `${base}/mcp`;
+}
+
+/** Each tool's one-line setup for the gateway's MCP endpoint (Streamable HTTP). */
+export function mcpSnippets(base: string): Snippet[] {
+  const url = mcpEndpoint(base);
+  const json = (value: unknown) => JSON.stringify(value, null, 2);
+  return [
+    { id: "mcp-claude-code", tool: "Claude Code", where: "shell", text: `claude mcp add --transport http switchyard ${url}` },
+    { id: "mcp-codex", tool: "Codex CLI", where: "~/.codex/config.toml", text: `[mcp_servers.switchyard]\nurl = "${url}"` },
+    { id: "mcp-gemini", tool: "Gemini CLI", where: "~/.gemini/settings.json", text: json({ mcpServers: { switchyard: { httpUrl: url } } }) },
+    { id: "mcp-cursor", tool: "Cursor", where: "~/.cursor/mcp.json", text: json({ mcpServers: { switchyard: { url } } }) },
+    { id: "mcp-zed", tool: "Zed", where: "settings.json", text: json({ context_servers: { switchyard: { url } } }) },
+  ];
+}

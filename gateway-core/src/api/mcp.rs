@@ -19,7 +19,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use rmcp::model::{CallToolResponse, CallToolResult, JsonObject};
+use rmcp::model::{CallToolResponse, JsonObject};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -201,19 +201,6 @@ pub fn arguments_object(arguments: Option<&Value>) -> Result<Option<JsonObject>,
     }
 }
 
-/// What a tool call answered, as the text a model reads: its text blocks, else its content as
-/// JSON (images, resources), else its structured content.
-pub fn result_content(result: &CallToolResult) -> String {
-    let text = crate::mcp::result_text(result);
-    if !text.is_empty() || result.content.is_empty() && result.structured_content.is_none() {
-        return text;
-    }
-    if !result.content.is_empty() {
-        return serde_json::to_string(&result.content).unwrap_or_default();
-    }
-    result.structured_content.as_ref().map(Value::to_string).unwrap_or_default()
-}
-
 pub async fn execute(
     State(state): State<AppState>,
     Query(query): Query<ExecuteQuery>,
@@ -273,7 +260,7 @@ pub async fn execute(
         }
         Err(err) => return err.to_api_error().into_response_for(family),
     };
-    let content = result_content(&result);
+    let content = crate::mcp::result_content(&result);
     let call_id = call_id.unwrap_or_default();
     let body = if responses {
         json!({ "type": "function_call_output", "call_id": call_id, "output": content })

@@ -16,6 +16,10 @@ pub struct TaskClassConfig {
     /// asking the same thing twice want `exact`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<super::CacheMode>,
+    /// MCP tools added to this class's requests: `"server"` (all its served tools) or
+    /// `"server/tool"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mcp: Vec<String>,
 }
 
 /// `"provider/model"`, `"provider/glob*"`, or a table with a preference and a weight.

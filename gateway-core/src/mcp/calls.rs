@@ -252,6 +252,19 @@ pub fn result_text(result: &CallToolResult) -> String {
     text
 }
 
+/// What a tool call answered, as the text a model reads: its text blocks, else its content as
+/// JSON (images, resources), else its structured content.
+pub fn result_content(result: &CallToolResult) -> String {
+    let text = result_text(result);
+    if !text.is_empty() || result.content.is_empty() && result.structured_content.is_none() {
+        return text;
+    }
+    if !result.content.is_empty() {
+        return serde_json::to_string(&result.content).unwrap_or_default();
+    }
+    result.structured_content.as_ref().map(serde_json::Value::to_string).unwrap_or_default()
+}
+
 impl Hub {
     async fn call_on(
         &self,

@@ -28,7 +28,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use calls::{CallError, CallOrigin, Caller, ToolAccess, result_text};
+pub use calls::{CallError, CallOrigin, Caller, ToolAccess, result_content, result_text};
 pub use serve::mcp_service;
 pub use store::StoreError;
 

@@ -73,7 +73,29 @@ pub struct InferenceRequest<'a> {
     pub query_key: Option<&'a str>,
 }
 
-impl InferenceRequest<'_> {
+impl<'a> InferenceRequest<'a> {
+    /// The same request with another body (the tools stage's): its top level read again, the
+    /// model and the stream flag kept.
+    pub fn with_body<'b>(&self, body: &'b Bytes) -> Result<InferenceRequest<'b>, ApiError>
+    where
+        'a: 'b,
+    {
+        Ok(InferenceRequest {
+            id: self.id,
+            family: self.family,
+            endpoint: self.endpoint,
+            headers: self.headers,
+            body,
+            top: TopLevel::parse(body)?,
+            model: self.model.clone(),
+            stream: self.stream,
+            fallbacks: self.fallbacks.clone(),
+            class_header: self.class_header,
+            caller: self.caller.clone(),
+            query_key: self.query_key,
+        })
+    }
+
     /// The key the client presented, for the policy stage; never forwarded upstream. Read when
     /// asked: three header lookups a request without a policy need not pay.
     pub fn credential(&self) -> Option<&str> {

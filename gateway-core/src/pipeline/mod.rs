@@ -9,6 +9,8 @@
 //!    limits;
 //! 3. **plan** (`plan`): the model asked for becomes ordered targets (task classes, fallbacks,
 //!    local-only mode);
+//! 3b. **tools** (`tools`): MCP tools the request or its task class asks for, added to its
+//!    body in the client's API; agent mode's rounds after the attempts (whole answers only);
 //! 4. **cache** (`cache`): an answer without an attempt, exact or semantic, keyed by the model
 //!    the plan chose; a miss's answer stored once the client got it whole;
 //! 5. **attempts** (`attempts`, one attempt in `send`): per target, the `RetryPolicy` decides
@@ -33,6 +35,7 @@ pub mod record;
 pub mod relay;
 pub mod send;
 pub mod sse;
+pub mod tools;
 pub mod upstream;
 
 use axum::body::Body;
@@ -124,16 +127,42 @@ pub async fn serve(
             Ok(plan) => plan,
             Err(error) => return record::failed(record, &id, family, error),
         };
+        // 3b. tools: MCP tools the request or its class asks for, added to its body
+        let injected = match tools::inject(&state, &request, plan.class.as_deref()) {
+            Ok(injected) => injected,
+            Err(error) => return record::failed(record, &id, family, error),
+        };
+        let with_tools;
+        let request = match &injected {
+            Some(injected) => match request.with_body(&injected.body) {
+                Ok(changed) => {
+                    with_tools = changed;
+                    &with_tools
+                }
+                Err(error) => return record::failed(record, &id, family, error),
+            },
+            None => &request,
+        };
         // 4. cache
-        let lookup = match cache::lookup(&state, &request, &plan, key.as_ref(), &mut record).await {
+        let lookup = match cache::lookup(&state, request, &plan, key.as_ref(), &mut record).await {
             Ok(lookup) => lookup,
             Err(error) => return record::failed(record, &id, family, error),
         };
         let answer = match lookup {
             cache::Lookup::Hit(answer) => *answer,
-            // 5. attempts
-            lookup => match attempts::run(&state, &request, plan, &mut record).await {
-                Ok(mut answer) => {
+            // 5. attempts (and agent mode's rounds, when the gateway may run the tools called)
+            lookup => match attempts::run(&state, request, plan, &mut record).await {
+                Ok(answer) => {
+                    let agent = injected.as_ref().and_then(|i| i.agent.as_ref());
+                    let mut answer = match agent {
+                        Some(agent) => {
+                            match tools::agent_loop(&state, request, key.as_ref(), agent, answer, &mut record).await {
+                                Ok(answer) => answer,
+                                Err(error) => return record::failed(record, &id, family, error),
+                            }
+                        }
+                        None => answer,
+                    };
                     cache::after_attempts(lookup, &mut answer, &mut record);
                     answer
                 }

@@ -582,3 +582,100 @@ async fn servers_are_added_changed_and_removed_through_bifrosts_admin_api_and_ke
     let missing = again.client.delete(again.url("/api/mcp/client/docs")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+fn agent_toml(http: &HttpServer, mock: &switchyard_tests::switchyard_mock::MockUpstream, auto: &str) -> String {
+    format!(
+        "{}[mcp.servers.web]\ntype = \"http\"\nurl = \"{}\"\ntools_to_auto_execute = [{auto}]\n\
+         [task_classes.weatherish]\nchain = [\"mock/tool-model\"]\nmcp = [\"web/weather\"]\n",
+        switchyard_tests::provider_toml("mock", mock),
+        http.url()
+    )
+}
+
+fn tool_names(body: &Value) -> Vec<String> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.pointer("/function/name").or_else(|| t.get("name")).and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn asked_for_tools_are_added_to_model_requests_and_calls_go_back_to_the_client() {
+    let http = HttpServer::start(&[]);
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let gw = gateway(&agent_toml(&http, &mock, "")).await;
+    connected(&gw, &["web"]).await;
+    // Switchyard's header: one tool; the model (a mock that calls the first tool) calls it and,
+    // the tool not being auto-executed, the call goes back to the client.
+    let body = json!({"model": "mock/tool-model", "messages": [{"role": "user", "content": "weather?"}]});
+    let response = gw
+        .anonymous
+        .post(gw.url("/v1/chat/completions"))
+        .header("x-switchyard-mcp", "web/weather")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "web_weather", "{answer:#}");
+    let sent: Value = serde_json::from_slice(&switchyard_tests::posts(&mock)[0].body).unwrap();
+    assert_eq!(tool_names(&sent), vec!["web_weather"]);
+    // Bifrost's header: a whole server, in Anthropic's shape for a Messages client.
+    let body = json!({"model": "mock/tool-model", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]});
+    let response = gw
+        .anonymous
+        .post(gw.url("/v1/messages"))
+        .header("x-bf-mcp-include-clients", "web")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent: Value = serde_json::from_slice(&switchyard_tests::posts(&mock)[1].body).unwrap();
+    let names = tool_names(&sent);
+    for name in ["web_echo", "web_add", "web_weather"] {
+        assert!(names.contains(&name.to_owned()), "{names:?}");
+    }
+    // No header, no class: the body goes through untouched.
+    let plain = json!({"model": "mock/tool-model", "messages": [{"role": "user", "content": "x"}]});
+    gw.anonymous.post(gw.url("/v1/chat/completions")).json(&plain).send().await.unwrap();
+    let sent: Value = serde_json::from_slice(&switchyard_tests::posts(&mock)[2].body).unwrap();
+    assert!(tool_names(&sent).is_empty());
+}
+
+#[tokio::test]
+async fn agent_mode_runs_auto_executed_tools_and_asks_the_model_again() {
+    let http = HttpServer::start(&[]);
+    let mock = switchyard_tests::switchyard_mock::MockUpstream::start().await;
+    let gw = gateway(&agent_toml(&http, &mock, "\"weather\"")).await;
+    connected(&gw, &["web"]).await;
+    // The class asks for the tool; the gateway runs the model's call and asks again.
+    for (path, body) in [
+        ("/v1/chat/completions", json!({"model": "weatherish", "messages": [{"role": "user", "content": "weather?"}]})),
+        (
+            "/v1/messages",
+            json!({"model": "weatherish", "max_tokens": 50, "messages": [{"role": "user", "content": "weather?"}]}),
+        ),
+        ("/v1/responses", json!({"model": "weatherish", "input": "weather?"})),
+    ] {
+        let before = switchyard_tests::posts(&mock).len();
+        let response = gw.anonymous.post(gw.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let answer = response.text().await.unwrap();
+        assert!(answer.contains("tool result: Sunny in Paris (celsius)"), "{path}: {answer}");
+        assert_eq!(switchyard_tests::posts(&mock).len() - before, 2, "{path}: two model rounds");
+    }
+    let calls = logged_calls(&gw, "tool=weather", 3).await;
+    assert_eq!(calls.len(), 3);
+    assert!(calls.iter().all(|c| c["origin"] == "agent" && c["status"] == "ok"), "{calls:#?}");
+    // A streamed request is not run by the gateway: the call goes back to the client.
+    let streamed =
+        json!({"model": "weatherish", "stream": true, "messages": [{"role": "user", "content": "weather?"}]});
+    let text =
+        gw.anonymous.post(gw.url("/v1/chat/completions")).json(&streamed).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("web_weather") && !text.contains("Sunny"), "{text}");
+}
