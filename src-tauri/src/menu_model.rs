@@ -520,11 +520,7 @@ mod tests {
             ],
             mcp: Some(vec![
                 mcp("filesystem", McpConnection::Connected, None),
-                mcp(
-                    "web",
-                    McpConnection::Error,
-                    Some("cannot connect to http://10.0.0.5:9000/mcp: connection refused"),
-                ),
+                mcp("web", McpConnection::Error, Some("connection refused by http://10.0.0.5:9000/mcp")),
             ]),
             autostart: false,
             budget: None,
@@ -679,7 +675,7 @@ mod tests {
             labels(mcp_menu),
             [
                 "● filesystem — connected",
-                "✕ web — error: cannot connect to http://10.0.0.5:9000/mcp: connection refused",
+                "✕ web — error: connection refused by http://10.0.0.5:9000/mcp",
                 "---",
                 "Open Tools (MCP)…",
             ]

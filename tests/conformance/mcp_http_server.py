@@ -112,7 +112,9 @@ def parse_header(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-async def serve(port: int, name: str, required: list[tuple[str, str]], allow_hosts: list[str]) -> None:
+async def serve(
+    port: int, name: str, required: list[tuple[str, str]], allow_hosts: list[str], transport: str
+) -> None:
     mcp_server = build_server(name)
     # The SDK's DNS-rebinding guard accepts loopback names only; --allow-host adds a name a test
     # maps to loopback (a server "elsewhere" that is really on this machine).
@@ -123,10 +125,12 @@ async def serve(port: int, name: str, required: list[tuple[str, str]], allow_hos
             allowed_hosts=loopback + [f"{h}:*" for h in allow_hosts],
             allowed_origins=[f"http://{h}:*" for h in ["127.0.0.1", "localhost", "[::1]"] + allow_hosts],
         )
-    app = RequireHeaders(
-        mcp_server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1", transport_security=security),
-        required,
-    )
+    if transport == "sse":
+        # The older HTTP+SSE transport (2024-11-05): GET /sse, POST /messages/.
+        inner = mcp_server.sse_app(host="127.0.0.1", transport_security=security)
+    else:
+        inner = mcp_server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1", transport_security=security)
+    app = RequireHeaders(inner, required)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -154,9 +158,11 @@ def main() -> None:
     parser.add_argument("--require-header", type=parse_header, action="append", default=[], metavar="K:V")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also accept this Host name (one the test maps to loopback)")
+    parser.add_argument("--transport", choices=("http", "sse"), default="http",
+                        help="http: Streamable HTTP at /mcp; sse: the older HTTP+SSE at /sse")
     args = parser.parse_args()
     try:
-        anyio.run(serve, args.port, args.name, args.require_header, args.allow_host)
+        anyio.run(serve, args.port, args.name, args.require_header, args.allow_host, args.transport)
     except KeyboardInterrupt:
         pass
     sys.exit(0)

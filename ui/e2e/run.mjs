@@ -994,7 +994,7 @@ async function main() {
     await card.getByRole("button", { name: "Save" }).click();
     await page.getByText(`Saved ${NAME}.`).waitFor();
     await page.waitForFunction((name) => document.querySelectorAll(`article[data-mcp="${name}"] ul.mcp-tools li`).length === 2, NAME, { timeout: 15_000 });
-    assert.deepEqual(await card.locator("ul.mcp-tools li").allTextContents(), [`${NAME}_add`, `${NAME}_echo`]);
+    assert.deepEqual((await card.locator("ul.mcp-tools li").allTextContents()).sort(), [`${NAME}_add`, `${NAME}_echo`]);
     assert.equal(await card.locator(".not-served").textContent(), `Not served (left out by tools to execute): ${toolNames.filter((t) => t !== "add" && t !== "echo").join(", ")}`);
     const servedNow = (await api(gw, "GET", "/api/mcp/tools")).tools.filter((t) => t.server === NAME).map((t) => t.name).sort();
     assert.deepEqual(servedNow, [`${NAME}_add`, `${NAME}_echo`]);
@@ -1011,11 +1011,25 @@ async function main() {
     await card.getByRole("button", { name: "Save" }).click();
     await card.locator(".tag.state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
 
-    // Reconnect: asked, and connected again.
+    // Reconnect: the connection is made again (its state changes since), and the card shows it.
+    const clientView = async () => (await api(gw, "GET", "/api/mcp/clients")).clients.find((c) => c.config.name === NAME);
+    const before = await clientView();
     await card.getByRole("button", { name: "Reconnect" }).click();
     await page.getByText(`Reconnecting ${NAME}.`).waitFor();
-    await card.locator(".tag.state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
-    assert.equal((await execute("add", { a: 2, b: 2 })).json.content, "4");
+    let after = await clientView();
+    for (let waited = 0; after.since === before.since || after.state !== "connected"; waited += 100) {
+      assert.ok(waited < 15_000, `no new connection after Reconnect: ${JSON.stringify(after)}`);
+      await new Promise((r) => setTimeout(r, 100));
+      after = await clientView();
+    }
+    await page.waitForFunction(
+      ([name, since]) => document.querySelector(`article[data-mcp="${name}"] .since`)?.dataset.since === since,
+      [NAME, after.since],
+      { timeout: 5000 },
+    );
+    await card.locator(".tag.state", { hasText: "connected" }).waitFor();
+    const again = await execute("add", { a: 2, b: 2 });
+    assert.equal(again.json.content, "4", JSON.stringify(again));
 
     // Remove (after a confirm): gone from the page, the API, /api/mcp/tools and mcp.json.
     await card.getByRole("button", { name: "Remove" }).click();

@@ -95,15 +95,17 @@ describe("mcp", () => {
     expect(statusLabel("tool_error")).toBe("tool error");
   });
 
-  it("served tools under their served names; the others apart", () => {
+  it("served tools under their served names, the others apart, each sorted", () => {
     const client = {
       config: config(),
       tools: [
         { name: "read", served_as: "fs_read", auto_execute: false },
         { name: "write", served_as: null, auto_execute: false },
+        { name: "append", served_as: null, auto_execute: false },
+        { name: "list", served_as: "fs_list", auto_execute: false },
       ],
     } as unknown as McpClient;
-    expect(servedTools(client)).toEqual({ served: ["fs_read"], hidden: ["write"] });
+    expect(servedTools(client)).toEqual({ served: ["fs_list", "fs_read"], hidden: ["append", "write"] });
   });
 
   it("the chart: every bucket from since to now, calls and errors, empty ones 0", () => {

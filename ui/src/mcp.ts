@@ -120,7 +120,7 @@ export function connectionLine(config: McpClientConfig): string {
   return config.connection_string ?? "";
 }
 
-/** The names `/mcp` serves a server's tools under, and its tools it leaves out. */
+/** The names `/mcp` serves a server's tools under, and its tools it leaves out, each sorted. */
 export function servedTools(client: McpClient): { served: string[]; hidden: string[] } {
   const served: string[] = [];
   const hidden: string[] = [];
@@ -128,7 +128,7 @@ export function servedTools(client: McpClient): { served: string[]; hidden: stri
     if (t.served_as) served.push(t.served_as);
     else hidden.push(t.name);
   }
-  return { served, hidden };
+  return { served: served.sort(), hidden: hidden.sort() };
 }
 
 /** `/api/mcp/stats`' sparse series as chart data: every bucket from `since` to now, two lines. */

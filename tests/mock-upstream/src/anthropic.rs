@@ -29,7 +29,15 @@ pub(crate) async fn messages(State(app): State<App>, body: Bytes) -> Response {
     if let Some(response) = app.gate(&behavior, Family::Anthropic, seq).await {
         return response;
     }
-    let first_tool = request.pointer("/tools/0/name").and_then(Value::as_str);
+    // An MCP tool when the client offers one (Claude Code names them `mcp__<server>__<tool>`,
+    // after its own), else the first tool.
+    let tools = request.get("tools").and_then(Value::as_array);
+    let mcp_tool = tools
+        .into_iter()
+        .flatten()
+        .filter_map(|tool| tool.get("name").and_then(Value::as_str))
+        .find(|name| name.starts_with("mcp__"));
+    let first_tool = mcp_tool.or_else(|| request.pointer("/tools/0/name").and_then(Value::as_str));
     let answer = Answer::new(&behavior, last_turn(&request), first_tool, seq);
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         let chunks = behavior.chunks(app.options().chunks());

@@ -679,3 +679,28 @@ async fn agent_mode_runs_auto_executed_tools_and_asks_the_model_again() {
         gw.anonymous.post(gw.url("/v1/chat/completions")).json(&streamed).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("web_weather") && !text.contains("Sunny"), "{text}");
 }
+
+#[tokio::test]
+async fn a_server_on_the_older_http_sse_transport_is_served_too() {
+    let sse = HttpServer::start(&["--transport", "sse"]);
+    let url = format!("http://127.0.0.1:{}/sse", sse.port);
+    let gw = gateway(&format!("[mcp.servers.legacy]\ntype = \"sse\"\nurl = \"{url}\"\n")).await;
+    let clients = connected(&gw, &["legacy"]).await;
+    assert_eq!(state_of(&clients, "legacy")["config"]["connection_type"], "sse");
+    let sum = client(&gw, &["--script", "basic", "--tool", "legacy_add", "--args", r#"{"a": 20, "b": 22}"#]).await;
+    assert_eq!(sum["call"]["text"], "42", "{sum:#}");
+    let slow = client(
+        &gw,
+        &["--script", "basic", "--tool", "legacy_slow", "--args", r#"{"seconds": 0.2, "steps": 2}"#, "--progress"],
+    )
+    .await;
+    assert_eq!(slow["call"]["progress"], json!([1.0, 2.0]), "{slow:#}");
+    // The server goes away: reported, and connected again when it is back on the same port.
+    let port = sse.port;
+    drop(sse);
+    let down = wait_for_state(&gw, "legacy", "error").await;
+    assert!(down["reason"].as_str().is_some(), "{down:#}");
+    let _back = HttpServer::start(&["--transport", "sse", "--port", &port.to_string()]);
+    gw.client.post(gw.url("/api/mcp/client/legacy/reconnect")).send().await.unwrap();
+    wait_for_state(&gw, "legacy", "connected").await;
+}

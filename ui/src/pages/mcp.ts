@@ -39,6 +39,8 @@ export function mcpPage(root: HTMLElement): () => void {
   let statsShown = "";
   /** An edit form holds changes not saved yet: the periodic refresh leaves the cards alone. */
   let editing = false;
+  /** After an action (add, save, reconnect) the servers are read on every poll for a while. */
+  let fastUntil = 0;
 
   const endpoint = mcpEndpoint(gatewayBase(location));
   const message = h("div", { "aria-live": "polite" });
@@ -76,6 +78,7 @@ export function mcpPage(root: HTMLElement): () => void {
   // ---- servers ----
 
   async function loadServers(force = false): Promise<void> {
+    if (force) fastUntil = Date.now() + 10_000;
     const answer = await api.mcpClients();
     if (stopped) return;
     if (!answer.ok) {
@@ -110,8 +113,8 @@ export function mcpPage(root: HTMLElement): () => void {
       c.protocol_version ? `protocol ${c.protocol_version}` : null,
       c.pid ? `pid ${c.pid}` : null,
       c.restarts ? plural(c.restarts, "restart") : null,
-      c.since ? `${c.state} since ${new Date(c.since).toLocaleString()}` : null,
     ].filter(Boolean);
+    const since = c.since ? h("span", { class: "since", "data-since": c.since }, `${c.state} since ${new Date(c.since).toLocaleString()}`) : null;
     const headers = Object.entries(cfg.headers ?? {});
     const extras = [c.prompts.length ? plural(c.prompts.length, "prompt") : null, c.resources ? plural(c.resources, "resource") : null].filter(Boolean);
     return h(
@@ -128,7 +131,7 @@ export function mcpPage(root: HTMLElement): () => void {
         readOnly ? h("span", { class: "tag" }, "config file") : null,
       ),
       h("p", null, h("code", { class: "conn" }, connectionLine(cfg))),
-      details.length ? h("p", { class: "muted" }, details.join(" · ")) : null,
+      details.length || since ? h("p", { class: "muted" }, details.join(" · "), details.length && since ? " · " : null, since) : null,
       c.reason ? notice(`${c.state === "disabled" ? "Disabled" : c.state === "error" ? "Error" : "Note"}: ${c.reason}`, c.state === "error" ? "error" : "info") : null,
       c.hidden_by_local_only ? notice("Not served while local-only is on: this server is not on this machine.", "info") : null,
       headers.length ? h("p", { class: "muted headers" }, "Headers: ", headers.map(([k, v], i) => [i ? ", " : "", h("code", null, `${k}: ${v}`)])) : null,
@@ -481,8 +484,8 @@ export function mcpPage(root: HTMLElement): () => void {
     ticks++;
     void pollCalls();
     if (ticks % 5 === 0) void loadStats();
-    // Faster while a server is on its way to connected.
-    if (ticks % 5 === 0 || clients.some((c) => c.state === "connecting")) void loadServers();
+    // Faster while a server is on its way to connected, and just after an action.
+    if (ticks % 5 === 0 || Date.now() < fastUntil || clients.some((c) => c.state === "connecting")) void loadServers();
   }
   const visible = () => { if (document.visibilityState === "visible") { void loadServers(); void pollCalls(); void loadStats(); } };
   document.addEventListener("visibilitychange", visible);
