@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::observe::{CacheOutcome, Outcome, RequestRecord};
-use crate::usage::tool_calls::ToolCallStatus;
+use crate::observe::{CacheOutcome, Outcome, RequestRecord, ToolCallStatus};
 
 /// Distinct `client` label values kept; more are folded into [`OTHER_CLIENT`].
 pub const MAX_CLIENTS: usize = 64;

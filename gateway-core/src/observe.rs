@@ -325,3 +325,43 @@ impl Drop for PendingRecord {
         self.complete(if status == 0 { 499 } else { status }, Outcome::ClientGone);
     }
 }
+
+/// How an MCP tool call ended (the usage log's `mcp_calls.status`, the metrics' label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallStatus {
+    /// The tool ran and answered.
+    Ok,
+    /// The tool ran and answered with `isError: true`.
+    ToolError,
+    /// The call could not be made or failed in the protocol (server down, JSON-RPC error).
+    Error,
+    /// No answer within the tool timeout.
+    Timeout,
+    /// The caller's key may not use the tool, or no such tool is served.
+    Denied,
+    /// The caller went away first.
+    Cancelled,
+}
+
+impl ToolCallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolCallStatus::Ok => "ok",
+            ToolCallStatus::ToolError => "tool_error",
+            ToolCallStatus::Error => "error",
+            ToolCallStatus::Timeout => "timeout",
+            ToolCallStatus::Denied => "denied",
+            ToolCallStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub const ALL: [ToolCallStatus; 6] = [
+        ToolCallStatus::Ok,
+        ToolCallStatus::ToolError,
+        ToolCallStatus::Error,
+        ToolCallStatus::Timeout,
+        ToolCallStatus::Denied,
+        ToolCallStatus::Cancelled,
+    ];
+}

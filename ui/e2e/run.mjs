@@ -891,6 +891,7 @@ async function main() {
     );
     assert.match(await reason.jsonValue(), /^Error: .*401/, "the card names why the server is unavailable");
     await shot(page, "mcp-error-light");
+    await fitsWidth(page, "Tools (MCP) with a long error");
     await badCard.getByRole("button", { name: "Remove" }).click();
     await badCard.waitFor({ state: "detached" });
     assert.match(dialogs.at(-1) ?? "", /^Remove the MCP server e2ebad\?/);
@@ -986,7 +987,7 @@ async function main() {
     await page.locator("section.charts .chart .uplot").waitFor();
     const legend = await page.locator(".chart .u-legend .u-series .u-label").allTextContents();
     assert.deepEqual(legend.slice(1), ["calls", "errors"]);
-    await shot(page, "mcp-light");
+    await shot(page, "mcp-calls-light");
     await fitsWidth(page, "Tools (MCP) with calls");
 
     // Edit: only add and echo served; the others listed apart; /api/mcp/tools agrees.

@@ -348,7 +348,7 @@ impl Hub {
             }
             Some(text)
         };
-        let server = slot.map_or_else(|| "?".to_owned(), |s| s.name.clone());
+        let server = slot.map_or_else(|| "unknown".to_owned(), |s| s.name.clone());
         usage.record_tool_call(ToolCallEntry {
             id: None,
             ts_ms: crate::governance::now_ms() - started.elapsed().as_millis() as i64,

@@ -1,7 +1,7 @@
 //! The older HTTP+SSE transport (MCP 2024-11-05), which the SDK no longer has: a GET opens an
 //! event stream whose first event (`endpoint`) names the URL to POST messages to; the server's
-//! messages arrive as `message` events on the stream. Events are read with the gateway's own
-//! bounded SSE decoder.
+//! messages arrive as `message` events on the stream. Events are cut from the stream here (a
+//! bounded buffer; the pipeline's decoder sits a layer above).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,8 +10,6 @@ use futures_util::StreamExt;
 use rmcp::service::{RoleClient, RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use tokio::sync::{mpsc, oneshot};
-
-use crate::pipeline::sse::EventDecoder;
 
 /// The largest event accepted from the server.
 const MAX_EVENT: usize = 16 * 1024 * 1024;
@@ -78,37 +76,72 @@ async fn read_events(
     messages: mpsc::Sender<RxJsonRpcMessage<RoleClient>>,
 ) {
     let mut endpoint = Some(endpoint);
-    let mut decoder = EventDecoder::new(MAX_EVENT);
+    let mut events = Events::default();
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { break };
-        let mut parsed = Vec::new();
-        let decoded = decoder.feed(&chunk, |event| {
-            match event.name.unwrap_or("message") {
+        events.buffer.extend_from_slice(&chunk);
+        while let Some((name, data)) = events.next() {
+            match name.as_deref().unwrap_or("message") {
                 "endpoint" => {
                     if let Some(tx) = endpoint.take() {
-                        let _ = tx.send(String::from_utf8_lossy(event.data).into_owned());
+                        let _ = tx.send(data);
                     }
                 }
-                "message" => match serde_json::from_slice::<RxJsonRpcMessage<RoleClient>>(event.data) {
-                    Ok(message) => parsed.push(message),
+                "message" => match serde_json::from_str::<RxJsonRpcMessage<RoleClient>>(&data) {
+                    Ok(message) => {
+                        if messages.send(message).await.is_err() {
+                            return;
+                        }
+                    }
                     Err(err) => tracing::debug!(error = %err, "MCP (sse): a message that is not JSON-RPC; skipped"),
                 },
                 _ => {}
             }
-            true
-        });
-        for message in parsed {
-            if messages.send(message).await.is_err() {
-                return;
-            }
         }
-        if decoded.is_err() {
+        if events.buffer.len() > MAX_EVENT {
             tracing::warn!("MCP (sse): an event larger than {MAX_EVENT} bytes; the stream is closed");
             break;
         }
     }
     // The stream ended: the SDK sees the transport close (`receive` answers None).
+}
+
+/// Cuts events (`event:` and `data:` lines up to a blank line) from the bytes received.
+#[derive(Default)]
+struct Events {
+    buffer: Vec<u8>,
+}
+
+impl Events {
+    /// The next complete event's name and data, if one has arrived.
+    fn next(&mut self) -> Option<(Option<String>, String)> {
+        loop {
+            let text = std::str::from_utf8(&self.buffer).ok().or_else(|| {
+                // A multi-byte character cut at the chunk's end: read up to it.
+                let valid = std::str::from_utf8(&self.buffer).err()?.valid_up_to();
+                std::str::from_utf8(&self.buffer[..valid]).ok()
+            })?;
+            let (end, gap) = [("\r\n\r\n", 4), ("\n\n", 2)]
+                .iter()
+                .filter_map(|(sep, len)| text.find(sep).map(|at| (at, *len)))
+                .min_by_key(|(at, _)| *at)?;
+            let block = text[..end].to_owned();
+            self.buffer.drain(..end + gap);
+            let mut name = None;
+            let mut data: Vec<&str> = Vec::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("data:") {
+                    data.push(value.strip_prefix(' ').unwrap_or(value));
+                } else if let Some(value) = line.strip_prefix("event:") {
+                    name = Some(value.trim().to_owned());
+                }
+            }
+            if !data.is_empty() {
+                return Some((name, data.join("\n")));
+            }
+        }
+    }
 }
 
 impl Transport<RoleClient> for SseTransport {
@@ -136,5 +169,23 @@ impl Transport<RoleClient> for SseTransport {
         self.reader.abort();
         self.messages.close();
         std::future::ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_cut_at_blank_lines_whatever_the_chunks() {
+        let mut events = Events::default();
+        events
+            .buffer
+            .extend_from_slice(b"event: endpoint\r\ndata: /messages/?session_id=1\r\n\r\n: ping\n\nevent: mes");
+        assert_eq!(events.next(), Some((Some("endpoint".into()), "/messages/?session_id=1".into())));
+        assert_eq!(events.next(), None, "a comment is no event; the rest waits");
+        events.buffer.extend_from_slice(b"sage\ndata: {\"a\":\ndata: 1}\n\n");
+        assert_eq!(events.next(), Some((Some("message".into()), "{\"a\":\n1}".into())));
+        assert!(events.buffer.is_empty());
     }
 }

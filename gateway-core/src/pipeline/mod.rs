@@ -128,7 +128,7 @@ pub async fn serve(
             Err(error) => return record::failed(record, &id, family, error),
         };
         // 3b. tools: MCP tools the request or its class asks for, added to its body
-        let injected = match tools::inject(&state, &request, plan.class.as_deref()) {
+        let injected = match tools::inject(&state, &request, plan.class.as_deref(), key.as_ref()) {
             Ok(injected) => injected,
             Err(error) => return record::failed(record, &id, family, error),
         };

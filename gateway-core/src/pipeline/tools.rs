@@ -2,8 +2,8 @@
 //!
 //! A request asks for tools with `x-switchyard-mcp: server,server/tool` (or Bifrost's
 //! `x-bf-mcp-include-clients: server,…` / `x-bf-mcp-include-tools: server-tool,server-*`), or
-//! its task class does (`[task_classes.coding] mcp = ["filesystem"]`). The chosen tools (those
-//! the caller's virtual key may use) are added to the request's `tools` in the client's own
+//! its task class does (`[task_classes.coding] mcp = ["filesystem"]`), or its virtual key has
+//! `mcp_configs` (Bifrost's automatic tool injection). The chosen tools (those the key may use) are added to the request's `tools` in the client's own
 //! API: Chat, Messages, Responses or Gemini. Nothing is read when nothing asks for tools.
 //!
 //! Agent mode, for whole (non-streamed) answers: when every tool call of an answer is to a tool
@@ -114,6 +114,7 @@ pub fn inject(
     state: &AppState,
     request: &InferenceRequest<'_>,
     class: Option<&str>,
+    key: Option<&Arc<KeyEntry>>,
 ) -> Result<Option<Injected>, ApiError> {
     let hub = state.mcp();
     if hub.is_empty()
@@ -127,7 +128,10 @@ pub fn inject(
     let headers = request.headers;
     let classes = state.routing().classes();
     let class_tools = class.and_then(|c| classes.get(c)).map(|c| c.mcp.as_slice()).unwrap_or_default();
+    // A key with MCP tools has them added to its requests, as Bifrost's keys do.
+    let key_tools = key.is_some_and(|k| !k.spec.mcp_configs.is_empty());
     let asked = !class_tools.is_empty()
+        || key_tools
         || headers.contains_key(&SWITCHYARD_HEADER)
         || headers.contains_key(&BF_CLIENTS_HEADER)
         || headers.contains_key(&BF_TOOLS_HEADER);
@@ -136,9 +140,12 @@ pub fn inject(
     }
     let index = hub.index();
     let servers: Vec<String> = hub.slots().iter().map(|slot| slot.name.clone()).collect();
-    let selectors = selectors(headers, class_tools, &servers);
-    let key = super::policy::listing_key(state, headers, request.query_key);
-    let access = access_of(state, key.as_ref());
+    let mut selectors = selectors(headers, class_tools, &servers);
+    if key_tools {
+        // What the key may use; `access` below narrows it to that.
+        selectors.push(Selector::All);
+    }
+    let access = access_of(state, key);
     let chosen: Vec<&crate::mcp::ServedTool> = index
         .tools
         .iter()
@@ -165,7 +172,7 @@ pub fn inject(
     let agent = (!request.stream && !auto.is_empty()).then(|| Agent {
         caller: Caller {
             client: request.caller.client.clone(),
-            virtual_key: key.as_ref().map(|k| k.spec.id.clone()),
+            virtual_key: key.map(|k| k.spec.id.clone()),
             access,
             origin: CallOrigin::Agent,
         },

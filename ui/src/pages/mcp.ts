@@ -70,7 +70,6 @@ export function mcpPage(root: HTMLElement): () => void {
     h("h2", null, "Calls"),
     rangeBox,
     chartBox,
-    h("h3", null, "Calls per tool"),
     statsBox,
     h("h2", null, "Live call log"),
   );
@@ -141,7 +140,7 @@ export function mcpPage(root: HTMLElement): () => void {
       hidden.length ? h("p", { class: "muted not-served" }, `Not served (left out by tools to execute): ${hidden.join(", ")}`) : null,
       extras.length ? h("p", { class: "muted" }, extras.join(" · ")) : null,
       readOnly
-        ? h("p", { class: "muted read-only" }, "From the config file: change or remove it there ([mcp.servers.", name, "]); this page only reconnects it.")
+        ? h("p", { class: "muted read-only" }, "From the config file: change or remove it there, under ", h("code", null, `[mcp.servers.${name}]`), ".")
         : editForm(c),
       h(
         "div",
@@ -320,6 +319,7 @@ export function mcpPage(root: HTMLElement): () => void {
     disposeChart = drawChart(box, callSeries(stats, Date.now()), { title: "Tool calls", stacked: false, format: fmtInt, integer: true });
     replace(
       statsBox,
+      h("h3", null, "Calls per tool"),
       h(
         "table",
         { class: "mcp-stats" },
