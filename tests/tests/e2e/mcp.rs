@@ -645,6 +645,23 @@ async fn asked_for_tools_are_added_to_model_requests_and_calls_go_back_to_the_cl
     gw.anonymous.post(gw.url("/v1/chat/completions")).json(&plain).send().await.unwrap();
     let sent: Value = serde_json::from_slice(&switchyard_tests::posts(&mock)[2].body).unwrap();
     assert!(tool_names(&sent).is_empty());
+    // A key with MCP tools gets them in its requests (Bifrost's injection), only those.
+    let key: Value = gw
+        .client
+        .post(gw.url("/api/governance/virtual-keys"))
+        .json(&json!({"name": "echoer", "allow_all_providers": true, "mcp_configs": [{"mcp_client_name": "web", "tools_to_execute": ["echo"]}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let value = key["virtual_key"]["value"].as_str().expect("the key's value").to_owned();
+    let response =
+        gw.anonymous.post(gw.url("/v1/chat/completions")).header("x-bf-vk", &value).json(&plain).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let sent: Value = serde_json::from_slice(&switchyard_tests::posts(&mock)[3].body).unwrap();
+    assert_eq!(tool_names(&sent), vec!["web_echo"]);
 }
 
 #[tokio::test]
