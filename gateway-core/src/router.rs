@@ -13,7 +13,7 @@
 //!
 //! Then the route picks the API family and endpoint: the inference routes (`api::openai`,
 //! `api::anthropic`, `api::responses`, `api::gemini` with model and stream from the path) hand
-//! the request to `pipeline`, whose stages (ingress, policy, plan, cache, attempts, relay,
+//! the request to `pipeline`, whose stages (ingress, policy, plan, tools, cache, attempts, relay,
 //! record) are listed and run in order in `pipeline/mod.rs`; the admin and data API
 //! (`api::admin`, `api::usage`), `/metrics`, `/health` and the dashboard (`api::ui`) answer
 //! here directly. Virtual keys and budgets belong to the pipeline's policy stage, the response

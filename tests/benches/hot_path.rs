@@ -218,6 +218,7 @@ fn virtual_key_policy(c: &mut Criterion) {
             usable_by_id: false,
             allow_all_providers: true,
             provider_configs: Vec::new(),
+            mcp_configs: Vec::new(),
             budgets: vec![BudgetSpec {
                 max_limit: 1e8,
                 reset_duration: ResetDuration::parse("1M").expect("duration"),

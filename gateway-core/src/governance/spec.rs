@@ -186,7 +186,7 @@ pub fn validate(update: &KeyUpdate, known_provider: &dyn Fn(&str) -> bool) -> Re
     }
     for (i, config) in update.mcp_configs.iter().flatten().enumerate() {
         if config.mcp_client_name.trim().is_empty() {
-            return Err(field_error(&format!("mcp_configs[{i}].mcp_client_name"), "names the MCP server"));
+            return Err(field_error(format!("mcp_configs[{i}].mcp_client_name"), "names the MCP server"));
         }
     }
     let budgets = update.budget.iter().chain(update.budgets.iter().flatten());

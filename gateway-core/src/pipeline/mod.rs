@@ -9,18 +9,18 @@
 //!    limits;
 //! 3. **plan** (`plan`): the model asked for becomes ordered targets (task classes, fallbacks,
 //!    local-only mode);
-//! 3b. **tools** (`tools`): MCP tools the request or its task class asks for, added to its
-//!    body in the client's API; agent mode's rounds after the attempts (whole answers only);
-//! 4. **cache** (`cache`): an answer without an attempt, exact or semantic, keyed by the model
+//! 4. **tools** (`tools`): MCP tools the request, its task class or its key asks for, added to
+//!    its body in the client's API; agent mode's rounds after the attempts (whole answers only);
+//! 5. **cache** (`cache`): an answer without an attempt, exact or semantic, keyed by the model
 //!    the plan chose; a miss's answer stored once the client got it whole;
-//! 5. **attempts** (`attempts`, one attempt in `send`): per target, the `RetryPolicy` decides
+//! 6. **attempts** (`attempts`, one attempt in `send`): per target, the `RetryPolicy` decides
 //!    after each failure (next key, wait, next target, give up); passthrough when the provider
 //!    speaks the client's format (only `model` rewritten), else `translate` maps the request;
 //!    a stream falls back only before its first chunk; every attempt goes on the trail;
-//! 6. **relay** (`relay`, SSE in `sse`): a whole answer as it is, a stream chunk by chunk as it
+//! 7. **relay** (`relay`, SSE in `sse`): a whole answer as it is, a stream chunk by chunk as it
 //!    arrives, passed through or translated, usage read on the way, a failure ending in an error
 //!    event in the client's shape;
-//! 7. **record** (`record`): the usage row with its trail, the metrics, the log line; finished
+//! 8. **record** (`record`): the usage row with its trail, the metrics, the log line; finished
 //!    even when the client went away.
 //!
 //! A new stage is one module and one line in `serve`.
@@ -127,7 +127,7 @@ pub async fn serve(
             Ok(plan) => plan,
             Err(error) => return record::failed(record, &id, family, error),
         };
-        // 3b. tools: MCP tools the request or its class asks for, added to its body
+        // 4. tools: MCP tools the request or its class asks for, added to its body
         let injected = match tools::inject(&state, &request, plan.class.as_deref(), key.as_ref()) {
             Ok(injected) => injected,
             Err(error) => return record::failed(record, &id, family, error),
@@ -143,14 +143,14 @@ pub async fn serve(
             },
             None => &request,
         };
-        // 4. cache
+        // 5. cache
         let lookup = match cache::lookup(&state, request, &plan, key.as_ref(), &mut record).await {
             Ok(lookup) => lookup,
             Err(error) => return record::failed(record, &id, family, error),
         };
         let answer = match lookup {
             cache::Lookup::Hit(answer) => *answer,
-            // 5. attempts (and agent mode's rounds, when the gateway may run the tools called)
+            // 6. attempts (and agent mode's rounds, when the gateway may run the tools called)
             lookup => match attempts::run(&state, request, plan, &mut record).await {
                 Ok(answer) => {
                     let agent = injected.as_ref().and_then(|i| i.agent.as_ref());
@@ -169,7 +169,7 @@ pub async fn serve(
                 Err(error) => return record::failed(record, &id, family, error),
             },
         };
-        // 6. relay (7. record: here for whole answers, by the relay when a stream ends)
+        // 7. relay (8. record: here for whole answers, by the relay when a stream ends)
         let mut response = relay(answer, family, record);
         if let Some(key) = &key {
             key.rate_limit_headers(crate::governance::now_ms(), response.headers_mut());

@@ -678,6 +678,10 @@ async fn agent_mode_runs_auto_executed_tools_and_asks_the_model_again() {
             json!({"model": "weatherish", "max_tokens": 50, "messages": [{"role": "user", "content": "weather?"}]}),
         ),
         ("/v1/responses", json!({"model": "weatherish", "input": "weather?"})),
+        (
+            "/v1beta/models/weatherish:generateContent",
+            json!({"contents": [{"role": "user", "parts": [{"text": "weather?"}]}]}),
+        ),
     ] {
         let before = switchyard_tests::posts(&mock).len();
         let response = gw.anonymous.post(gw.url(path)).json(&body).send().await.unwrap();
@@ -686,8 +690,8 @@ async fn agent_mode_runs_auto_executed_tools_and_asks_the_model_again() {
         assert!(answer.contains("tool result: Sunny in Paris (celsius)"), "{path}: {answer}");
         assert_eq!(switchyard_tests::posts(&mock).len() - before, 2, "{path}: two model rounds");
     }
-    let calls = logged_calls(&gw, "tool=weather", 3).await;
-    assert_eq!(calls.len(), 3);
+    let calls = logged_calls(&gw, "tool=weather", 4).await;
+    assert_eq!(calls.len(), 4);
     assert!(calls.iter().all(|c| c["origin"] == "agent" && c["status"] == "ok"), "{calls:#?}");
     // A streamed request is not run by the gateway: the call goes back to the client.
     let streamed =
