@@ -50,9 +50,43 @@ pub fn endpoint(state: &AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(state.clone(), attach_caller))
 }
 
+/// The calling tool of each MCP session, found once: an MCP client's requests often come on new
+/// connections (a POST answered as a stream is not reused), and finding the process behind a
+/// new connection reads `/proc` (milliseconds), which a `tools/call` must not pay each time.
+type SessionClients = std::collections::HashMap<String, (std::time::Instant, Option<String>)>;
+static SESSION_CLIENTS: std::sync::LazyLock<std::sync::Mutex<SessionClients>> =
+    std::sync::LazyLock::new(Default::default);
+const SESSION_CLIENT_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+const SESSION_CLIENTS_MAX: usize = 4096;
+
+async fn session_client(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<String> {
+    let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).filter(|s| s.len() <= 256);
+    if let Some(session) = session
+        && let Ok(cache) = SESSION_CLIENTS.lock()
+        && let Some((at, client)) = cache.get(session)
+        && at.elapsed() < SESSION_CLIENT_TTL
+    {
+        return client.clone();
+    }
+    let client = crate::usage::attribution::identify(headers, peer).await.client;
+    if let Some(session) = session
+        && let Ok(mut cache) = SESSION_CLIENTS.lock()
+    {
+        if cache.len() >= SESSION_CLIENTS_MAX {
+            cache.retain(|_, (at, _)| at.elapsed() < SESSION_CLIENT_TTL);
+            if cache.len() >= SESSION_CLIENTS_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(session.to_owned(), (std::time::Instant::now(), client.clone()));
+    }
+    client
+}
+
 async fn attach_caller(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
-    match caller(&state, request.headers(), peer, CallOrigin::Mcp).await {
+    let client = session_client(request.headers(), peer).await;
+    match caller_with(&state, request.headers(), client, CallOrigin::Mcp) {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             json_rpc_errors(next.run(request).await).await
@@ -111,7 +145,17 @@ pub async fn caller(
     peer: Option<SocketAddr>,
     origin: CallOrigin,
 ) -> Result<Caller, ApiError> {
-    let identified = crate::usage::attribution::identify(headers, peer).await;
+    let client = crate::usage::attribution::identify(headers, peer).await.client;
+    caller_with(state, headers, client, origin)
+}
+
+/// The caller, the calling tool known.
+fn caller_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<String>,
+    origin: CallOrigin,
+) -> Result<Caller, ApiError> {
     let governance = state.governance();
     let key = crate::pipeline::policy::listing_key(state, headers, None);
     let refuse =
@@ -153,7 +197,7 @@ pub async fn caller(
             )
         }
     };
-    Ok(Caller { client: identified.client, virtual_key: key.map(|entry| entry.spec.id.clone()), access, origin })
+    Ok(Caller { client, virtual_key: key.map(|entry| entry.spec.id.clone()), access, origin })
 }
 
 // ----- POST /v1/mcp/tool/execute -----

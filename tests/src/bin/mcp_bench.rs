@@ -8,9 +8,13 @@
 //!       `READY <port>` once it listens
 //!   switchyard-mcp-bench run --direct URL --gateway URL [--n 2000] [--warmup 200] [--rounds 3]
 //!       [--gateway-pid PID] [--json FILE] [--note KEY=VALUE]...
-//!       an rmcp client: one session to each URL (initialize), then per round, direct then
+//!       rmcp clients, one session to each URL (initialize), then per round, direct then
 //!       gateway, `warmup` calls and `n` timed calls, one at a time; prints p50/p90/p99 per path
-//!       and the added p50 (markdown), and writes the figures as JSON
+//!       and the added p50 (markdown), and writes the figures as JSON. Two kinds of client, each
+//!       measured (`--clients`): `keepalive`, a pooled reqwest client (connections kept open, as
+//!       the Python and TypeScript SDKs' clients and the gateway's own upstream client do), and
+//!       `per-call`, rmcp's default client (`StreamableHttpClientTransport::from_uri`: no idle
+//!       pool, so a new TCP connection for every request)
 //!
 //! The gateway is expected to serve the bench server as `bench` (its tool is `bench_echo`).
 
@@ -28,6 +32,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleClient, RoleServer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
@@ -77,6 +82,9 @@ enum Command {
         /// The gateway's process: its CPU time per call is reported (/proc/PID/stat).
         #[arg(long)]
         gateway_pid: Option<u32>,
+        /// Which clients to measure: keepalive, per-call or both.
+        #[arg(long, value_enum, default_value_t = Clients::Both)]
+        clients: Clients,
         /// Where to write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -84,6 +92,38 @@ enum Command {
         #[arg(long = "note", value_name = "KEY=VALUE")]
         notes: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Clients {
+    Keepalive,
+    PerCall,
+    Both,
+}
+
+/// How a client reaches its server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientKind {
+    /// A pooled reqwest client: one connection, kept open.
+    KeepAlive,
+    /// rmcp's default client: no idle pool, a new connection per request.
+    PerCall,
+}
+
+impl ClientKind {
+    fn key(self) -> &'static str {
+        match self {
+            ClientKind::KeepAlive => "keepalive",
+            ClientKind::PerCall => "per_call",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ClientKind::KeepAlive => "keep-alive client",
+            ClientKind::PerCall => "rmcp default client (new connection per call)",
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -185,12 +225,24 @@ async fn serve(port: u16) -> Result<(), String> {
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
-async fn connect(url: &str) -> Result<Client, String> {
+async fn connect(url: &str, kind: ClientKind) -> Result<Client, String> {
     let info = ClientConfig::new(
         ClientCapabilities::default(),
         Implementation::new("switchyard-mcp-bench", env!("CARGO_PKG_VERSION")),
     );
-    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+    let transport = match kind {
+        ClientKind::PerCall => StreamableHttpClientTransport::from_uri(url.to_owned()),
+        ClientKind::KeepAlive => {
+            let http = reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|err| format!("cannot build an HTTP client: {err}"))?;
+            StreamableHttpClientTransport::with_client(
+                http,
+                StreamableHttpClientTransportConfig::with_uri(url.to_owned()),
+            )
+        }
+    };
     info.serve(transport).await.map_err(|err| format!("cannot connect to {url}: {err}"))
 }
 
@@ -299,7 +351,7 @@ fn summarize(rounds: &[Vec<f64>]) -> Summary {
 }
 
 fn summary_json(summary: &Summary) -> Value {
-    let ms = |us: f64| (us / 1000.0 * 1e4).round() / 1e4;
+    let ms = ms4;
     json!({
         "calls": summary.calls,
         "p50_ms": ms(summary.p50),
@@ -311,82 +363,157 @@ fn summary_json(summary: &Summary) -> Value {
     })
 }
 
+/// One client kind's figures: direct and through the gateway.
+struct KindResult {
+    kind: ClientKind,
+    direct: Summary,
+    gateway: Summary,
+    cpu_us_per_call: Option<f64>,
+}
+
+impl KindResult {
+    fn added_p50(&self) -> f64 {
+        self.gateway.p50 - self.direct.p50
+    }
+
+    fn round_added(&self) -> Vec<f64> {
+        self.gateway.round_p50.iter().zip(&self.direct.round_p50).map(|(g, d)| g - d).collect()
+    }
+}
+
+fn ms(us: f64) -> f64 {
+    us / 1000.0
+}
+
+fn ms4(us: f64) -> f64 {
+    (us / 1000.0 * 1e4).round() / 1e4
+}
+
 async fn run(command: Command) -> Result<(), String> {
-    let Command::Run { direct, gateway, direct_tool, gateway_tool, n, warmup, rounds, gateway_pid, json, notes } =
-        command
+    let Command::Run {
+        direct,
+        gateway,
+        direct_tool,
+        gateway_tool,
+        n,
+        warmup,
+        rounds,
+        gateway_pid,
+        clients,
+        json,
+        notes,
+    } = command
     else {
         return Err("not the run command".into());
     };
     if n == 0 || rounds == 0 {
         return Err("--n and --rounds must be at least 1".into());
     }
+    let kinds: &[ClientKind] = match clients {
+        Clients::Keepalive => &[ClientKind::KeepAlive],
+        Clients::PerCall => &[ClientKind::PerCall],
+        Clients::Both => &[ClientKind::KeepAlive, ClientKind::PerCall],
+    };
     let arguments = echo_arguments();
-    let direct_client = connect(&direct).await?;
-    let gateway_client = connect(&gateway).await?;
-    call(&direct_client, &direct_tool, &arguments).await?;
-    wait_for_tool(&gateway_client, &gateway_tool, &arguments).await?;
+    // Per kind: the two sessions, each path's rounds, the gateway's CPU seconds over its timed calls.
+    struct Paths {
+        kind: ClientKind,
+        direct: Client,
+        gateway: Client,
+        direct_rounds: Vec<Vec<f64>>,
+        gateway_rounds: Vec<Vec<f64>>,
+        gateway_cpu: Option<f64>,
+    }
+    let mut paths = Vec::new();
+    for &kind in kinds {
+        let direct_client = connect(&direct, kind).await?;
+        let gateway_client = connect(&gateway, kind).await?;
+        call(&direct_client, &direct_tool, &arguments).await?;
+        wait_for_tool(&gateway_client, &gateway_tool, &arguments).await?;
+        paths.push(Paths {
+            kind,
+            direct: direct_client,
+            gateway: gateway_client,
+            direct_rounds: Vec::new(),
+            gateway_rounds: Vec::new(),
+            gateway_cpu: gateway_pid.map(|_| 0.0),
+        });
+    }
 
-    let mut direct_rounds = Vec::new();
-    let mut gateway_rounds = Vec::new();
-    let mut gateway_cpu = 0.0;
-    let mut gateway_cpu_known = gateway_pid.is_some();
     for round in 1..=rounds {
-        eprintln!("round {round}/{rounds}: direct, then through the gateway ({warmup} warm-up + {n} timed calls each)");
-        timed_calls(&direct_client, &direct_tool, &arguments, warmup).await?;
-        direct_rounds.push(timed_calls(&direct_client, &direct_tool, &arguments, n).await?);
-        timed_calls(&gateway_client, &gateway_tool, &arguments, warmup).await?;
-        let before = gateway_pid.and_then(cpu_seconds);
-        gateway_rounds.push(timed_calls(&gateway_client, &gateway_tool, &arguments, n).await?);
-        match (before, gateway_pid.and_then(cpu_seconds)) {
-            (Some(before), Some(after)) => gateway_cpu += after - before,
-            _ => gateway_cpu_known = false,
+        for path in &mut paths {
+            eprintln!(
+                "round {round}/{rounds}, {}: direct, then through the gateway ({warmup} warm-up + {n} timed calls each)",
+                path.kind.label()
+            );
+            timed_calls(&path.direct, &direct_tool, &arguments, warmup).await?;
+            path.direct_rounds.push(timed_calls(&path.direct, &direct_tool, &arguments, n).await?);
+            timed_calls(&path.gateway, &gateway_tool, &arguments, warmup).await?;
+            let before = gateway_pid.and_then(cpu_seconds);
+            path.gateway_rounds.push(timed_calls(&path.gateway, &gateway_tool, &arguments, n).await?);
+            path.gateway_cpu = match (path.gateway_cpu, before, gateway_pid.and_then(cpu_seconds)) {
+                (Some(total), Some(before), Some(after)) => Some(total + after - before),
+                _ => None,
+            };
         }
     }
-    let _ = direct_client.cancel().await;
-    let _ = gateway_client.cancel().await;
 
-    let direct = summarize(&direct_rounds);
-    let gateway = summarize(&gateway_rounds);
-    let added_p50 = gateway.p50 - direct.p50;
-    let round_added: Vec<f64> = gateway.round_p50.iter().zip(&direct.round_p50).map(|(g, d)| g - d).collect();
-    let added_median_of_rounds = median(&round_added);
-    let cpu_us_per_call = gateway_cpu_known.then(|| gateway_cpu / gateway.calls as f64 * 1e6);
-    let met = added_p50 / 1000.0 <= TARGET_ADDED_P50_MS;
+    let mut results = Vec::new();
+    for path in paths {
+        let _ = path.direct.cancel().await;
+        let _ = path.gateway.cancel().await;
+        let gateway = summarize(&path.gateway_rounds);
+        results.push(KindResult {
+            kind: path.kind,
+            direct: summarize(&path.direct_rounds),
+            cpu_us_per_call: path.gateway_cpu.map(|cpu| cpu / gateway.calls as f64 * 1e6),
+            gateway,
+        });
+    }
 
-    let ms = |us: f64| us / 1000.0;
     println!("MCP tools/call, {rounds} interleaved rounds of {n} sequential calls per path ({warmup} warm-up each)");
     println!();
-    println!("| path | calls | p50 ms | p90 ms | p99 ms | mean ms | round p50s ms |");
-    println!("|---|---:|---:|---:|---:|---:|---|");
-    for (name, summary) in [("direct (rmcp server)", &direct), ("through Switchyard /mcp", &gateway)] {
-        let rounds: Vec<String> = summary.round_p50.iter().map(|&us| format!("{:.3}", ms(us))).collect();
+    println!("| client | path | calls | p50 ms | p90 ms | p99 ms | mean ms | round p50s ms |");
+    println!("|---|---|---:|---:|---:|---:|---:|---|");
+    let rounds_text = |values: &[f64]| values.iter().map(|&us| format!("{:.3}", ms(us))).collect::<Vec<_>>().join(", ");
+    for result in &results {
+        for (name, summary) in [("direct (rmcp server)", &result.direct), ("through Switchyard /mcp", &result.gateway)]
+        {
+            println!(
+                "| {} | {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                result.kind.label(),
+                summary.calls,
+                ms(summary.p50),
+                ms(summary.p90),
+                ms(summary.p99),
+                ms(summary.mean),
+                rounds_text(&summary.round_p50)
+            );
+        }
         println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-            summary.calls,
-            ms(summary.p50),
-            ms(summary.p90),
-            ms(summary.p99),
-            ms(summary.mean),
-            rounds.join(", ")
+            "| {} | **added by the gateway** | | **{:.3}** | {:.3} | {:.3} | {:.3} | {} |",
+            result.kind.label(),
+            ms(result.added_p50()),
+            ms(result.gateway.p90 - result.direct.p90),
+            ms(result.gateway.p99 - result.direct.p99),
+            ms(result.gateway.mean - result.direct.mean),
+            rounds_text(&result.round_added())
         );
     }
-    println!(
-        "| added by the gateway | | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-        ms(added_p50),
-        ms(gateway.p90 - direct.p90),
-        ms(gateway.p99 - direct.p99),
-        ms(gateway.mean - direct.mean),
-        round_added.iter().map(|&us| format!("{:.3}", ms(us))).collect::<Vec<_>>().join(", ")
-    );
     println!();
-    println!(
-        "added p50: {:.3} ms (median of the rounds' {:.3} ms); target ≤ {TARGET_ADDED_P50_MS} ms: {}",
-        ms(added_p50),
-        ms(added_median_of_rounds),
-        if met { "met" } else { "NOT met" }
-    );
-    if let Some(cpu) = cpu_us_per_call {
-        println!("gateway CPU per call: {cpu:.0} µs (user+sys, /proc, 10 ms ticks over the timed calls)");
+    for result in &results {
+        let met = ms(result.added_p50()) <= TARGET_ADDED_P50_MS;
+        print!(
+            "{}: added p50 {:.3} ms (median of the rounds' {:.3} ms), target ≤ {TARGET_ADDED_P50_MS} ms: {}",
+            result.kind.label(),
+            ms(result.added_p50()),
+            ms(median(&result.round_added())),
+            if met { "met" } else { "NOT met" }
+        );
+        match result.cpu_us_per_call {
+            Some(cpu) => println!("; gateway CPU {cpu:.0} µs per call (user+sys, /proc, 10 ms ticks)"),
+            None => println!(),
+        }
     }
 
     if let Some(path) = json {
@@ -394,17 +521,25 @@ async fn run(command: Command) -> Result<(), String> {
             "calls_per_round": n,
             "warmup_per_round": warmup,
             "rounds": rounds,
-            "direct": summary_json(&direct),
-            "gateway": summary_json(&gateway),
-            "added_p50_ms": (ms(added_p50) * 1e4).round() / 1e4,
-            "added_p90_ms": (ms(gateway.p90 - direct.p90) * 1e4).round() / 1e4,
-            "added_p99_ms": (ms(gateway.p99 - direct.p99) * 1e4).round() / 1e4,
-            "added_p50_ms_median_of_rounds": (ms(added_median_of_rounds) * 1e4).round() / 1e4,
             "target_added_p50_ms": TARGET_ADDED_P50_MS,
-            "target_met": met,
-            "gateway_cpu_us_per_call": cpu_us_per_call.map(|us| us.round()),
         });
         if let Value::Object(fields) = &mut out {
+            for result in &results {
+                fields.insert(
+                    result.kind.key().to_owned(),
+                    json!({
+                        "client": result.kind.label(),
+                        "direct": summary_json(&result.direct),
+                        "gateway": summary_json(&result.gateway),
+                        "added_p50_ms": ms4(result.added_p50()),
+                        "added_p90_ms": ms4(result.gateway.p90 - result.direct.p90),
+                        "added_p99_ms": ms4(result.gateway.p99 - result.direct.p99),
+                        "added_p50_ms_median_of_rounds": ms4(median(&result.round_added())),
+                        "target_met": ms(result.added_p50()) <= TARGET_ADDED_P50_MS,
+                        "gateway_cpu_us_per_call": result.cpu_us_per_call.map(f64::round),
+                    }),
+                );
+            }
             for note in &notes {
                 let (key, value) = note.split_once('=').ok_or_else(|| format!("--note {note}: expected KEY=VALUE"))?;
                 fields.insert(key.to_owned(), Value::String(value.to_owned()));
