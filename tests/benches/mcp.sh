@@ -8,7 +8,9 @@
 # pinned to CPU1. The gateway (CPU0, usage log on as in real use) serves it as `bench`. The
 # client (rmcp too, CPU1) opens one session to each, then in interleaved rounds (direct, then the
 # gateway; SWITCHYARD_BENCH_MCP_ROUNDS, default 3) makes warm-up calls and then timed calls one at
-# a time (SWITCHYARD_BENCH_MCP_CALLS, default 2000; --quick 500).
+# a time (SWITCHYARD_BENCH_MCP_CALLS, default 2000; --quick 500). Two clients are measured: one
+# that keeps its connection open (as the Python and TypeScript SDKs do), and rmcp's default
+# client, which opens a new connection for every request (its reqwest client has no idle pool).
 
 run_mcp() {
   local bench_bin=$target_dir/release/switchyard-mcp-bench
